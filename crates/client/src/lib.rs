@@ -1,0 +1,1 @@
+//! spool-client (being written).

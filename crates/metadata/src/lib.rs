@@ -1,0 +1,1 @@
+//! spool-metadata (being written).

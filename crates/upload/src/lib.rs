@@ -1,0 +1,1 @@
+//! spool-upload (being written).
