@@ -1,1 +1,297 @@
-//! spool-config (being written).
+//! Spool's configuration, layered: built-in defaults, then `spool.toml` (or `--config FILE`),
+//! then `SPOOL__SECTION__KEY` environment variables, then command-line flags.
+//!
+//! Secrets may be given as files: `database.url_file` is read when `database.url` is empty, so a
+//! password never needs to sit in the environment or the main config file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use spool_model::Visibility;
+
+/// Why the configuration could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer had a bad value or the file could not be parsed.
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    /// The explicitly named config file does not exist.
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    /// A `*_file` secret could not be read.
+    #[error("cannot read secret file {path}: {source}")]
+    SecretFile {
+        /// The file named in the config.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A value is out of range.
+    #[error("invalid configuration: {0}")]
+    OutOfRange(String),
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where Spool keeps its data and how it listens.
+    pub server: ServerConfig,
+    /// The metadata database.
+    pub database: DatabaseConfig,
+    /// Resumable uploads.
+    pub upload: UploadConfig,
+}
+
+/// `[server]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address `spool serve` listens on.
+    pub listen: SocketAddr,
+    /// Data directory: SQLite database, blobs, partial uploads.
+    pub data_dir: PathBuf,
+    /// Public base URL (e.g. `https://video.example.com`) used in `Location` headers and
+    /// links; empty means "derive from the request's Host header".
+    pub public_url: String,
+    /// Log as JSON lines instead of human-readable text.
+    pub log_json: bool,
+    /// Seconds to wait for in-flight requests after SIGTERM/Ctrl-C before exiting.
+    pub shutdown_grace_s: u64,
+}
+
+/// `[database]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `mysql://user:pass@host:port/db`; empty means SQLite in the data dir.
+    pub url: String,
+    /// A file holding the URL (for secrets); read when `url` is empty.
+    pub url_file: Option<PathBuf>,
+    /// Connection pool size.
+    pub max_connections: u32,
+}
+
+/// `[upload]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadConfig {
+    /// Largest upload accepted, in bytes (`Tus-Max-Size`).
+    pub max_size_bytes: u64,
+    /// Unfinished uploads expire this many seconds after their last write.
+    pub expire_after_s: u64,
+    /// How often the sweep reclaims expired uploads, in seconds.
+    pub sweep_interval_s: u64,
+    /// Bytes each user may store (finished videos plus reserved unfinished uploads); 0 = unlimited.
+    pub user_quota_bytes: u64,
+    /// Visibility of a new video when the upload does not say.
+    pub default_visibility: Visibility,
+    /// During one long PATCH, fsync and acknowledge progress every this many bytes, so a crash
+    /// loses at most this much of the request.
+    pub commit_every_bytes: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            public_url: String::new(),
+            log_json: false,
+            shutdown_grace_s: 30,
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            url_file: None,
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            max_size_bytes: 64 << 30,
+            expire_after_s: 7 * 24 * 3600,
+            sweep_interval_s: 600,
+            user_quota_bytes: 1 << 40,
+            default_visibility: Visibility::Public,
+            commit_every_bytes: 64 << 20,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            upload: UploadConfig::default(),
+        }
+    }
+}
+
+/// Values given on the command line; `None` leaves the lower layers in charge.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--data DIR`
+    pub data_dir: Option<PathBuf>,
+    /// `--database URL`
+    pub database_url: Option<String>,
+    /// `--listen ADDR`
+    pub listen: Option<SocketAddr>,
+    /// `--log-json`
+    pub log_json: Option<bool>,
+}
+
+impl Config {
+    /// Builds the configuration from every layer. `file` is `--config FILE`; without it
+    /// `./spool.toml` is read when present.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new("spool.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("spool.toml"))
+            }
+            None => {}
+        }
+        figment = figment.merge(Env::prefixed("SPOOL__").split("__"));
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("server.data_dir", dir));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(Serialized::default("database.url", url));
+        }
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("server.listen", listen.to_string()));
+        }
+        if let Some(json) = overrides.log_json {
+            figment = figment.merge(Serialized::default("server.log_json", json));
+        }
+        let mut config: Config = figment.extract().map_err(Box::new)?;
+        config.resolve_secrets()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
+        if self.database.url.is_empty()
+            && let Some(path) = &self.database.url_file
+        {
+            let url = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                path: path.clone(),
+                source,
+            })?;
+            self.database.url = url.trim().to_owned();
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.upload.commit_every_bytes < 1 << 20 {
+            return Err(ConfigError::OutOfRange(
+                "upload.commit_every_bytes must be at least 1 MiB".into(),
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::OutOfRange(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The database URL to connect to: the configured one, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.server.data_dir.join("spool.db").display()
+            )
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "spool.toml",
+                r#"
+                [server]
+                listen = "0.0.0.0:9000"
+                data_dir = "/from/file"
+                [upload]
+                expire_after_s = 60
+                user_quota_bytes = 5
+                "#,
+            )?;
+            jail.set_env("SPOOL__UPLOAD__USER_QUOTA_BYTES", "7");
+            jail.set_env("SPOOL__SERVER__DATA_DIR", "/from/env");
+            let flags = Overrides {
+                data_dir: Some("/from/flag".into()),
+                ..Default::default()
+            };
+            let config = Config::load(None, &flags).expect("config loads");
+            assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000"); // file
+            assert_eq!(config.upload.expire_after_s, 60); // file
+            assert_eq!(config.upload.user_quota_bytes, 7); // env beats file
+            assert_eq!(config.server.data_dir, PathBuf::from("/from/flag")); // flag beats env
+            assert_eq!(config.upload.sweep_interval_s, 600); // default
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("spool.toml", "[server]\nlisten_port = 1\n")?;
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            jail.create_file("spool.toml", "[upload]\ndefault_visibility = \"secret\"\n")?;
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_defaults_to_sqlite_in_data_dir_and_reads_secret_files() {
+        figment::Jail::expect_with(|jail| {
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert!(
+                config
+                    .database_url()
+                    .starts_with("sqlite://./data/spool.db")
+            );
+            jail.create_file("db.secret", "mysql://root:pw@db/spool\n")?;
+            jail.set_env("SPOOL__DATABASE__URL_FILE", "db.secret");
+            let config = Config::load(None, &Overrides::default()).unwrap();
+            assert_eq!(config.database_url(), "mysql://root:pw@db/spool");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load(
+            Some(Path::new("/nonexistent/spool.toml")),
+            &Overrides::default(),
+        );
+        assert!(matches!(err, Err(ConfigError::MissingFile(_))));
+    }
+}

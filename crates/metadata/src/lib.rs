@@ -1,1 +1,196 @@
-//! spool-metadata (being written).
+//! The metadata store: the only code that writes SQL.
+//!
+//! One code path serves SQLite (the embedded default) and MySQL/MariaDB through sqlx's `Any`
+//! driver. Every query uses `?` placeholders and portable SQL; the two migration folders hold
+//! the same schema in each dialect. Integers are BIGINT and timestamps Unix milliseconds so the
+//! `Any` driver decodes the same Rust types from both engines.
+
+mod blobs;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod uploads;
+mod users;
+mod videos;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use blobs::Blob;
+pub use uploads::{NewUpload, UploadRow, UploadState};
+pub use users::User;
+pub use videos::VideoRow;
+
+/// Why a metadata operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    /// The database refused or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The URL names an engine Spool does not support.
+    #[error("unsupported database URL `{0}` (use sqlite:// or mysql://)")]
+    UnsupportedUrl(String),
+    /// A unique value is already taken (e.g. a user name).
+    #[error("{0} already exists")]
+    AlreadyExists(&'static str),
+    /// Reserving more bytes would exceed the user's quota.
+    #[error("storage quota exceeded: {used} of {quota} bytes used, {requested} more requested")]
+    QuotaExceeded {
+        /// Bytes already charged.
+        used: i64,
+        /// The user's quota.
+        quota: u64,
+        /// Bytes the request needs.
+        requested: i64,
+    },
+    /// A value given by the caller is not acceptable.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// A row holds a value the code does not understand (a bug or a hand-edited row).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl MetadataError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Database(_) | Self::Migrate(_) => "database_error",
+            Self::UnsupportedUrl(_) => "unsupported_database",
+            Self::AlreadyExists(_) => "already_exists",
+            Self::Corrupt(_) => "corrupt_row",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::QuotaExceeded { .. } => "quota_exceeded",
+        }
+    }
+}
+
+/// Shorthand for metadata results.
+pub type Result<T, E = MetadataError> = std::result::Result<T, E>;
+
+/// Which engine is behind the pool; only migrations and a few pragmas differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// MySQL or MariaDB.
+    MySql,
+}
+
+/// Handle to the metadata database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
+
+impl Store {
+    /// Connects and applies pending migrations. `url` is `sqlite://…` or `mysql://…`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Backend::MySql
+        } else {
+            return Err(MetadataError::UnsupportedUrl(redact(url)));
+        };
+        let url = url.replacen("mariadb:", "mysql:", 1);
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets `spool user add` write while the server runs; FULL makes a
+                        // committed upload offset survive power loss, not only a crash.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::MySql => MYSQL_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Succeeds when the database answers a trivial query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes every connection (waits for checked-out ones to return).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Removes a password from a database URL before it reaches a log or error.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// True when the error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    fn check(input: &str, expect: &str) {
+        assert_eq!(redact(input), expect);
+    }
+
+    #[test]
+    fn redact_hides_passwords_only() {
+        check(
+            "mysql://root:secret@127.0.0.1/db",
+            "mysql://root:***@127.0.0.1/db",
+        );
+        check("mysql://root@127.0.0.1/db", "mysql://root@127.0.0.1/db");
+        check("sqlite://./data/spool.db", "sqlite://./data/spool.db");
+    }
+}

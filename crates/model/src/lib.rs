@@ -298,7 +298,11 @@ mod tests {
 
     #[test]
     fn enums_round_trip_and_reject_unknown() {
-        for v in [Visibility::Public, Visibility::Unlisted, Visibility::Private] {
+        for v in [
+            Visibility::Public,
+            Visibility::Unlisted,
+            Visibility::Private,
+        ] {
             assert_eq!(v.as_str().parse::<Visibility>(), Ok(v));
         }
         assert!("secret".parse::<Visibility>().is_err());
