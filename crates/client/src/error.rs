@@ -97,7 +97,8 @@ impl ClientError {
 
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
-        Self::Http(e)
+        // The URL is always the upload's; notes name the file instead.
+        Self::Http(e.without_url())
     }
 }
 

@@ -196,7 +196,10 @@ pub async fn run_upload(args: UploadArgs) -> Result<Vec<VideoId>, ClientError> {
             }
             Err(e) if total == 1 => return Err(e),
             Err(e) => {
-                ui.note(format!("spool: {}: {e}", path.display()));
+                match &e {
+                    ClientError::Io { path: p, .. } if p == path => ui.note(format!("spool: {e}")),
+                    _ => ui.note(format!("spool: {}: {e}", path.display())),
+                }
                 failed += 1;
             }
         }

@@ -73,7 +73,7 @@ impl From<ClientError> for Failure {
 
 impl From<reqwest::Error> for Failure {
     fn from(e: reqwest::Error) -> Self {
-        Self::Transient(ClientError::Http(e))
+        Self::Transient(ClientError::from(e))
     }
 }
 
@@ -84,6 +84,8 @@ fn classify(status: StatusCode, body: &[u8]) -> Failure {
         409 => Failure::Conflict(err),
         404 | 410 => Failure::Gone(err),
         408 | 423 | 429 => Failure::Transient(err),
+        // 501 and 505 say the server will never do it; other 5xx may pass.
+        501 | 505 => Failure::Fatal(err),
         s if s >= 500 => Failure::Transient(err),
         _ => Failure::Fatal(err),
     }
@@ -93,7 +95,7 @@ async fn failure_of(resp: Response) -> Failure {
     let status = resp.status();
     match resp.bytes().await {
         Ok(body) => classify(status, &body),
-        Err(e) => Failure::Transient(ClientError::Http(e)),
+        Err(e) => Failure::Transient(e.into()),
     }
 }
 
@@ -545,7 +547,7 @@ impl Uploader {
             Ok(r) => r,
             Err(e) => {
                 // Maybe answered, maybe not: the PATCH loop asks the server (409 -> HEAD).
-                tracing::debug!(error = %ClientError::Http(e), "proof not delivered; uploading");
+                tracing::debug!(error = %ClientError::from(e), "proof not delivered; uploading");
                 return Ok(false);
             }
         };
@@ -652,7 +654,9 @@ impl Uploader {
                 last: Box::new(e),
             });
         }
-        let delay = backoff.next_delay();
+        let delay = backoff
+            .next_delay()
+            .min(self.settings.give_up_after - waited);
         self.ui.note(format!(
             "{}: {e}; retrying in {:.1} s",
             file.name,
@@ -865,6 +869,7 @@ mod tests {
         check_class(500, "transient");
         check_class(502, "transient");
         check_class(503, "transient");
+        check_class(501, "fatal");
         check_class(423, "transient");
         check_class(429, "transient");
         check_class(408, "transient");

@@ -1,1 +1,211 @@
-//! spool-storage (being written).
+//! Blob storage on local disk: partial upload files and content-addressed blobs.
+//!
+//! Layout under the data dir: `uploads/<upload_id>.part` while bytes arrive, then
+//! `blobs/<hh>/<hash>` (first two hex digits fan out directories) once complete. A blob file is
+//! only ever created by an atomic rename of a fully written, fsynced partial file, so a blob path
+//! never holds half a file. Blocking std I/O: callers run it on a blocking thread.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use spool_model::{ContentHash, UploadId};
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The file system refused.
+    #[error("storage I/O error on {path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+impl StorageError {
+    /// Stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        "storage_error"
+    }
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
+    move |source| StorageError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Shorthand for storage results.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// The local-disk blob store.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Opens (creating) the store under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        for sub in ["uploads", "blobs"] {
+            let dir = data_dir.join(sub);
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        Ok(Self {
+            root: data_dir.to_owned(),
+        })
+    }
+
+    /// Where the partial file of an upload lives.
+    pub fn partial_path(&self, id: &UploadId) -> PathBuf {
+        self.root.join("uploads").join(format!("{id}.part"))
+    }
+
+    /// The storage key of a blob with this hash.
+    pub fn blob_key(hash: &ContentHash) -> String {
+        let hex = hash.to_hex();
+        format!("blobs/{}/{hex}", &hex[..2])
+    }
+
+    /// The file of a blob key.
+    pub fn blob_path(&self, key: &str) -> PathBuf {
+        self.root.join(key)
+    }
+
+    /// Opens an upload's partial file for appending at `offset`, creating it if needed and
+    /// cutting off anything past `offset` (bytes that were written but never acknowledged).
+    pub fn open_partial(&self, id: &UploadId, offset: u64) -> Result<File> {
+        let path = self.partial_path(id);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let len = file.metadata().map_err(io_err(&path))?.len();
+        if len < offset {
+            return Err(StorageError::Io {
+                path,
+                source: io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("partial file has {len} bytes but {offset} were acknowledged"),
+                ),
+            });
+        }
+        if len > offset {
+            file.set_len(offset).map_err(io_err(&path))?;
+        }
+        file.seek(SeekFrom::Start(offset)).map_err(io_err(&path))?;
+        Ok(file)
+    }
+
+    /// Reads `len` bytes at `offset` of a partial file (the hasher's unfinished tail).
+    pub fn read_partial(&self, id: &UploadId, offset: u64, len: usize) -> Result<Vec<u8>> {
+        read_at(&self.partial_path(id), offset, len)
+    }
+
+    /// Deletes an upload's partial file; a missing file is fine.
+    pub fn remove_partial(&self, id: &UploadId) -> Result<()> {
+        let path = self.partial_path(id);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ids of every partial file on disk (for the orphan sweep).
+    pub fn partial_ids(&self) -> Result<Vec<UploadId>> {
+        let dir = self.root.join("uploads");
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let entry = entry.map_err(io_err(&dir))?;
+            let name = entry.file_name();
+            if let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".part"))
+                .and_then(|n| n.parse().ok())
+            {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Moves a complete, fsynced partial file into the blob store under its hash and returns the
+    /// blob key. If the blob already exists (same content uploaded before), the partial file is
+    /// deleted instead: the content is stored once. Idempotent, so a crash at any point can be
+    /// finished by calling it again.
+    pub fn promote(&self, id: &UploadId, hash: &ContentHash) -> Result<String> {
+        let key = Self::blob_key(hash);
+        let target = self.blob_path(&key);
+        let partial = self.partial_path(id);
+        if target.exists() {
+            self.remove_partial(id)?;
+            return Ok(key);
+        }
+        let dir = target.parent().expect("blob path has a parent");
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        fs::rename(&partial, &target).map_err(io_err(&partial))?;
+        // The rename must itself survive a crash before the database says the blob exists.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))?;
+        Ok(key)
+    }
+
+    /// Reads `len` bytes at `offset` of a blob (proof-of-possession checks).
+    pub fn read_blob(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        read_at(&self.blob_path(key), offset, len)
+    }
+}
+
+fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {
+    let mut file = File::open(path).map_err(io_err(path))?;
+    file.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact(&mut buf).map_err(io_err(path))?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn partial_files_truncate_unacknowledged_bytes_and_promote_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path()).unwrap();
+        let id = UploadId::random();
+        let mut f = store.open_partial(&id, 0).unwrap();
+        f.write_all(b"hello world").unwrap();
+        drop(f);
+        // Only 5 bytes were acknowledged: the rest is cut off on reopen.
+        let mut f = store.open_partial(&id, 5).unwrap();
+        f.write_all(b"!").unwrap();
+        drop(f);
+        assert_eq!(store.read_partial(&id, 0, 6).unwrap(), b"hello!");
+        assert!(
+            store.open_partial(&id, 100).is_err(),
+            "acknowledged more than on disk"
+        );
+        assert_eq!(store.partial_ids().unwrap(), vec![id.clone()]);
+
+        let hash = ContentHash::from(blake3::hash(b"hello!"));
+        let key = store.promote(&id, &hash).unwrap();
+        assert_eq!(store.read_blob(&key, 1, 4).unwrap(), b"ello");
+        assert!(!store.partial_path(&id).exists());
+        // Idempotent, and a second copy of the same content is dropped, not stored twice.
+        assert_eq!(store.promote(&id, &hash).unwrap(), key);
+        let other = UploadId::random();
+        let mut f = store.open_partial(&other, 0).unwrap();
+        f.write_all(b"hello!").unwrap();
+        assert_eq!(store.promote(&other, &hash).unwrap(), key);
+        assert!(!store.partial_path(&other).exists());
+    }
+}
