@@ -1,1 +1,246 @@
-fn main() {}
+//! `spool`: one binary for every role. Parses flags, loads config, dispatches; the logic lives
+//! in the library crates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use spool_config::{Config, Overrides};
+use spool_metadata::Store;
+use spool_storage::LocalStore;
+use spool_upload::UploadService;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "spool", version, about = "Spool: a self-hosted video platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by every command that touches the data store.
+#[derive(clap::Args, Clone)]
+struct StoreArgs {
+    /// Config file (default: ./spool.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, blobs, partial uploads).
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+    /// Metadata database URL: sqlite://PATH or mysql://user:pass@host:port/db.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    /// Log JSON lines instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole platform in one process.
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Upload video files (resumable; prints one video id per file on stdout).
+    Upload(spool_client::UploadArgs),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user and print a new API token on stdout.
+    Add {
+        /// User name.
+        name: String,
+        /// Make the user an admin.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+fn load_config(args: &StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        data_dir: args.data.clone(),
+        database_url: args.database.clone(),
+        listen,
+        log_json: args.log_json.then_some(true),
+    };
+    Ok(Config::load(args.config.as_deref(), &overrides)?)
+}
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPOOL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.server.data_dir).with_context(|| {
+        format!(
+            "cannot create data dir {}",
+            config.server.data_dir.display()
+        )
+    })?;
+    let url = config.database_url();
+    Store::connect(&url, config.database.max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open metadata store {}",
+                spool_metadata::redact(&url)
+            )
+        })
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { store, listen } => serve(store, listen).await,
+        Command::User {
+            command: UserCommand::Add { name, admin, store },
+        } => user_add(store, &name, admin).await,
+        Command::Upload(args) => {
+            init_logging(false);
+            return match spool_client::run_upload(args).await {
+                Ok(_) => std::process::ExitCode::SUCCESS,
+                Err(spool_client::ClientError::Interrupted) => std::process::ExitCode::from(130),
+                Err(e) => {
+                    eprintln!("spool upload: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spool: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn user_add(args: StoreArgs, name: &str, admin: bool) -> anyhow::Result<()> {
+    let config = load_config(&args, None)?;
+    init_logging(config.server.log_json);
+    let store = open_store(&config).await?;
+    let user = store.create_user(name, admin).await?;
+    let token = store.create_token(user.id).await?;
+    store.close().await;
+    println!("{token}");
+    Ok(())
+}
+
+async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let config = load_config(&args, listen)?;
+    init_logging(config.server.log_json);
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
+    let store = open_store(&config).await?;
+    let blobs = LocalStore::open(&config.server.data_dir)?;
+    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
+    uploads
+        .recover()
+        .await
+        .context("crash recovery of uploads failed")?;
+
+    let stop = CancellationToken::new();
+    let state = spool_api::AppState {
+        store: store.clone(),
+        uploads: uploads.clone(),
+        config: Arc::new(config.clone()),
+        stop: stop.clone(),
+        metrics: Some(metrics),
+    };
+    let sweeper = tokio::spawn(sweep_expired(
+        uploads,
+        Duration::from_secs(config.upload.sweep_interval_s.max(1)),
+        stop.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    tracing::info!(
+        "spool serving on http://{} (data in {})",
+        listener.local_addr()?,
+        config.server.data_dir.display()
+    );
+    let shutdown = {
+        let stop = stop.clone();
+        async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            stop.cancel();
+        }
+    };
+    let server = axum::serve(listener, spool_api::router(state)).with_graceful_shutdown(shutdown);
+    let grace = Duration::from_secs(config.server.shutdown_grace_s);
+    let drained = async {
+        stop.cancelled().await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.context("server failed")?,
+        () = drained => tracing::warn!("shutdown grace period over; exiting with requests in flight"),
+    }
+    stop.cancel();
+    let _ = sweeper.await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Reclaims expired uploads until shutdown.
+async fn sweep_expired(uploads: UploadService, every: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = uploads.sweep_expired().await {
+                    tracing::warn!("expired-upload sweep failed: {e}");
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,117 @@
+//! The one place errors become HTTP: status + `{ "error": { "code", "message" } }`.
+//! Details of 5xx errors go to the log, never to the client.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use spool_metadata::MetadataError;
+use spool_upload::UploadError;
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+/// Body of every error answer.
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+/// The error itself.
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `offset_mismatch`.
+    code: &'static str,
+    /// Human-readable explanation.
+    message: String,
+}
+
+impl ApiError {
+    /// An error with an explicit status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 401: no or a bad token.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid `Authorization: Bearer TOKEN` header is required",
+        )
+    }
+
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 404 for a video or upload that does not exist (or may not be seen).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    fn internal(code: &'static str, detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(code, "internal error: {detail}");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code,
+            "internal error; the details are in the server log",
+        )
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            return Self::internal(e.code(), &e);
+        }
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
+impl From<MetadataError> for ApiError {
+    fn from(e: MetadataError) -> Self {
+        match e {
+            MetadataError::InvalidInput(_) => {
+                Self::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+            }
+            MetadataError::AlreadyExists(_) => {
+                Self::new(StatusCode::CONFLICT, e.code(), e.to_string())
+            }
+            MetadataError::QuotaExceeded { .. } => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, e.code(), e.to_string())
+            }
+            other => Self::internal(other.code(), &other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T> = Result<T, ApiError>;
