@@ -48,7 +48,13 @@ fn number(headers: &HeaderMap, name: &str) -> ApiResult<Option<u64>> {
 }
 
 fn parse_id(id: &str) -> ApiResult<UploadId> {
-    id.parse().map_err(|_| ApiError::not_found("upload"))
+    id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "upload_not_found",
+            "upload not found",
+        )
+    })
 }
 
 fn is_offset_stream(headers: &HeaderMap) -> bool {

@@ -35,7 +35,7 @@ pub enum ConfigError {
 }
 
 /// The whole configuration.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where Spool keeps its data and how it listens.
@@ -129,16 +129,6 @@ impl Default for UploadConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            upload: UploadConfig::default(),
-        }
-    }
-}
-
 /// Values given on the command line; `None` leaves the lower layers in charge.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Overrides {
@@ -225,6 +215,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests {
     use super::*;
 

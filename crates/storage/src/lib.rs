@@ -99,6 +99,10 @@ impl LocalStore {
         if len > offset {
             file.set_len(offset).map_err(io_err(&path))?;
         }
+        if offset == 0 {
+            // The file's directory entry must survive a crash before any offset is acknowledged.
+            sync_dir(&self.root.join("uploads"))?;
+        }
         file.seek(SeekFrom::Start(offset)).map_err(io_err(&path))?;
         Ok(file)
     }
@@ -148,12 +152,13 @@ impl LocalStore {
             return Ok(key);
         }
         let dir = target.parent().expect("blob path has a parent");
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        if !dir.exists() {
+            fs::create_dir_all(dir).map_err(io_err(dir))?;
+            sync_dir(&self.root.join("blobs"))?;
+        }
         fs::rename(&partial, &target).map_err(io_err(&partial))?;
         // The rename must itself survive a crash before the database says the blob exists.
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(dir))?;
+        sync_dir(dir)?;
         Ok(key)
     }
 
@@ -161,6 +166,12 @@ impl LocalStore {
     pub fn read_blob(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
         read_at(&self.blob_path(key), offset, len)
     }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
 }
 
 fn read_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>> {

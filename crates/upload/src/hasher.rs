@@ -5,7 +5,7 @@
 //! is merged into a stack exactly like BLAKE3's own incremental hasher does with chunks, using
 //! the `blake3::hazmat` subtree API. The checkpoint stored with every acknowledged offset is
 //! just that stack (at most 54 values of 32 bytes); on resume only the unfinished tail block
-//! (under 64 KiB) is read back from the partial file.
+//! (at most 64 KiB) is read back from the partial file.
 
 use blake3::hazmat::{
     ChainingValue, HasherExt, Mode, merge_subtrees_non_root, merge_subtrees_root,

@@ -153,6 +153,9 @@ impl Sink {
     }
 }
 
+/// A blocking write in progress; it hands back the sink and the buffer for reuse.
+type InflightWrite = JoinHandle<(Sink, Vec<u8>, std::io::Result<()>)>;
+
 /// How reading a PATCH body ended.
 enum Ending {
     BodyDone,
@@ -438,7 +441,7 @@ impl UploadService {
         let mut received = start;
         let mut buf = Vec::with_capacity(WRITE_BUFFER);
         let mut spare = Vec::with_capacity(WRITE_BUFFER);
-        let mut inflight: Option<JoinHandle<(Sink, Vec<u8>, std::io::Result<()>)>> = None;
+        let mut inflight: Option<InflightWrite> = None;
         let mut sink_slot = Some(sink);
         let can_commit_midway = sink_slot.as_ref().is_some_and(|s| s.checksum.is_none());
 
@@ -689,7 +692,7 @@ impl UploadService {
 /// Hands the filled buffer to a blocking write, first waiting for the previous one, so at most
 /// one write is in flight while the next buffer fills.
 async fn start_write(
-    inflight: &mut Option<JoinHandle<(Sink, Vec<u8>, std::io::Result<()>)>>,
+    inflight: &mut Option<InflightWrite>,
     sink_slot: &mut Option<Sink>,
     buf: &mut Vec<u8>,
     spare: &mut Vec<u8>,
@@ -709,7 +712,7 @@ async fn start_write(
 }
 
 async fn finish_writes_inner(
-    inflight: &mut Option<JoinHandle<(Sink, Vec<u8>, std::io::Result<()>)>>,
+    inflight: &mut Option<InflightWrite>,
     spare: &mut Vec<u8>,
 ) -> Result<Option<Sink>> {
     let Some(handle) = inflight.take() else {
@@ -723,7 +726,7 @@ async fn finish_writes_inner(
 }
 
 async fn finish_writes(
-    inflight: &mut Option<JoinHandle<(Sink, Vec<u8>, std::io::Result<()>)>>,
+    inflight: &mut Option<InflightWrite>,
     sink_slot: &mut Option<Sink>,
 ) -> Result<Sink> {
     let mut spare = Vec::new();

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB,
+# the CLI end-to-end and crash tests, and real tus clients (tus-js-client, tuspy).
+# Installs what the tests need and starts local services that are down.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+apt_need gcc:cc pkg-config:pkg-config nodejs:node npm:npm python3:python3 \
+    python3-pip:pip3 mariadb-server:mariadbd curl:curl
+need_cargo
+
+# MariaDB for the metadata tests (127.0.0.1:3306, root without password).
+if ! mysqladmin -h127.0.0.1 -uroot status >/dev/null 2>&1; then
+    echo "starting MariaDB" >&2
+    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+    for _ in $(seq 60); do mysqladmin -h127.0.0.1 -uroot status >/dev/null 2>&1 && break; sleep 1; done
+fi
+mysqladmin -h127.0.0.1 -uroot status >/dev/null
+
+# Real third-party tus clients.
+npm ci --prefix interop --no-audit --no-fund --loglevel=error
+python3 -m pip install -q -r interop/requirements.txt
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
