@@ -114,8 +114,8 @@ impl Store {
                         // WAL lets `spool user add` write while the server runs; FULL makes a
                         // committed upload offset survive power loss, not only a crash.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
                     }
@@ -150,6 +150,51 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot wait for the lock
+    /// when it later writes, it fails at once with SQLITE_BUSY.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::MySql => self.pool.begin().await?,
+        })
+    }
+}
+
+/// Runs a transactional operation again when the engine reports a transient conflict
+/// (SQLite busy, MySQL deadlock or lock wait timeout), with a short jittered backoff.
+pub(crate) async fn with_retry<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut delay_ms = 5u64;
+    let mut attempt = 0;
+    loop {
+        match op().await {
+            Err(MetadataError::Database(e)) if is_transient(&e) && attempt < 10 => {
+                tracing::debug!(attempt, "transient database conflict, retrying: {e}");
+                let jitter = rand::random::<u64>() % (delay_ms + 1);
+                tokio::time::sleep(Duration::from_millis(delay_ms + jitter)).await;
+                delay_ms = (delay_ms * 2).min(500);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// SQLite BUSY (5), LOCKED (6), BUSY_SNAPSHOT (517); MySQL deadlock (SQLSTATE 40001) and lock
+/// wait timeout (1205).
+fn is_transient(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    let code = db.code();
+    matches!(code.as_deref(), Some("5" | "6" | "517" | "261" | "40001"))
+        || db.message().contains("Lock wait timeout")
+        || db.message().contains("database is locked")
 }
 
 /// Removes a password from a database URL before it reaches a log or error.

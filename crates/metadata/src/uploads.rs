@@ -9,7 +9,7 @@ use spool_model::{ContentHash, UploadId, UserId, VideoId, VideoStatus, Visibilit
 use sqlx::{Any, Row, Transaction};
 
 use crate::videos::corrupt;
-use crate::{MetadataError, Result, Store, is_unique_violation};
+use crate::{Backend, MetadataError, Result, Store, is_unique_violation, with_retry};
 
 /// Where an upload is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,8 +182,12 @@ impl Store {
     /// Creates the upload and its video (status `uploading`) and reserves the declared length
     /// against the owner's quota, all or nothing.
     pub async fn create_upload(&self, new: &NewUpload, quota: u64) -> Result<()> {
+        with_retry(|| self.try_create_upload(new, quota)).await
+    }
+
+    async fn try_create_upload(&self, new: &NewUpload, quota: u64) -> Result<()> {
         let now = now_millis();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(length) = new.length {
             reserve(&mut tx, new.owner_id, length, quota).await?;
         }
@@ -236,7 +240,11 @@ impl Store {
     /// Sets the length of a deferred-length upload and reserves it against the quota.
     /// Returns false when the upload is not active or its length is already known.
     pub async fn declare_length(&self, id: &UploadId, length: i64, quota: u64) -> Result<bool> {
-        let mut tx = self.pool().begin().await?;
+        with_retry(|| self.try_declare_length(id, length, quota)).await
+    }
+
+    async fn try_declare_length(&self, id: &UploadId, length: i64, quota: u64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "SELECT owner_id FROM uploads WHERE id = ? AND state = 'active' AND length IS NULL",
         )
@@ -294,14 +302,7 @@ impl Store {
         size: i64,
         storage_key: &str,
     ) -> Result<bool> {
-        // A racing completion of the same content may insert the blob first; retry once.
-        for attempt in 0..3 {
-            match self.try_complete(id, hash, size, storage_key).await {
-                Err(MetadataError::Database(e)) if is_unique_violation(&e) && attempt < 2 => {}
-                other => return other,
-            }
-        }
-        unreachable!("the loop returns on its last attempt")
+        with_retry(|| self.try_complete(id, hash, size, storage_key)).await
     }
 
     async fn try_complete(
@@ -312,7 +313,7 @@ impl Store {
         storage_key: &str,
     ) -> Result<bool> {
         let now = now_millis();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND state = 'active'"
         ))
@@ -323,22 +324,25 @@ impl Store {
             return Ok(false);
         };
         let upload = upload_from_row(&row)?;
-        let bumped = sqlx::query("UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?")
-            .bind(hash.to_hex())
-            .execute(&mut *tx)
-            .await?;
-        if bumped.rows_affected() == 0 {
-            sqlx::query(
+        // One upsert statement: an UPDATE-then-INSERT takes a gap lock on MySQL and two
+        // completions of new content deadlock on it.
+        let upsert = match self.backend() {
+            Backend::Sqlite => {
                 "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
-                 VALUES (?, ?, ?, 1, ?)",
-            )
+                 VALUES (?, ?, ?, 1, ?) ON CONFLICT(hash) DO UPDATE SET refcount = refcount + 1"
+            }
+            Backend::MySql => {
+                "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
+                 VALUES (?, ?, ?, 1, ?) ON DUPLICATE KEY UPDATE refcount = refcount + 1"
+            }
+        };
+        sqlx::query(upsert)
             .bind(hash.to_hex())
             .bind(storage_key)
             .bind(size)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        }
         sqlx::query(
             "UPDATE uploads SET state = 'complete', upload_offset = ?, length = ?, \
              reserved_bytes = ?, final_blake3 = ?, proof_nonce = NULL, proof_ranges = NULL, \
@@ -393,7 +397,11 @@ impl Store {
             state,
             UploadState::Expired | UploadState::Terminated
         ));
-        let mut tx = self.pool().begin().await?;
+        with_retry(|| self.try_end_upload(id, state)).await
+    }
+
+    async fn try_end_upload(&self, id: &UploadId, state: UploadState) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND state = 'active'"
         ))

@@ -156,7 +156,11 @@ impl LocalStore {
             fs::create_dir_all(dir).map_err(io_err(dir))?;
             sync_dir(&self.root.join("blobs"))?;
         }
-        fs::rename(&partial, &target).map_err(io_err(&partial))?;
+        match fs::rename(&partial, &target) {
+            // Someone finishing the same upload concurrently got there first.
+            Err(e) if e.kind() == io::ErrorKind::NotFound && target.exists() => return Ok(key),
+            other => other.map_err(io_err(&partial))?,
+        }
         // The rename must itself survive a crash before the database says the blob exists.
         sync_dir(dir)?;
         Ok(key)

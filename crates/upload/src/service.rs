@@ -222,8 +222,17 @@ impl UploadService {
         match row.state {
             UploadState::Terminated => Err(UploadError::NotFound),
             UploadState::Expired => Err(UploadError::Expired),
-            UploadState::Active if row.expires_at <= now_millis() => Err(UploadError::Expired),
-            _ => Ok(row),
+            // Every byte arrived but completing failed (e.g. the database hiccuped): finish it
+            // now, so a client that sees the full offset on HEAD also finds the video uploaded.
+            UploadState::Active => match (row.final_blake3, row.length) {
+                (Some(hash), Some(length)) => {
+                    self.finish(id, &hash, length as u64).await?;
+                    self.store.upload(id).await?.ok_or(UploadError::NotFound)
+                }
+                _ if row.expires_at <= now_millis() => Err(UploadError::Expired),
+                _ => Ok(row),
+            },
+            UploadState::Complete => Ok(row),
         }
     }
 

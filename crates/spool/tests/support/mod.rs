@@ -1,0 +1,398 @@
+//! Shared helpers for the end-to-end tests: a real `spool serve` process on a free port with a
+//! temp data dir (optionally a MariaDB database), plus small HTTP and file helpers.
+//!
+//! Every test binary includes this with `mod support;`; not every binary uses every helper.
+#![allow(dead_code)]
+
+use std::fs::OpenOptions;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::{RngCore, SeedableRng};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_spool");
+
+/// How long a (re)started server may take to answer `/healthz`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A port that was free a moment ago (bind port 0, read it, drop the socket).
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A running `spool serve`. Killed (SIGKILL) on drop; its log is printed when the test panics.
+pub struct Server {
+    dir: tempfile::TempDir,
+    /// The `--data` directory.
+    pub data: PathBuf,
+    /// The `--database` URL, if any (SQLite in the data dir otherwise).
+    pub database: Option<String>,
+    /// The port it listens on (the same across restarts).
+    pub port: u16,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+    /// How many times the process was started.
+    pub starts: u32,
+    http: reqwest::Client,
+}
+
+impl Server {
+    /// Starts a server on SQLite in its data dir.
+    pub async fn start() -> Self {
+        Self::start_with(None, &[]).await
+    }
+
+    /// Starts a server with an optional `--database` URL and extra environment variables
+    /// (e.g. `SPOOL__UPLOAD__MAX_SIZE_BYTES`).
+    pub async fn start_with(database: Option<&str>, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let log = dir.path().join("server.log");
+        let port = free_port();
+        let mut server = Self {
+            data,
+            database: database.map(str::to_owned),
+            port,
+            base: format!("http://127.0.0.1:{port}"),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            log,
+            child: None,
+            starts: 0,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("http client"),
+            dir,
+        };
+        server.spawn_and_wait().await;
+        server
+    }
+
+    /// The temp dir holding the data dir and the log (handy for test files).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The upload endpoint.
+    pub fn uploads_url(&self) -> String {
+        self.url("/api/v1/uploads")
+    }
+
+    fn store_args(&self) -> Vec<String> {
+        let mut args = vec!["--data".to_owned(), self.data.display().to_string()];
+        if let Some(db) = &self.database {
+            args.push("--database".into());
+            args.push(db.clone());
+        }
+        args
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(BIN);
+        // Never pick up a stray ./spool.toml.
+        cmd.current_dir(self.dir.path());
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    async fn spawn_and_wait(&mut self) {
+        assert!(self.child.is_none(), "server already running");
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open server log");
+        self.starts += 1;
+        {
+            use std::io::Write;
+            let mut l = &log;
+            let _ = writeln!(l, "===== test harness: start #{} =====", self.starts);
+        }
+        let mut cmd = self.command();
+        cmd.arg("serve")
+            .args(self.store_args())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log);
+        let child = cmd.spawn().expect("spawn spool serve");
+        self.child = Some(child);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .expect("child")
+                .try_wait()
+                .expect("try_wait")
+            {
+                self.child = None;
+                panic!(
+                    "spool serve exited during startup with {status}\n{}",
+                    self.log_tail()
+                );
+            }
+            if let Ok(r) = self.http.get(self.url("/healthz")).send().await
+                && r.status() == reqwest::StatusCode::OK
+            {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "spool serve did not answer /healthz within {START_TIMEOUT:?}\n{}",
+                    self.log_tail()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// SIGKILLs the server (no graceful shutdown) and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // Child::kill is SIGKILL on Unix.
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server if it runs, then starts it again on the same data dir, database and
+    /// port, and waits until it is healthy.
+    pub async fn restart(&mut self) {
+        self.kill9();
+        self.spawn_and_wait().await;
+    }
+
+    /// True while the process is alive.
+    pub fn is_running(&mut self) -> bool {
+        match &mut self.child {
+            Some(c) => c.try_wait().ok().flatten().is_none(),
+            None => false,
+        }
+    }
+
+    /// Runs `spool user add NAME` against this server's store and returns the raw output.
+    pub fn user_add_output(&self, name: &str) -> Output {
+        self.command()
+            .args(["user", "add", name])
+            .args(self.store_args())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run spool user add")
+    }
+
+    /// Creates a user and returns its API token.
+    pub fn user_add(&self, name: &str) -> String {
+        let out = self.user_add_output(name);
+        assert!(
+            out.status.success(),
+            "spool user add {name} failed: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let token = String::from_utf8(out.stdout).expect("utf-8 token");
+        let token = token.trim().to_owned();
+        assert!(!token.is_empty(), "spool user add printed no token");
+        token
+    }
+
+    /// The whole server log so far (every start).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The last 64 KiB of the log.
+    pub fn log_tail(&self) -> String {
+        let mut f = match std::fs::File::open(&self.log) {
+            Ok(f) => f,
+            Err(e) => return format!("(no server log: {e})"),
+        };
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let from = len.saturating_sub(64 * 1024);
+        let _ = f.seek(SeekFrom::Start(from));
+        let mut buf = Vec::new();
+        let _ = f.read_to_end(&mut buf);
+        format!(
+            "----- server log ({}{}) -----\n{}\n----- end of server log -----",
+            self.log.display(),
+            if from > 0 { ", tail" } else { "" },
+            String::from_utf8_lossy(&buf)
+        )
+    }
+
+    /// Where the blob of content `blake3_hex` lives.
+    pub fn blob_path(&self, blake3_hex: &str) -> PathBuf {
+        self.data
+            .join("blobs")
+            .join(&blake3_hex[..2])
+            .join(blake3_hex)
+    }
+
+    /// `GET /api/v1/videos/{id}` as `token`; panics unless 200.
+    pub async fn video(&self, token: &str, id: &str) -> serde_json::Value {
+        let r = client()
+            .get(self.url(&format!("/api/v1/videos/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET video");
+        let status = r.status();
+        let body = r.text().await.expect("video body");
+        assert_eq!(status, 200, "GET /api/v1/videos/{id}: {body}");
+        serde_json::from_str(&body).expect("video JSON")
+    }
+
+    /// `GET /api/v1/uploads?blake3=HEX` as `token`: the `uploads` array.
+    pub async fn lookup(&self, token: &str, blake3_hex: &str) -> Vec<serde_json::Value> {
+        let r = client()
+            .get(self.url(&format!("/api/v1/uploads?blake3={blake3_hex}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET uploads?blake3");
+        let status = r.status();
+        let body = r.text().await.expect("lookup body");
+        assert_eq!(status, 200, "lookup: {body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("lookup JSON");
+        v["uploads"].as_array().expect("uploads array").clone()
+    }
+
+    /// The value of an un-labelled counter in `GET /metrics` (0 when absent).
+    pub async fn metric(&self, name: &str) -> f64 {
+        let text = client()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        metric_value(&text, name)
+    }
+
+    /// Asserts the server still answers `/healthz` with 200.
+    pub async fn assert_healthy(&self) {
+        let r = client()
+            .get(self.url("/healthz"))
+            .send()
+            .await
+            .expect("GET /healthz");
+        assert_eq!(r.status(), 200, "server unhealthy");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+        if std::thread::panicking() {
+            eprintln!("{}", self.log_tail());
+        }
+    }
+}
+
+/// Sums the samples of `name` (any labels) in a Prometheus text exposition.
+pub fn metric_value(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A plain HTTP client for the tests (30 s timeout).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("http client")
+}
+
+/// `len` pseudo-random bytes from a seeded RNG.
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut v = vec![0u8; len];
+    rng.fill_bytes(&mut v);
+    v
+}
+
+/// Writes `len` seeded pseudo-random bytes to `dir/name` and returns the path and its BLAKE3.
+pub fn random_file(dir: &Path, name: &str, seed: u64, len: usize) -> (PathBuf, String) {
+    let bytes = random_bytes(seed, len);
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).expect("write test file");
+    (path, blake3_hex(&bytes))
+}
+
+/// BLAKE3 of `data` as lowercase hex.
+pub fn blake3_hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// BLAKE3 of a file as lowercase hex.
+pub fn blake3_file(path: &Path) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update_reader(std::fs::File::open(path).expect("open file to hash"))
+        .expect("hash file");
+    h.finalize().to_hex().to_string()
+}
+
+/// Asserts the video is `uploaded` with the expected BLAKE3 and size, and that the blob on
+/// disk is byte-identical to the source.
+pub async fn assert_uploaded(server: &Server, token: &str, video_id: &str, blake3: &str, len: u64) {
+    let v = server.video(token, video_id).await;
+    assert_eq!(v["status"], "uploaded", "video {video_id}: {v}");
+    assert_eq!(v["blake3"], blake3, "video {video_id} blake3: {v}");
+    assert_eq!(v["size_bytes"], len, "video {video_id} size: {v}");
+    let blob = server.blob_path(blake3);
+    assert!(blob.exists(), "blob {} missing", blob.display());
+    assert_eq!(
+        blake3_file(&blob),
+        blake3,
+        "blob {} differs from the source",
+        blob.display()
+    );
+}
+
+/// tus `Upload-Metadata` from key/value pairs.
+pub fn tus_metadata(pairs: &[(&str, &str)]) -> String {
+    use base64::Engine as _;
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k} {}",
+                base64::engine::general_purpose::STANDARD.encode(v.as_bytes())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads a response header as a string.
+pub fn header(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
