@@ -22,7 +22,7 @@ if [ -z "${SPOOL_BIN:-}" ]; then
   else SPOOL_BIN="$root/target/release/spool"; fi
 fi
 BENCH_DIR="${BENCH_DIR:-/tmp/spool-bench}"
-RUNS="${RUNS:-3}"
+RUNS="${RUNS:-5}"
 SIZE_MIB="${SIZE_MIB:-1024}"
 CONC="${CONC:-32}"
 CONC_MIB="${CONC_MIB:-$(( SIZE_MIB / 16 > 0 ? SIZE_MIB / 16 : 1 ))}"
@@ -160,7 +160,18 @@ sync
 single_bytes=$(( SIZE_MIB * MiB ))
 conc_bytes=$(( CONC * CONC_MIB * MiB ))
 
-# ---------------------------------------------------------------- cp + fsync
+# ---------------------------------------------------------------- measurements
+# Runs are interleaved (cp, then each server, then the next run) so that drift in the VM's
+# disk speed hits every contender alike. A server's upload is timed until its bytes are
+# durable: Spool acknowledges only fsynced bytes, the peer never fsyncs, so the peer's timer
+# also covers a `sync` of its data dir ("peer" below); its time without that sync is reported
+# too ("peer, no fsync").
+declare -A runs_single runs_conc rss0_single hwm_single rss0_conc hwm_conc
+kinds=(peer peer_nosync)
+[ "$have_spool" = 1 ] && kinds=(spool peer peer_nosync)
+server_of() { [ "$1" = spool ] && echo spool || echo peer; }
+make_durable() { [ "$1" = peer ] && sync -f "$SRV_DATA" || true; }
+
 cp_runs=()
 for r in $(seq "$RUNS"); do
   dst="$work/cp-copy.bin"
@@ -168,38 +179,47 @@ for r in $(seq "$RUNS"); do
   cp_runs+=("$(mibps "$single_bytes" "$(elapsed "$t0" "$t1")")")
   rm -f "$dst"; sync
   log "cp+fsync run $r: ${cp_runs[-1]} MiB/s"
-done
-cp_med="$(median "${cp_runs[@]}")"
 
-# ---------------------------------------------------------------- servers
-declare -A raw single_med single_rss0 single_hwm conc_med conc_rss0 conc_hwm
-kinds=(peer)
-[ "$have_spool" = 1 ] && kinds=(spool peer)
-for kind in "${kinds[@]}"; do
-  s_runs=() s_rss0=() s_hwm=() c_runs=() c_rss0=() c_hwm=()
-  for r in $(seq "$RUNS"); do
-    start_server "$kind"
-    s_rss0+=("$(proc_kib "$SRV_PID" VmRSS)")
-    t0="$(now)"; curl_upload "$SRV_ENDPOINT" "$SRV_TOKEN" "$single" || die "$kind single upload failed"; t1="$(now)"
-    s_hwm+=("$(proc_kib "$SRV_PID" VmHWM)")
-    s_runs+=("$(mibps "$single_bytes" "$(elapsed "$t0" "$t1")")")
+  for kind in "${kinds[@]}"; do
+    start_server "$(server_of "$kind")"
+    rss0="$(proc_kib "$SRV_PID" VmRSS)"
+    t0="$(now)"
+    curl_upload "$SRV_ENDPOINT" "$SRV_TOKEN" "$single" || die "$kind single upload failed"
+    make_durable "$kind"
+    t1="$(now)"
+    hwm="$(proc_kib "$SRV_PID" VmHWM)"
+    mib="$(mibps "$single_bytes" "$(elapsed "$t0" "$t1")")"
+    runs_single[$kind]+="$mib "; rss0_single[$kind]+="$rss0 "; hwm_single[$kind]+="$hwm "
     stop_server
-    log "$kind single ${SIZE_MIB} MiB run $r: ${s_runs[-1]} MiB/s, RSS $(kib_to_mib "${s_rss0[-1]}") -> peak $(kib_to_mib "${s_hwm[-1]}") MiB"
+    log "$kind single ${SIZE_MIB} MiB run $r: $mib MiB/s, RSS $(kib_to_mib "$rss0") -> peak $(kib_to_mib "$hwm") MiB"
+  done
 
-    start_server "$kind"
-    c_rss0+=("$(proc_kib "$SRV_PID" VmRSS)")
+  for kind in "${kinds[@]}"; do
+    start_server "$(server_of "$kind")"
+    rss0="$(proc_kib "$SRV_PID" VmRSS)"
     pids=()
     t0="$(now)"
     for f in "${conc_files[@]}"; do curl_upload "$SRV_ENDPOINT" "$SRV_TOKEN" "$f" & pids+=($!); done
     fails=0
     for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+    make_durable "$kind"
     t1="$(now)"
     [ "$fails" = 0 ] || die "$kind: $fails of $CONC concurrent uploads failed"
-    c_hwm+=("$(proc_kib "$SRV_PID" VmHWM)")
-    c_runs+=("$(mibps "$conc_bytes" "$(elapsed "$t0" "$t1")")")
+    hwm="$(proc_kib "$SRV_PID" VmHWM)"
+    mib="$(mibps "$conc_bytes" "$(elapsed "$t0" "$t1")")"
+    runs_conc[$kind]+="$mib "; rss0_conc[$kind]+="$rss0 "; hwm_conc[$kind]+="$hwm "
     stop_server
-    log "$kind ${CONC}x${CONC_MIB} MiB run $r: ${c_runs[-1]} MiB/s, RSS $(kib_to_mib "${c_rss0[-1]}") -> peak $(kib_to_mib "${c_hwm[-1]}") MiB"
+    log "$kind ${CONC}x${CONC_MIB} MiB run $r: $mib MiB/s, RSS $(kib_to_mib "$rss0") -> peak $(kib_to_mib "$hwm") MiB"
   done
+done
+cp_med="$(median "${cp_runs[@]}")"
+
+declare -A raw single_med single_rss0 single_hwm conc_med conc_rss0 conc_hwm
+for kind in "${kinds[@]}"; do
+  # shellcheck disable=SC2206
+  s_runs=(${runs_single[$kind]}) c_runs=(${runs_conc[$kind]})
+  s_rss0=(${rss0_single[$kind]}) s_hwm=(${hwm_single[$kind]})
+  c_rss0=(${rss0_conc[$kind]}) c_hwm=(${hwm_conc[$kind]})
   raw[$kind]="single ${s_runs[*]}; concurrent ${c_runs[*]}"
   single_med[$kind]="$(median "${s_runs[@]}")"
   single_rss0[$kind]="$(kib_to_mib "$(median "${s_rss0[@]}")")"
@@ -230,18 +250,19 @@ Versions: spool ${spool_ver} (git ${git_rev}); peer @tus/server $(pkgver @tus/se
 Settings: RUNS=${RUNS} (median reported; peak RSS is the max over runs), SIZE_MIB=${SIZE_MIB}, CONC=${CONC}, CONC_MIB=${CONC_MIB}; loopback; input files in the page cache.
 Notes: **cp is timed including fsync of the copy** (\`cp\` + \`sync FILE\`), since Spool fsyncs before acknowledging bytes.
 Each upload is a tus POST (Upload-Length) + the whole file in ONE curl PATCH + a HEAD check; the timer covers all three.
-The peer (@tus/file-store) does **not** fsync, so it does less work per byte than Spool and cp.
+Runs are interleaved (cp, Spool, peer, peer without fsync; then the next run) so disk drift hits all alike.
+The peer (@tus/file-store) never fsyncs; Spool acknowledges only fsynced bytes. So the **peer** column is timed until its bytes are durable (upload + \`sync -f\` of its data dir); **peer, no fsync** is the same upload timed without that sync.
 Every server measurement uses a freshly started server with an empty data dir, so VmHWM is that workload's peak.
 
-| workload | cp + fsync | Spool | peer (@tus/server) | Spool / cp | Spool / peer |
-|---|---:|---:|---:|---:|---:|
-| 1 x ${SIZE_MIB} MiB, MiB/s | ${cp_med} | ${single_med[spool]} | ${single_med[peer]} | $(ratio "${single_med[spool]}" "$cp_med") | $(ratio "${single_med[spool]}" "${single_med[peer]}") |
-| ${CONC} x ${CONC_MIB} MiB concurrent, aggregate MiB/s | | ${conc_med[spool]} | ${conc_med[peer]} | $(ratio "${conc_med[spool]}" "$cp_med") | $(ratio "${conc_med[spool]}" "${conc_med[peer]}") |
-| RSS before 1 x ${SIZE_MIB} MiB, MiB | | ${single_rss0[spool]} | ${single_rss0[peer]} | | $(ratio "${single_rss0[spool]}" "${single_rss0[peer]}") |
-| peak RSS (VmHWM) 1 x ${SIZE_MIB} MiB, MiB | | ${single_hwm[spool]} | ${single_hwm[peer]} | | $(ratio "${single_hwm[spool]}" "${single_hwm[peer]}") |
-| RSS before ${CONC} x ${CONC_MIB} MiB, MiB | | ${conc_rss0[spool]} | ${conc_rss0[peer]} | | $(ratio "${conc_rss0[spool]}" "${conc_rss0[peer]}") |
-| peak RSS (VmHWM) ${CONC} x ${CONC_MIB} MiB, MiB | | ${conc_hwm[spool]} | ${conc_hwm[peer]} | | $(ratio "${conc_hwm[spool]}" "${conc_hwm[peer]}") |
+| workload | cp + fsync | Spool | peer (@tus/server) | peer, no fsync | Spool / cp | Spool / peer | Spool / peer no fsync |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| 1 x ${SIZE_MIB} MiB, MiB/s | ${cp_med} | ${single_med[spool]} | ${single_med[peer]} | ${single_med[peer_nosync]} | $(ratio "${single_med[spool]}" "$cp_med") | $(ratio "${single_med[spool]}" "${single_med[peer]}") | $(ratio "${single_med[spool]}" "${single_med[peer_nosync]}") |
+| ${CONC} x ${CONC_MIB} MiB concurrent, aggregate MiB/s | | ${conc_med[spool]} | ${conc_med[peer]} | ${conc_med[peer_nosync]} | $(ratio "${conc_med[spool]}" "$cp_med") | $(ratio "${conc_med[spool]}" "${conc_med[peer]}") | $(ratio "${conc_med[spool]}" "${conc_med[peer_nosync]}") |
+| RSS before 1 x ${SIZE_MIB} MiB, MiB | | ${single_rss0[spool]} | ${single_rss0[peer]} | | | $(ratio "${single_rss0[spool]}" "${single_rss0[peer]}") | |
+| peak RSS (VmHWM) 1 x ${SIZE_MIB} MiB, MiB | | ${single_hwm[spool]} | ${single_hwm[peer]} | | | $(ratio "${single_hwm[spool]}" "${single_hwm[peer]}") | |
+| RSS before ${CONC} x ${CONC_MIB} MiB, MiB | | ${conc_rss0[spool]} | ${conc_rss0[peer]} | | | $(ratio "${conc_rss0[spool]}" "${conc_rss0[peer]}") | |
+| peak RSS (VmHWM) ${CONC} x ${CONC_MIB} MiB, MiB | | ${conc_hwm[spool]} | ${conc_hwm[peer]} | | | $(ratio "${conc_hwm[spool]}" "${conc_hwm[peer]}") | |
 
-Raw runs (MiB/s): cp+fsync ${cp_runs[*]}; Spool ${raw[spool]:-n/a}; peer ${raw[peer]}.
+Raw runs (MiB/s): cp+fsync ${cp_runs[*]}; Spool ${raw[spool]:-n/a}; peer ${raw[peer]}; peer, no fsync ${raw[peer_nosync]}.
 EOF
 log "done"

@@ -626,20 +626,6 @@ async fn dedup_instant_upload_and_proof_of_possession() {
         let ranges = r.header("spool-proof-ranges").unwrap().to_owned();
         let bo_path = path_of(&r);
         let bo_video = r.header("spool-video-id").unwrap().to_owned();
-        let proofs_for = |content: &[u8]| -> Vec<String> {
-            let mut key = [0u8; 32];
-            hex_decode(&nonce, &mut key);
-            ranges
-                .split(',')
-                .map(|r| {
-                    let (o, l) = r.split_once('-').unwrap();
-                    let (o, l): (usize, usize) = (o.parse().unwrap(), l.parse().unwrap());
-                    blake3::keyed_hash(&key, &content[o..o + l])
-                        .to_hex()
-                        .to_string()
-                })
-                .collect()
-        };
         let prove = |proofs: Vec<String>, path: String, token: String| {
             let h = &h;
             async move {
@@ -656,12 +642,22 @@ async fn dedup_instant_upload_and_proof_of_possession() {
             }
         };
         // A wrong answer spends the challenge; the right answer afterwards is refused too.
-        let r = prove(proofs_for(&data(700_000, 10)), bo_path.clone(), bo.clone()).await;
+        let r = prove(
+            proofs(&nonce, &ranges, &data(700_000, 10)),
+            bo_path.clone(),
+            bo.clone(),
+        )
+        .await;
         assert_eq!(
             (r.status, r.error_code().as_str()),
             (StatusCode::FORBIDDEN, "proof_rejected")
         );
-        let r = prove(proofs_for(&content), bo_path.clone(), bo.clone()).await;
+        let r = prove(
+            proofs(&nonce, &ranges, &content),
+            bo_path.clone(),
+            bo.clone(),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
         assert_eq!(
             h.video(&bo_video, Some(&bo)).await.json()["status"],
@@ -679,19 +675,7 @@ async fn dedup_instant_upload_and_proof_of_possession() {
         let ranges2 = r.header("spool-proof-ranges").unwrap().to_owned();
         let path2 = path_of(&r);
         let video2 = r.header("spool-video-id").unwrap().to_owned();
-        let mut key = [0u8; 32];
-        hex_decode(&nonce2, &mut key);
-        let proofs: Vec<String> = ranges2
-            .split(',')
-            .map(|r| {
-                let (o, l) = r.split_once('-').unwrap();
-                let (o, l): (usize, usize) = (o.parse().unwrap(), l.parse().unwrap());
-                blake3::keyed_hash(&key, &content[o..o + l])
-                    .to_hex()
-                    .to_string()
-            })
-            .collect();
-        let r = prove(proofs, path2, bo.clone()).await;
+        let r = prove(proofs(&nonce2, &ranges2, &content), path2, bo.clone()).await;
         assert_eq!(
             r.status,
             StatusCode::OK,
@@ -726,10 +710,22 @@ async fn dedup_instant_upload_and_proof_of_possession() {
     }
 }
 
-fn hex_decode(s: &str, out: &mut [u8; 32]) {
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+/// The answer to a proof-of-possession challenge, computed from the client's copy.
+fn proofs(nonce: &str, ranges: &str, content: &[u8]) -> Vec<String> {
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&nonce[2 * i..2 * i + 2], 16).unwrap();
     }
+    ranges
+        .split(',')
+        .map(|r| {
+            let (o, l) = r.split_once('-').unwrap();
+            let (o, l): (usize, usize) = (o.parse().unwrap(), l.parse().unwrap());
+            blake3::keyed_hash(&key, &content[o..o + l])
+                .to_hex()
+                .to_string()
+        })
+        .collect()
 }
 
 #[tokio::test]

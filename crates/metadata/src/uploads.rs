@@ -169,6 +169,20 @@ async fn reserve(
     })
 }
 
+/// The upload if it is active, read inside the transaction.
+async fn active_upload(
+    tx: &mut Transaction<'static, Any>,
+    id: &UploadId,
+) -> Result<Option<UploadRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND state = 'active'"
+    ))
+    .bind(id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.as_ref().map(upload_from_row).transpose()
+}
+
 async fn release(tx: &mut Transaction<'static, Any>, user: UserId, bytes: i64) -> Result<()> {
     sqlx::query("UPDATE users SET used_bytes = used_bytes - ? WHERE id = ?")
         .bind(bytes)
@@ -314,16 +328,9 @@ impl Store {
     ) -> Result<bool> {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND state = 'active'"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(upload) = active_upload(&mut tx, id).await? else {
             return Ok(false);
         };
-        let upload = upload_from_row(&row)?;
         // One upsert statement: an UPDATE-then-INSERT takes a gap lock on MySQL and two
         // completions of new content deadlock on it.
         let upsert = match self.backend() {
@@ -402,16 +409,9 @@ impl Store {
 
     async fn try_end_upload(&self, id: &UploadId, state: UploadState) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query(&format!(
-            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND state = 'active'"
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
+        let Some(upload) = active_upload(&mut tx, id).await? else {
             return Ok(false);
         };
-        let upload = upload_from_row(&row)?;
         sqlx::query(
             "UPDATE uploads SET state = ?, reserved_bytes = 0, hash_state = ?, updated_at = ? \
              WHERE id = ?",

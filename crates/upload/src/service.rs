@@ -153,6 +153,25 @@ impl Sink {
     }
 }
 
+/// An fsync of everything written up to `offset`, running on a blocking thread while the
+/// request keeps receiving; `offset` is acknowledged only after it finished.
+struct PendingSync {
+    handle: JoinHandle<std::io::Result<()>>,
+    offset: u64,
+    checkpoint: Vec<u8>,
+}
+
+impl PendingSync {
+    fn start(sink: &Sink) -> Result<Self> {
+        let file = sink.file.try_clone().map_err(io_error)?;
+        Ok(Self {
+            handle: tokio::task::spawn_blocking(move || file.sync_data()),
+            offset: sink.offset,
+            checkpoint: sink.hasher.checkpoint(),
+        })
+    }
+}
+
 /// A blocking write in progress; it hands back the sink and the buffer for reuse.
 type InflightWrite = JoinHandle<(Sink, Vec<u8>, std::io::Result<()>)>;
 
@@ -453,6 +472,8 @@ impl UploadService {
         let mut inflight: Option<InflightWrite> = None;
         let mut sink_slot = Some(sink);
         let can_commit_midway = sink_slot.as_ref().is_some_and(|s| s.checksum.is_none());
+        // At most one fsync runs in the background while the body keeps streaming in.
+        let mut pending: Option<PendingSync> = None;
 
         let ending = loop {
             let frame = tokio::select! {
@@ -488,17 +509,23 @@ impl UploadService {
                     start_write(&mut inflight, &mut sink_slot, &mut buf, &mut spare).await?;
                 }
             }
+            if let Some(done) = pending.take_if(|p| p.handle.is_finished()) {
+                committed = self.acknowledge(id, committed, done).await?;
+            }
             if can_commit_midway
+                && pending.is_none()
                 && received - committed >= self.config.commit_every_bytes
                 && Some(received) != length
             {
                 start_write(&mut inflight, &mut sink_slot, &mut buf, &mut spare).await?;
                 sink = finish_writes(&mut inflight, &mut sink_slot).await?;
-                sink = self.commit(id, committed, sink, None).await?;
-                committed = sink.offset;
+                pending = Some(PendingSync::start(&sink)?);
                 sink_slot = Some(sink);
             }
         };
+        if let Some(last) = pending.take() {
+            committed = self.acknowledge(id, committed, last).await?;
+        }
         if !buf.is_empty() {
             start_write(&mut inflight, &mut sink_slot, &mut buf, &mut spare).await?;
         }
@@ -633,6 +660,28 @@ impl UploadService {
             ));
         }
         Ok(sink)
+    }
+
+    /// Waits for a background fsync and acknowledges the offset it covered.
+    async fn acknowledge(&self, id: &UploadId, expected: u64, synced: PendingSync) -> Result<u64> {
+        synced.handle.await.map_err(join_error)?.map_err(io_error)?;
+        let stored = self
+            .store
+            .commit_offset(
+                id,
+                expected as i64,
+                synced.offset as i64,
+                &synced.checkpoint,
+                None,
+                self.expiry(),
+            )
+            .await?;
+        if !stored {
+            return Err(UploadError::Internal(
+                "upload changed underneath an in-flight write".into(),
+            ));
+        }
+        Ok(synced.offset)
     }
 
     /// Cuts the partial file back to the acknowledged offset.

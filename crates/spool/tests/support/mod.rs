@@ -174,6 +174,30 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM (through `kill`, as an operator or systemd would) and waits for the exit.
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().expect("wait for spool serve") {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "spool serve did not exit within {within:?} of SIGTERM\n{}",
+                    self.log_tail()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Kills the server if it runs, then starts it again on the same data dir, database and
     /// port, and waits until it is healthy.
     pub async fn restart(&mut self) {
