@@ -9,7 +9,7 @@
 #   SPOOL_BIN   spool binary (default: $CARGO_TARGET_DIR/release/spool if set, else target/release/spool);
 #               when missing, the Spool rows are skipped and the rest still runs
 #   BENCH_DIR   scratch directory, on the disk to measure (default /tmp/spool-bench)
-#   RUNS        runs per measurement, the median is reported (default 3)
+#   RUNS        runs per measurement, the median is reported (default 5)
 #   SIZE_MIB    size of the single upload (default 1024)
 #   CONC        number of concurrent uploads (default 32)
 #   CONC_MIB    size of each concurrent upload (default SIZE_MIB/16, i.e. 64 with the defaults)

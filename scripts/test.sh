@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 apt_need gcc:cc pkg-config:pkg-config nodejs:node npm:npm python3:python3 \
-    python3-pip:pip3 mariadb-server:mariadbd curl:curl
+    mariadb-server:mariadbd curl:curl
 need_cargo
 
 # MariaDB for the metadata tests (127.0.0.1:3306, root without password).
@@ -19,7 +19,18 @@ mysqladmin -h127.0.0.1 -uroot status >/dev/null
 
 # Real third-party tus clients.
 npm ci --prefix interop --no-audit --no-fund --loglevel=error
-python3 -m pip install -q -r interop/requirements.txt
+# tuspy goes into a venv (Debian's system Python refuses pip installs, PEP 668); the interop
+# tests run `python3` from PATH, so the venv comes first.
+if [ ! -x interop/.venv/bin/python3 ]; then
+    python3 -m venv interop/.venv >/dev/null 2>&1 || {
+        rm -rf interop/.venv
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+        python3 -m venv interop/.venv
+    }
+fi
+interop/.venv/bin/python3 -m pip install -q -r interop/requirements.txt
+export PATH="$PWD/interop/.venv/bin:$PATH"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
