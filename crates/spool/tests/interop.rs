@@ -32,7 +32,7 @@ fn require(client: Client) {
             let node = Command::new("node").arg("--version").output();
             assert!(
                 node.is_ok_and(|o| o.status.success()),
-                "node is not installed; the interop test needs Node.js >= 20.19"
+                "node is not installed; the interop test needs Node.js (scripts/test.sh installs it)"
             );
             assert!(
                 dir.join("node_modules/tus-js-client/package.json").exists(),
@@ -47,8 +47,9 @@ fn require(client: Client) {
                 .is_ok_and(|o| o.status.success());
             assert!(
                 ok,
-                "tuspy is not importable by python3: run \
-                 `pip install -r interop/requirements.txt` (from the repository root)"
+                "tuspy is not importable by python3: run ./scripts/test.sh (it installs tuspy into \
+                 interop/.venv and puts that first in PATH), or \
+                 `pip install -r interop/requirements.txt`"
             );
         }
     }
