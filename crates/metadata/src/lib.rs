@@ -6,6 +6,7 @@
 //! `Any` driver decodes the same Rust types from both engines.
 
 mod blobs;
+mod jobs;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod uploads;
@@ -19,6 +20,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
+pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
 pub use uploads::{NewUpload, UploadRow, UploadState};
 pub use users::User;
 pub use videos::VideoRow;

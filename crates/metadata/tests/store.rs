@@ -236,3 +236,149 @@ async fn deferred_length_expiry_and_proof_challenges() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn jobs_leases_and_workers() {
+    use spool_metadata::JobState;
+    on_each_engine(|engine, store| async move {
+        let video = VideoId::random();
+        let now = now_millis();
+
+        // Workers: heartbeat is an upsert; live means seen since the cutoff.
+        store.heartbeat_worker("w1", now - 10_000).await.unwrap();
+        store.heartbeat_worker("w2", now).await.unwrap();
+        store.heartbeat_worker("w2", now).await.unwrap(); // same value again is fine
+        assert_eq!(
+            store.live_workers(now - 5_000).await.unwrap(),
+            ["w2"],
+            "{engine:?}"
+        );
+        store.heartbeat_worker("w1", now).await.unwrap();
+        assert_eq!(store.live_workers(now - 5_000).await.unwrap(), ["w1", "w2"]);
+        store.remove_worker("w1").await.unwrap();
+        assert_eq!(store.live_workers(0).await.unwrap(), ["w2"]);
+        assert!(store.heartbeat_worker(&"w".repeat(65), now).await.is_err());
+
+        // Enqueue is idempotent per (kind, video).
+        assert!(store.enqueue("probe", &video).await.unwrap());
+        assert!(!store.enqueue("probe", &video).await.unwrap());
+        assert!(store.enqueue("covers", &video).await.unwrap());
+        assert!(store.enqueue("", &video).await.is_err());
+        let probe = store.job_for("probe", &video).await.unwrap().unwrap();
+        assert_eq!((probe.state, probe.attempts), (JobState::Queued, 0));
+        let now = now_millis();
+        assert_eq!(store.runnable_jobs(now, 10).await.unwrap().len(), 2);
+        assert_eq!(store.runnable_jobs(now, 1).await.unwrap().len(), 1);
+        let first = store.runnable_jobs_after(now, 0, 1).await.unwrap();
+        assert_eq!(first[0].id, probe.id);
+        let second = store
+            .runnable_jobs_after(now, first[0].id, 1)
+            .await
+            .unwrap();
+        assert_eq!(second[0].kind, "covers");
+        assert!(
+            store
+                .runnable_jobs_after(now, second[0].id, 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Exactly one claim wins; the holder alone renews, finishes or fails.
+        assert!(store.claim_job(probe.id, "w1", now, 1_000).await.unwrap());
+        assert!(!store.claim_job(probe.id, "w2", now, 1_000).await.unwrap());
+        let held = store.job(probe.id).await.unwrap().unwrap();
+        assert_eq!(held.state, JobState::Running);
+        assert_eq!(held.worker_id.as_deref(), Some("w1"));
+        assert_eq!((held.attempts, held.lease_until), (1, Some(now + 1_000)));
+        assert_eq!(store.runnable_jobs(now, 10).await.unwrap().len(), 1);
+        assert!(
+            store
+                .renew_lease(probe.id, "w1", now + 2_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .renew_lease(probe.id, "w1", now + 2_000)
+                .await
+                .unwrap()
+        ); // unchanged value
+        assert!(
+            !store
+                .renew_lease(probe.id, "w2", now + 9_000)
+                .await
+                .unwrap()
+        );
+        assert!(!store.finish_job(probe.id, "w2").await.unwrap());
+
+        // A passed lease makes the job runnable again: another worker takes it over.
+        let later = now + 2_001;
+        let runnable = store.runnable_jobs(later, 10).await.unwrap();
+        assert!(runnable.iter().any(|j| j.id == probe.id));
+        assert!(store.claim_job(probe.id, "w2", later, 1_000).await.unwrap());
+        assert!(
+            !store
+                .renew_lease(probe.id, "w1", later + 5_000)
+                .await
+                .unwrap()
+        );
+        assert!(!store.fail_job(probe.id, "w1", "late", None).await.unwrap());
+
+        // Retry: back to queued, not runnable before retry_at.
+        assert!(
+            store
+                .fail_job(probe.id, "w2", "flaky", Some(later + 500))
+                .await
+                .unwrap()
+        );
+        let queued = store.job(probe.id).await.unwrap().unwrap();
+        assert_eq!(queued.state, JobState::Queued);
+        assert_eq!(queued.last_error.as_deref(), Some("flaky"));
+        assert_eq!((queued.attempts, queued.worker_id), (2, None));
+        assert!(
+            !store
+                .claim_job(probe.id, "w1", later + 499, 1_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim_job(probe.id, "w1", later + 500, 1_000)
+                .await
+                .unwrap()
+        );
+        assert!(store.finish_job(probe.id, "w1").await.unwrap());
+        let done = store.job(probe.id).await.unwrap().unwrap();
+        assert_eq!((done.state, done.attempts), (JobState::Done, 3));
+        assert!(
+            !store
+                .claim_job(probe.id, "w1", later + 99_999, 1_000)
+                .await
+                .unwrap()
+        );
+
+        // Dead: the reason stays, bounded to what the column holds.
+        let covers = store.job_for("covers", &video).await.unwrap().unwrap();
+        assert!(store.claim_job(covers.id, "w1", now, 1_000).await.unwrap());
+        let reason = "é".repeat(3_000);
+        assert!(
+            store
+                .fail_job(covers.id, "w1", &reason, None)
+                .await
+                .unwrap()
+        );
+        let dead = store.job(covers.id).await.unwrap().unwrap();
+        assert_eq!(dead.state, JobState::Dead);
+        assert_eq!(dead.last_error.unwrap().chars().count(), 2_000);
+        assert!(
+            store
+                .runnable_jobs(later + 99_999, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.job(-1).await.unwrap(), None);
+    })
+    .await;
+}
