@@ -442,73 +442,64 @@ async fn bad_input_is_refused_with_clear_errors() {
     let h = harness(Engine::Sqlite, |c| c.upload.max_size_bytes = 1000).await;
     let token = h.user("cy").await;
     let other = h.user("dee").await;
-    let check = |headers: Vec<(&'static str, String)>, status: u16, code: &'static str| {
-        let h = &h;
-        let token = token.clone();
-        async move {
-            let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let r = h.create(&token, &pairs).await;
-            assert_eq!(r.status.as_u16(), status, "{headers:?}");
-            assert_eq!(r.error_code(), code, "{headers:?}");
-        }
-    };
-    check(vec![], 400, "bad_request").await;
-    check(vec![("upload-length", "-5".into())], 400, "bad_request").await;
-    check(
-        vec![("upload-length", "99999999999999999999999".into())],
-        400,
-        "bad_request",
-    )
-    .await;
-    check(vec![("upload-length", "12abc".into())], 400, "bad_request").await;
-    check(
-        vec![
-            ("upload-length", "10".into()),
-            ("upload-defer-length", "1".into()),
-        ],
-        400,
-        "bad_request",
-    )
-    .await;
-    check(
-        vec![("upload-defer-length", "2".into())],
-        400,
-        "bad_request",
-    )
-    .await;
-    check(
-        vec![("upload-length", "1001".into())],
-        413,
-        "upload_too_large",
-    )
-    .await;
-    check(
-        vec![
-            ("upload-length", "10".into()),
-            ("upload-metadata", "filename not*base64".into()),
-        ],
-        400,
-        "bad_request",
-    )
-    .await;
-    check(
-        vec![
-            ("upload-length", "10".into()),
-            ("upload-metadata", meta(&[("visibility", "secret")])),
-        ],
-        400,
-        "bad_request",
-    )
-    .await;
-    check(
-        vec![
-            ("upload-length", "10".into()),
-            ("upload-metadata", meta(&[("blake3", "abc")])),
-        ],
-        400,
-        "bad_request",
-    )
-    .await;
+    let cases: Vec<(Vec<(&str, String)>, u16, &str)> = vec![
+        (vec![], 400, "bad_request"),
+        (vec![("upload-length", "-5".into())], 400, "bad_request"),
+        (
+            vec![("upload-length", "99999999999999999999999".into())],
+            400,
+            "bad_request",
+        ),
+        (vec![("upload-length", "12abc".into())], 400, "bad_request"),
+        (
+            vec![
+                ("upload-length", "10".into()),
+                ("upload-defer-length", "1".into()),
+            ],
+            400,
+            "bad_request",
+        ),
+        (
+            vec![("upload-defer-length", "2".into())],
+            400,
+            "bad_request",
+        ),
+        (
+            vec![("upload-length", "1001".into())],
+            413,
+            "upload_too_large",
+        ),
+        (
+            vec![
+                ("upload-length", "10".into()),
+                ("upload-metadata", "filename not*base64".into()),
+            ],
+            400,
+            "bad_request",
+        ),
+        (
+            vec![
+                ("upload-length", "10".into()),
+                ("upload-metadata", meta(&[("visibility", "secret")])),
+            ],
+            400,
+            "bad_request",
+        ),
+        (
+            vec![
+                ("upload-length", "10".into()),
+                ("upload-metadata", meta(&[("blake3", "abc")])),
+            ],
+            400,
+            "bad_request",
+        ),
+    ];
+    for (headers, status, code) in cases {
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = h.create(&token, &pairs).await;
+        assert_eq!(r.status.as_u16(), status, "{headers:?}");
+        assert_eq!(r.error_code(), code, "{headers:?}");
+    }
 
     // No token, a wrong token.
     let r = h.create("", &[("upload-length", "10")]).await;

@@ -42,6 +42,21 @@ async fn fixture(tweak: impl FnOnce(&mut UploadConfig)) -> Fixture {
     }
 }
 
+impl Fixture {
+    /// Appends a body at `offset` as the fixture's user, without length or checksum headers.
+    async fn append(
+        &self,
+        id: &spool_model::UploadId,
+        offset: u64,
+        body: impl futures_util::Stream<Item = Chunk> + Unpin,
+        stop: CancellationToken,
+    ) -> Result<spool_upload::UploadInfo, UploadError> {
+        self.service
+            .append(&self.user, id, offset, None, None, body, stop)
+            .await
+    }
+}
+
 type Chunk = Result<Bytes, std::io::Error>;
 
 fn body(parts: &[&[u8]]) -> impl futures_util::Stream<Item = Chunk> + Unpin {
@@ -68,16 +83,7 @@ async fn unacknowledged_bytes_from_a_crash_are_cut_off() {
         .upload;
     let stop = CancellationToken::new();
     let info = f
-        .service
-        .append(
-            &f.user,
-            &up.id,
-            0,
-            None,
-            None,
-            body(&[&content[..70_000]]),
-            stop.clone(),
-        )
+        .append(&up.id, 0, body(&[&content[..70_000]]), stop.clone())
         .await
         .unwrap();
     assert_eq!(info.offset, 70_000);
@@ -89,16 +95,7 @@ async fn unacknowledged_bytes_from_a_crash_are_cut_off() {
     file.write_all(&[0xEE; 5000]).unwrap();
     drop(file);
     let info = f
-        .service
-        .append(
-            &f.user,
-            &up.id,
-            70_000,
-            None,
-            None,
-            body(&[&content[70_000..]]),
-            stop,
-        )
+        .append(&up.id, 70_000, body(&[&content[70_000..]]), stop)
         .await
         .unwrap();
     assert!(info.complete);
@@ -182,16 +179,7 @@ async fn expired_uploads_answer_gone_and_are_reclaimed() {
         .await
         .unwrap()
         .upload;
-    f.service
-        .append(
-            &f.user,
-            &up.id,
-            0,
-            None,
-            None,
-            body(&[b"01234"]),
-            CancellationToken::new(),
-        )
+    f.append(&up.id, 0, body(&[b"01234"]), CancellationToken::new())
         .await
         .unwrap();
     assert!(f.blobs.partial_path(&up.id).exists());
@@ -252,16 +240,7 @@ async fn racing_writers_get_locked_and_shutdown_keeps_what_arrived() {
     // Let the first writer start (it takes the upload on its first poll), then race it.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let raced = f
-        .service
-        .append(
-            &f.user,
-            &up.id,
-            0,
-            None,
-            None,
-            body(&[b"x"]),
-            CancellationToken::new(),
-        )
+        .append(&up.id, 0, body(&[b"x"]), CancellationToken::new())
         .await;
     assert!(matches!(raced, Err(UploadError::Locked)), "{raced:?}");
     assert!(matches!(
