@@ -436,13 +436,16 @@ async fn creation_with_upload_deferred_length_and_termination() {
     }
 }
 
+/// Creation headers, the status they must get, and the error code.
+type BadCreation = (Vec<(&'static str, String)>, u16, &'static str);
+
 /// Bad requests: each gets the right 4xx with a JSON error, and nothing changes.
 #[tokio::test]
 async fn bad_input_is_refused_with_clear_errors() {
     let h = harness(Engine::Sqlite, |c| c.upload.max_size_bytes = 1000).await;
     let token = h.user("cy").await;
     let other = h.user("dee").await;
-    let cases: Vec<(Vec<(&str, String)>, u16, &str)> = vec![
+    let cases: Vec<BadCreation> = vec![
         (vec![], 400, "bad_request"),
         (vec![("upload-length", "-5".into())], 400, "bad_request"),
         (
