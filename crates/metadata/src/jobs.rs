@@ -17,6 +17,33 @@ use sqlx::Row;
 use crate::videos::corrupt;
 use crate::{MetadataError, Result, Store, is_unique_violation};
 
+/// Inserts a queued `kind` job for `video_id`, runnable at `now`; `false` when the video already
+/// has one of that kind (the unique `(kind, video_id)` key makes enqueueing idempotent). Takes
+/// any executor so the upload-completion transaction enqueues through the same statement.
+pub(crate) async fn insert_job<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    kind: &str,
+    video_id: &VideoId,
+    now: i64,
+) -> Result<bool> {
+    let inserted = sqlx::query(
+        "INSERT INTO jobs (kind, video_id, state, attempts, run_after, created_at, updated_at) \
+         VALUES (?, ?, 'queued', 0, ?, ?, ?)",
+    )
+    .bind(kind)
+    .bind(video_id.as_str())
+    .bind(now)
+    .bind(now)
+    .bind(now)
+    .execute(executor)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Longest job kind the schema holds (`jobs.kind VARCHAR(32)`).
 pub const MAX_JOB_KIND_LEN: usize = 32;
 /// Longest worker id the schema holds (`workers.id VARCHAR(64)`).
@@ -193,23 +220,7 @@ impl Store {
                 "job kind must be 1 to {MAX_JOB_KIND_LEN} bytes"
             )));
         }
-        let now = now_millis();
-        let inserted = sqlx::query(
-            "INSERT INTO jobs (kind, video_id, state, attempts, run_after, created_at, updated_at) \
-             VALUES (?, ?, 'queued', 0, ?, ?, ?)",
-        )
-        .bind(kind)
-        .bind(video_id.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .execute(self.pool())
-        .await;
-        match inserted {
-            Ok(_) => Ok(true),
-            Err(e) if is_unique_violation(&e) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        insert_job(self.pool(), kind, video_id, now_millis()).await
     }
 
     /// Up to `limit` jobs runnable at `now`: queued and due, or running under an expired lease

@@ -21,7 +21,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
-pub use uploads::{NewUpload, UploadRow, UploadState};
+pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};
 pub use users::User;
 pub use videos::VideoRow;
 

@@ -9,7 +9,10 @@ use spool_model::{ContentHash, UploadId, UserId, VideoId, VideoStatus, Visibilit
 use sqlx::{Any, Row, Transaction};
 
 use crate::videos::corrupt;
-use crate::{Backend, MetadataError, Result, Store, is_unique_violation, with_retry};
+use crate::{Backend, MetadataError, Result, Store, with_retry};
+
+/// The job every completed upload queues for the media pipeline.
+pub const PROCESS_JOB: &str = "process";
 
 /// Where an upload is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,22 +380,7 @@ impl Store {
         .bind(upload.video_id.as_str())
         .execute(&mut *tx)
         .await?;
-        let queued = sqlx::query(
-            "INSERT INTO jobs (kind, video_id, state, attempts, run_after, created_at, updated_at) \
-             VALUES ('process', ?, 'queued', 0, ?, ?, ?)",
-        )
-        .bind(upload.video_id.as_str())
-        .bind(now)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        match queued {
-            Err(e) if is_unique_violation(&e) => {} // already queued: enqueue is idempotent
-            other => {
-                other?;
-            }
-        }
+        crate::jobs::insert_job(&mut *tx, PROCESS_JOB, &upload.video_id, now).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -54,14 +54,7 @@ fn upload_ok(mut cmd: Command, server: &Server) -> String {
 
 /// Sum of the samples of `name` whose labels contain `label` in `GET /metrics`.
 async fn metric_with(server: &Server, name: &str, label: &str) -> f64 {
-    let text = support::client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics body");
+    let text = server.metrics_text().await;
     text.lines()
         .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())

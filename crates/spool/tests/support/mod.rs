@@ -299,17 +299,21 @@ impl Server {
         v["uploads"].as_array().expect("uploads array").clone()
     }
 
-    /// The value of an un-labelled counter in `GET /metrics` (0 when absent).
-    pub async fn metric(&self, name: &str) -> f64 {
-        let text = client()
+    /// The Prometheus text of `GET /metrics`.
+    pub async fn metrics_text(&self) -> String {
+        client()
             .get(self.url("/metrics"))
             .send()
             .await
             .expect("GET /metrics")
             .text()
             .await
-            .expect("metrics body");
-        metric_value(&text, name)
+            .expect("metrics body")
+    }
+
+    /// The value of an un-labelled counter in `GET /metrics` (0 when absent).
+    pub async fn metric(&self, name: &str) -> f64 {
+        metric_value(&self.metrics_text().await, name)
     }
 
     /// Asserts the server still answers `/healthz` with 200.
