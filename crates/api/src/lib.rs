@@ -3,7 +3,9 @@
 //! The only crate that knows axum.
 
 mod auth;
+pub mod cache;
 pub mod error;
+pub mod playback;
 mod uploads;
 mod videos;
 
@@ -39,6 +41,31 @@ pub struct AppState {
     pub stop: CancellationToken,
     /// Renders `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// Media files and URL signing.
+    pub playback: Arc<playback::Playback>,
+    /// Hot video rows and buffered view counts.
+    pub videos: Arc<cache::VideoCache>,
+}
+
+impl AppState {
+    /// Builds the state; reads (or creates) the URL-signing key in the data dir.
+    pub fn new(
+        store: Store,
+        uploads: UploadService,
+        config: Arc<Config>,
+        stop: CancellationToken,
+        metrics: Option<PrometheusHandle>,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            playback: Arc::new(playback::Playback::new(&config)?),
+            videos: Arc::new(cache::VideoCache::new(store.clone())),
+            store,
+            uploads,
+            config,
+            stop,
+            metrics,
+        })
+    }
 }
 
 /// The OpenAPI document, generated from the handlers' annotations.

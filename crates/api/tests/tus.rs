@@ -35,13 +35,16 @@ async fn harness(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Harness {
     tweak(&mut config);
     let blobs = LocalStore::open(dir.path()).unwrap();
     let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
-    let app = spool_api::router(AppState {
-        store: store.clone(),
-        uploads,
-        config: Arc::new(config),
-        stop: CancellationToken::new(),
-        metrics: None,
-    });
+    let app = spool_api::router(
+        AppState::new(
+            store.clone(),
+            uploads,
+            Arc::new(config),
+            CancellationToken::new(),
+            None,
+        )
+        .unwrap(),
+    );
     Harness {
         app,
         store,

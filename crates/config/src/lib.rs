@@ -44,6 +44,12 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Resumable uploads.
     pub upload: UploadConfig,
+    /// The media pipeline: probing limits, the ladder, segments, thumbnails.
+    pub media: MediaConfig,
+    /// Durable job workers.
+    pub jobs: JobsConfig,
+    /// Playback serving: CDN base URL, signed URLs.
+    pub playback: PlaybackConfig,
 }
 
 /// `[server]`
@@ -92,6 +98,129 @@ pub struct UploadConfig {
     /// During one long PATCH, fsync and acknowledge progress every this many bytes, so a crash
     /// loses at most this much of the request.
     pub commit_every_bytes: u64,
+}
+
+/// `[media]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaConfig {
+    /// The ffmpeg executable (a name looked up in `PATH`, or a path).
+    pub ffmpeg: PathBuf,
+    /// The ffprobe executable.
+    pub ffprobe: PathBuf,
+    /// Most ffmpeg/ffprobe processes running at once in this process (at least 1).
+    pub max_processes: usize,
+    /// Seconds an ffprobe run may take before it is killed.
+    pub probe_timeout_s: u64,
+    /// Seconds one transcoding pass may take before it is killed.
+    pub transcode_timeout_s: u64,
+    /// Bytes ffprobe may read to identify the streams (`-probesize`).
+    pub probe_size_bytes: u64,
+    /// Largest accepted frame, long side x short side in pixels (default 7680x4320).
+    pub max_width: u32,
+    /// See `max_width`.
+    pub max_height: u32,
+    /// Longest accepted source, in seconds.
+    pub max_duration_s: u64,
+    /// Most streams a source may have.
+    pub max_streams: u32,
+    /// Highest accepted source frame rate (frames per second).
+    pub max_source_fps: f64,
+    /// Highest output frame rate; faster sources are converted down.
+    pub max_output_fps: f64,
+    /// The ladder: rung heights (short side for portrait sources), highest first.
+    pub ladder: Vec<u32>,
+    /// Target segment duration in seconds (keyframes are forced at every boundary).
+    pub segment_s: u32,
+    /// x264 preset (ultrafast ... veryslow).
+    pub preset: String,
+    /// Publish the low rungs first, in their own quick pass, so the video is playable before
+    /// the high rungs exist.
+    pub progressive: bool,
+    /// Highest rung (short side) of the quick first pass when `progressive` is on.
+    pub quick_max_height: u32,
+    /// Seconds between storyboard thumbnails.
+    pub storyboard_interval_s: u32,
+    /// Largest custom cover upload, in bytes.
+    pub max_cover_bytes: u64,
+}
+
+/// `[jobs]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Job runners `spool serve` runs in-process (0 = none: run `spool worker` instead).
+    pub workers: usize,
+    /// Seconds a claimed job's lease lasts; renewed while the job runs.
+    pub lease_s: u64,
+    /// Seconds between worker heartbeats.
+    pub heartbeat_s: u64,
+    /// Runs before a failing job goes dead.
+    pub max_attempts: u32,
+}
+
+/// `[playback]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlaybackConfig {
+    /// Base URL of the CDN (or any proxy) in front of `/media/...`, e.g.
+    /// `https://cdn.example.com`; empty means the server's own public URL.
+    pub media_base_url: String,
+    /// Key for signing private media URLs (HMAC-SHA256); empty means a random key generated
+    /// once and kept in `<data_dir>/url-signing.key`. Every node serving media needs the same.
+    pub signing_key: String,
+    /// A file holding the signing key, read when `signing_key` is empty.
+    pub signing_key_file: Option<PathBuf>,
+    /// Seconds a signed URL stays valid.
+    pub signed_url_ttl_s: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self {
+            ffmpeg: PathBuf::from("ffmpeg"),
+            ffprobe: PathBuf::from("ffprobe"),
+            max_processes: 2,
+            probe_timeout_s: 30,
+            transcode_timeout_s: 6 * 3600,
+            probe_size_bytes: 50_000_000,
+            max_width: 7680,
+            max_height: 4320,
+            max_duration_s: 12 * 3600,
+            max_streams: 16,
+            max_source_fps: 240.0,
+            max_output_fps: 60.0,
+            ladder: vec![1080, 720, 480, 360, 240],
+            segment_s: 4,
+            preset: "veryfast".into(),
+            progressive: true,
+            quick_max_height: 360,
+            storyboard_interval_s: 2,
+            max_cover_bytes: 10 << 20,
+        }
+    }
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            lease_s: 60,
+            heartbeat_s: 5,
+            max_attempts: 5,
+        }
+    }
+}
+
+impl Default for PlaybackConfig {
+    fn default() -> Self {
+        Self {
+            media_base_url: String::new(),
+            signing_key: String::new(),
+            signing_key_file: None,
+            signed_url_ttl_s: 6 * 3600,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -184,6 +313,15 @@ impl Config {
             })?;
             self.database.url = url.trim().to_owned();
         }
+        if self.playback.signing_key.is_empty()
+            && let Some(path) = &self.playback.signing_key_file
+        {
+            let key = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+                path: path.clone(),
+                source,
+            })?;
+            self.playback.signing_key = key.trim().to_owned();
+        }
         Ok(())
     }
 
@@ -191,6 +329,48 @@ impl Config {
         if self.upload.commit_every_bytes < 1 << 20 {
             return Err(ConfigError::OutOfRange(
                 "upload.commit_every_bytes must be at least 1 MiB".into(),
+            ));
+        }
+        let media = &self.media;
+        if media.max_processes == 0 {
+            return Err(ConfigError::OutOfRange(
+                "media.max_processes must be at least 1".into(),
+            ));
+        }
+        if media.ladder.is_empty() || media.ladder.iter().any(|&h| !(16..=4320).contains(&h)) {
+            return Err(ConfigError::OutOfRange(
+                "media.ladder must list rung heights between 16 and 4320".into(),
+            ));
+        }
+        if !(1..=60).contains(&media.segment_s) {
+            return Err(ConfigError::OutOfRange(
+                "media.segment_s must be 1 to 60 seconds".into(),
+            ));
+        }
+        if !(media.max_output_fps >= 1.0 && media.max_source_fps >= media.max_output_fps) {
+            return Err(ConfigError::OutOfRange(
+                "media.max_output_fps must be at least 1 and at most media.max_source_fps".into(),
+            ));
+        }
+        const PRESETS: [&str; 9] = [
+            "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+            "veryslow",
+        ];
+        if !PRESETS.contains(&media.preset.as_str()) {
+            return Err(ConfigError::OutOfRange(format!(
+                "media.preset must be one of {}",
+                PRESETS.join(", ")
+            )));
+        }
+        if media.storyboard_interval_s == 0 {
+            return Err(ConfigError::OutOfRange(
+                "media.storyboard_interval_s must be at least 1".into(),
+            ));
+        }
+        if self.jobs.max_attempts == 0 || self.jobs.lease_s < 3 || self.jobs.heartbeat_s == 0 {
+            return Err(ConfigError::OutOfRange(
+                "jobs.max_attempts and jobs.heartbeat_s must be at least 1, jobs.lease_s at least 3"
+                    .into(),
             ));
         }
         if self.database.max_connections == 0 {

@@ -7,6 +7,7 @@
 
 mod blobs;
 mod jobs;
+mod media;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod uploads;
@@ -20,6 +21,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
+pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};
 pub use users::User;

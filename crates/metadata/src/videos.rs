@@ -38,6 +38,16 @@ pub struct VideoRow {
     pub size_bytes: Option<i64>,
     /// Why processing failed.
     pub error: Option<String>,
+    /// Processing progress, percent (0-100).
+    pub progress: i64,
+    /// What is published for playback (JSON of `spool_media::Published`), once anything is.
+    pub media: Option<String>,
+    /// Directory name of the current cover set, once there is one.
+    pub cover_gen: Option<String>,
+    /// True once the owner uploaded a cover (the pipeline then never replaces it).
+    pub cover_custom: bool,
+    /// Views counted so far (flushed in batches; the API adds what is still buffered).
+    pub views: i64,
     /// Creation time, Unix ms.
     pub created_at: i64,
     /// Last change, Unix ms.
@@ -48,7 +58,14 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> MetadataError {
     MetadataError::Corrupt(what.to_string())
 }
 
-fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
+/// The columns of a [`VideoRow`], joined with the owner's name; callers append the filter.
+pub(crate) const VIDEO_SELECT: &str = "SELECT v.id, v.owner_id, u.name AS owner_name, v.title, \
+    v.description, v.tags, v.category, v.visibility, v.status, v.duration_ms, v.width, \
+    v.height, v.blake3, v.size_bytes, v.error, v.progress, v.media, v.cover_gen, \
+    v.cover_custom, v.views, v.created_at, v.updated_at \
+    FROM videos v JOIN users u ON u.id = v.owner_id";
+
+pub(crate) fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
     let id: String = row.try_get("id")?;
     let visibility: String = row.try_get("visibility")?;
     let status: String = row.try_get("status")?;
@@ -70,6 +87,11 @@ fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
         blake3: blake3.map(|h| h.parse()).transpose().map_err(corrupt)?,
         size_bytes: row.try_get("size_bytes")?,
         error: row.try_get("error")?,
+        progress: row.try_get("progress")?,
+        media: row.try_get("media")?,
+        cover_gen: row.try_get("cover_gen")?,
+        cover_custom: row.try_get::<i64, _>("cover_custom")? != 0,
+        views: row.try_get("views")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -78,12 +100,7 @@ fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
 impl Store {
     /// One video with its owner's name.
     pub async fn video(&self, id: &VideoId) -> Result<Option<VideoRow>> {
-        let row = sqlx::query(
-            "SELECT v.id, v.owner_id, u.name AS owner_name, v.title, v.description, v.tags, \
-             v.category, v.visibility, v.status, v.duration_ms, v.width, v.height, v.blake3, \
-             v.size_bytes, v.error, v.created_at, v.updated_at \
-             FROM videos v JOIN users u ON u.id = v.owner_id WHERE v.id = ?",
-        )
+        let row = sqlx::query(&format!("{VIDEO_SELECT} WHERE v.id = ?"))
         .bind(id.as_str())
         .fetch_optional(self.pool())
         .await?;

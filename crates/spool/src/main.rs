@@ -167,13 +167,14 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
         .context("crash recovery of uploads failed")?;
 
     let stop = CancellationToken::new();
-    let state = spool_api::AppState {
-        store: store.clone(),
-        uploads: uploads.clone(),
-        config: Arc::new(config.clone()),
-        stop: stop.clone(),
-        metrics: Some(metrics),
-    };
+    let state = spool_api::AppState::new(
+        store.clone(),
+        uploads.clone(),
+        Arc::new(config.clone()),
+        stop.clone(),
+        Some(metrics),
+    )
+    .context("cannot set up playback (URL-signing key)")?;
     let sweeper = tokio::spawn(sweep_expired(
         uploads,
         Duration::from_secs(config.upload.sweep_interval_s.max(1)),

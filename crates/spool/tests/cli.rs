@@ -2,6 +2,7 @@
 //! instant upload of content the same user already has, proof of possession for another user,
 //! resume of a killed upload from local state and, without local state, via the server's
 //! lookup by content hash.
+#![allow(clippy::disallowed_methods)] // drives real external clients and the spool binary
 
 mod support;
 

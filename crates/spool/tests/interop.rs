@@ -2,6 +2,7 @@
 //! upload to a real `spool serve`, plainly and interrupted-then-resumed. The clients are driven
 //! by the scripts in `interop/` (see interop/README.md). Missing client dependencies fail the
 //! test with the command that installs them; the test is never skipped.
+#![allow(clippy::disallowed_methods)] // drives real external clients and the spool binary
 
 mod support;
 

@@ -3,6 +3,7 @@
 //!
 //! Every test binary includes this with `mod support;`; not every binary uses every helper.
 #![allow(dead_code)]
+#![allow(clippy::disallowed_methods)] // runs the real spool binary and external clients
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom};

@@ -1,0 +1,24 @@
+//! Media: the only crate that spawns processes (ffmpeg and ffprobe, through [`process`]).
+//!
+//! - [`process`]: the one process wrapper — timeout, kill on drop, a global concurrency limit.
+//! - [`probe`]: safe ffprobe of local files (protocol and demuxer whitelists) and validation
+//!   against the configured caps.
+//! - [`ladder`]: which renditions a source gets (never above the source, aspect kept).
+//! - [`transcode`]: one ffmpeg pass that decodes once and writes a set of rungs as CMAF fMP4
+//!   segments, optionally with storyboard tiles and cover candidates from the same decode.
+//! - [`manifest`]: HLS master/media playlists, the DASH MPD and the storyboard WebVTT track.
+//! - [`published`]: what a video has published, as stored in its row.
+//! - [`cover`]: cover images: choosing a sharp representative frame, validating uploads,
+//!   resizing to the standard sizes.
+
+pub mod cover;
+mod error;
+pub mod ladder;
+pub mod manifest;
+pub mod probe;
+pub mod process;
+pub mod published;
+pub mod transcode;
+
+pub use error::MediaError;
+pub use published::Published;

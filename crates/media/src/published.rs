@@ -1,0 +1,34 @@
+//! What a video has published for playback, stored as JSON in the video row (`videos.media`)
+//! and read by the API to build manifests and links.
+
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::{AudioTrack, Rendition};
+
+/// The published state of one video's media.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Published {
+    /// Generation directory under the video's media dir (`media/<video>/<gen>/`); a new
+    /// transcode writes a new one, so a published file never changes under its name.
+    pub gen: String,
+    /// Video renditions that are complete and playable, highest first (empty for audio-only).
+    pub renditions: Vec<Rendition>,
+    /// The audio track, when the source has audio.
+    pub audio: Option<AudioTrack>,
+    /// True once the whole ladder is published; false while higher rungs are still coming.
+    pub complete: bool,
+    /// True when `<gen>/storyboard/storyboard.vtt` and its sprite sheets exist.
+    pub storyboard: bool,
+}
+
+impl Published {
+    /// Parses the stored JSON.
+    pub fn from_json(json: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    /// The JSON to store.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("Published serializes")
+    }
+}

@@ -1,0 +1,148 @@
+//! The media pipeline's writes to a video row: processing state, probe results, progress,
+//! published media and covers. Every write is conditional on the row still being in a state the
+//! pipeline may change, so a deleted video or a failed one is never resurrected by a late stage.
+
+use spool_model::{VideoId, now_millis};
+
+use crate::{Blob, Result, Store};
+
+/// Longest failure reason kept (`videos.error VARCHAR(2000)`); longer texts are cut.
+pub const MAX_VIDEO_ERROR_LEN: usize = 2000;
+
+/// Statuses the pipeline may move a video out of.
+const PIPELINE_STATUSES: &str = "('uploaded', 'processing', 'ready')";
+
+impl Store {
+    /// The source blob of a video (its content hash's blob), once the upload completed.
+    pub async fn video_source(&self, id: &VideoId) -> Result<Option<Blob>> {
+        match self.video(id).await?.and_then(|v| v.blake3) {
+            Some(hash) => self.blob(&hash).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Marks an uploaded video `processing` (idempotent; a video already published keeps
+    /// `ready`). False when the video is gone or not in a pipeline state.
+    pub async fn start_processing(&self, id: &VideoId) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE videos SET status = CASE WHEN status = 'ready' THEN 'ready' ELSE 'processing' END, \
+             error = NULL, updated_at = ? WHERE id = ? AND status IN {PIPELINE_STATUSES}"
+        ))
+        .bind(now_millis())
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Records what the probe found: duration and display size (none for audio-only).
+    pub async fn record_probe(
+        &self,
+        id: &VideoId,
+        duration_ms: i64,
+        size: Option<(u32, u32)>,
+    ) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE videos SET duration_ms = ?, width = ?, height = ?, updated_at = ? \
+             WHERE id = ? AND status IN {PIPELINE_STATUSES}"
+        ))
+        .bind(duration_ms)
+        .bind(size.map(|s| i64::from(s.0)))
+        .bind(size.map(|s| i64::from(s.1)))
+        .bind(now_millis())
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Raises the progress (percent, 0-100); never lowers it.
+    pub async fn set_progress(&self, id: &VideoId, percent: i64) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE videos SET progress = ?, updated_at = ? \
+             WHERE id = ? AND progress < ? AND status IN {PIPELINE_STATUSES}"
+        ))
+        .bind(percent.clamp(0, 100))
+        .bind(now_millis())
+        .bind(id.as_str())
+        .bind(percent.clamp(0, 100))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Publishes media for playback in one statement: the video becomes `ready` with `media`
+    /// (JSON) and the progress. False when the video is gone or failed meanwhile.
+    pub async fn publish_media(&self, id: &VideoId, media_json: &str, percent: i64) -> Result<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE videos SET status = 'ready', media = ?, \
+             progress = CASE WHEN progress > ? THEN progress ELSE ? END, error = NULL, \
+             updated_at = ? WHERE id = ? AND status IN {PIPELINE_STATUSES}"
+        ))
+        .bind(media_json)
+        .bind(percent)
+        .bind(percent)
+        .bind(now_millis())
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Ends processing as `failed` with a human-readable reason (cut to
+    /// [`MAX_VIDEO_ERROR_LEN`] characters).
+    pub async fn fail_video(&self, id: &VideoId, reason: &str) -> Result<bool> {
+        let reason: String = reason.chars().take(MAX_VIDEO_ERROR_LEN).collect();
+        let done = sqlx::query(&format!(
+            "UPDATE videos SET status = 'failed', error = ?, updated_at = ? \
+             WHERE id = ? AND status IN {PIPELINE_STATUSES}"
+        ))
+        .bind(reason)
+        .bind(now_millis())
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Points the video at a new cover set. An automatic cover (`custom = false`) never
+    /// replaces one the owner uploaded. Says what changed, naming the set replaced (its files
+    /// can go).
+    pub async fn set_cover(
+        &self,
+        id: &VideoId,
+        cover_gen: &str,
+        custom: bool,
+    ) -> Result<CoverChange> {
+        let mut tx = self.begin_write().await?;
+        let previous: Option<(Option<String>, i64)> =
+            sqlx::query_as("SELECT cover_gen, cover_custom FROM videos WHERE id = ?")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((previous, was_custom)) = previous else {
+            return Ok(CoverChange::Unchanged);
+        };
+        if !custom && was_custom != 0 {
+            return Ok(CoverChange::Unchanged);
+        }
+        sqlx::query("UPDATE videos SET cover_gen = ?, cover_custom = ?, updated_at = ? WHERE id = ?")
+            .bind(cover_gen)
+            .bind(i64::from(custom))
+            .bind(now_millis())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(CoverChange::Replaced(previous))
+    }
+}
+
+/// What [`Store::set_cover`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoverChange {
+    /// The video is gone, or an automatic cover met a custom one: nothing changed.
+    Unchanged,
+    /// The new set is in place; this is the set it replaced, if any (its files can go).
+    Replaced(Option<String>),
+}
