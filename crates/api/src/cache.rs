@@ -1,28 +1,174 @@
 //! Hot video metadata in front of SQL, and view counters buffered in memory.
 //!
-//! SKELETON: to be filled in (moka cache, batched view counts).
+//! Rows live in a `moka` cache for a short time only (about one second): `spool worker`
+//! processes update rows (status, progress, published media) behind this process's back, so
+//! nothing here can be told about every change. Changes made through this process (edits,
+//! deletions) invalidate the entry at once. Missing videos are not cached: a video created a
+//! moment ago by an upload must not answer 404 for a second.
+//!
+//! Views are counted in memory ([`VideoCache::count_view`]) and written in one batch per
+//! second by [`VideoCache::run_flusher`], which `spool serve` runs until shutdown and which
+//! flushes once more on the way out. Until then the API adds [`VideoCache::pending_views`] to
+//! the stored count, so a viewer sees their own view at once.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use moka::future::Cache;
 use spool_metadata::{Store, VideoRow};
 use spool_model::VideoId;
+use tokio_util::sync::CancellationToken;
 
-/// Video rows served from memory, invalidated on change.
+/// How many video rows are kept.
+const CAPACITY: u64 = 10_000;
+/// How long a row is served from memory. Short, because worker processes change rows without
+/// telling this process.
+const TTL: Duration = Duration::from_secs(1);
+/// How often buffered view counts are written.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a load found nothing to cache.
+#[derive(Debug)]
+enum LoadError {
+    Missing,
+    Failed,
+}
+
+/// Video rows served from memory, invalidated on change, and buffered view counts.
 pub struct VideoCache {
     store: Store,
+    rows: Cache<VideoId, VideoRow>,
+    views: Mutex<Views>,
+    /// One flush at a time, so there is at most one batch in flight.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Views {
+    /// Counted and not yet handed to the store.
+    buffered: HashMap<VideoId, i64>,
+    /// Handed to the store by the flush under way (still counted by `pending_views`).
+    in_flight: HashMap<VideoId, i64>,
 }
 
 impl VideoCache {
     /// A cache in front of `store`.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        Self {
+            store,
+            rows: Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(TTL)
+                .build(),
+            views: Mutex::new(Views::default()),
+            flushing: tokio::sync::Mutex::new(()),
+        }
     }
 
-    /// The video row, from memory when fresh.
+    /// The video row, from memory when fresh (at most about a second old). Concurrent misses
+    /// for one video share a single query.
     pub async fn get(&self, id: &VideoId) -> spool_metadata::Result<Option<VideoRow>> {
-        self.store.video(id).await
+        let loaded = AtomicBool::new(false);
+        let result = self
+            .rows
+            .try_get_with(id.clone(), async {
+                loaded.store(true, Ordering::Relaxed);
+                match self.store.video(id).await {
+                    Ok(Some(row)) => Ok(row),
+                    Ok(None) => Err(LoadError::Missing),
+                    Err(e) => {
+                        tracing::warn!(video = %id, "loading video row: {e}");
+                        Err(LoadError::Failed)
+                    }
+                }
+            })
+            .await;
+        let outcome = if loaded.load(Ordering::Relaxed) {
+            "miss"
+        } else {
+            "hit"
+        };
+        metrics::counter!("spool_video_cache_requests_total", "result" => outcome).increment(1);
+        match result {
+            Ok(row) => Ok(Some(row)),
+            Err(e) => match *e {
+                LoadError::Missing => Ok(None),
+                // The error is shared between coalesced callers and cannot be moved out: ask
+                // the store once more to hand the caller a typed error (or, by now, the row).
+                LoadError::Failed => self.store.video(id).await,
+            },
+        }
     }
 
-    /// Forgets `id` (after a change made through this process).
-    pub fn invalidate(&self, id: &VideoId) {
-        let _ = id;
+    /// Forgets `id` (after a change made through this process); the next [`get`](Self::get)
+    /// reads the store. Async because moka's future cache is.
+    pub async fn invalidate(&self, id: &VideoId) {
+        self.rows.invalidate(id).await;
+    }
+
+    /// Counts one view of `id`; written to the store by the next [`flush`](Self::flush).
+    pub fn count_view(&self, id: &VideoId) {
+        let mut views = self.views.lock().expect("views lock");
+        *views.buffered.entry(id.clone()).or_insert(0) += 1;
+    }
+
+    /// Views of `id` counted here and not yet in the stored row.
+    pub fn pending_views(&self, id: &VideoId) -> i64 {
+        let views = self.views.lock().expect("views lock");
+        views.buffered.get(id).copied().unwrap_or(0) + views.in_flight.get(id).copied().unwrap_or(0)
+    }
+
+    /// Writes every buffered count to the store in one batch. On failure the counts go back
+    /// into the buffer for the next flush, so none is lost while the process lives.
+    pub async fn flush(&self) -> spool_metadata::Result<()> {
+        let _one_at_a_time = self.flushing.lock().await;
+        let batch: Vec<(VideoId, i64)> = {
+            let mut views = self.views.lock().expect("views lock");
+            let taken = std::mem::take(&mut views.buffered);
+            views.in_flight = taken.clone();
+            taken.into_iter().collect()
+        };
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let result = self.store.add_views(&batch).await;
+        if result.is_ok() {
+            // The stored counts changed: cached rows would now be short of them.
+            for (id, _) in &batch {
+                self.rows.invalidate(id).await;
+            }
+            let total: i64 = batch.iter().map(|(_, n)| n).sum();
+            metrics::counter!("spool_views_flushed_total").increment(total.unsigned_abs());
+        }
+        let mut views = self.views.lock().expect("views lock");
+        let in_flight = std::mem::take(&mut views.in_flight);
+        if result.is_err() {
+            for (id, n) in in_flight {
+                *views.buffered.entry(id).or_insert(0) += n;
+            }
+        }
+        result
+    }
+
+    /// Flushes view counts every second until `stop` fires, then once more. For the server to
+    /// run next to the router (the library spawns nothing itself).
+    pub async fn run_flusher(&self, stop: CancellationToken) {
+        let mut every = tokio::time::interval(FLUSH_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = every.tick() => {
+                    if let Err(e) = self.flush().await {
+                        tracing::warn!("flushing view counts (kept for the next try): {e}");
+                    }
+                }
+            }
+        }
+        if let Err(e) = self.flush().await {
+            tracing::error!("flushing view counts at shutdown, counts lost: {e}");
+        }
     }
 }

@@ -74,7 +74,8 @@ impl AppState {
     info(title = "Spool API", description = "Self-hosted video platform. Uploads speak tus 1.0.0 (see docs/upload-protocol.md)."),
     paths(
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
-        uploads::find, uploads::prove, videos::get, healthz,
+        uploads::find, uploads::prove, videos::get, videos::list, videos::list_mine,
+        videos::patch, videos::delete, videos::events, healthz,
     ),
     modifiers(&BearerAuth),
     tags((name = "uploads", description = "Resumable uploads (tus 1.0.0 + Spool extensions)"),
@@ -117,8 +118,19 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(uploads::tus_resumable));
     Router::new()
         .merge(tus)
-        .route("/api/v1/videos/{id}", get(videos::get))
+        .route("/api/v1/videos", get(videos::list))
+        .route("/api/v1/me/videos", get(videos::list_mine))
+        .route(
+            "/api/v1/videos/{id}",
+            get(videos::get).patch(videos::patch).delete(videos::delete),
+        )
+        .route("/api/v1/videos/{id}/events", get(videos::events))
         .route("/api/openapi.json", get(openapi))
+        .route("/media/{id}/{*rest}", get(playback::plain))
+        .route(
+            "/media/s/{expires}/{signature}/{id}/{*rest}",
+            get(playback::signed),
+        )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .fallback(|| async { ApiError::not_found("route") })

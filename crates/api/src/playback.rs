@@ -8,17 +8,27 @@
 //!   path, not the query, so every relative URI in a playlist inherits it and a CDN caches by
 //!   path alone.
 
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
-use axum::http::HeaderMap;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use spool_config::Config;
-use spool_metadata::VideoRow;
+use spool_media::{Published, manifest};
+use spool_metadata::{User, VideoRow};
 use spool_model::{VideoId, Visibility, now_millis};
 
 use crate::AppState;
+use crate::auth::MaybeUser;
+use crate::error::{ApiError, ApiResult};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -29,6 +39,7 @@ const KEY_FILE: &str = "url-signing.key";
 pub struct Playback {
     media_root: PathBuf,
     key: Vec<u8>,
+    caches: ServingCaches,
 }
 
 impl Playback {
@@ -43,11 +54,12 @@ impl Playback {
         Ok(Self {
             media_root: config.server.data_dir.join("media"),
             key,
+            caches: ServingCaches::new(config.playback.file_cache_bytes),
         })
     }
 
     /// The directory holding every video's published media.
-    pub fn media_root(&self) -> &Path {
+    pub fn media_root(&self) -> &std::path::Path {
         &self.media_root
     }
 
@@ -76,7 +88,7 @@ impl Playback {
     }
 }
 
-fn load_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
+fn load_or_create_key(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     match std::fs::read(path) {
         Ok(key) if key.len() >= 32 => return Ok(key),
         Ok(_) => {}
@@ -114,5 +126,823 @@ pub(crate) fn media_prefix(state: &AppState, headers: &HeaderMap, video: &VideoR
             format!("{base}/media/s/{expires}/{signature}/{}", video.id)
         }
         Visibility::Public | Visibility::Unlisted => format!("{base}/media/{}", video.id),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serving
+
+/// Bytes of one media file kept in memory: files under a generation or cover directory never
+/// change under their name, so a cached copy is always right.
+#[derive(Clone)]
+pub(crate) struct CachedFile {
+    bytes: Bytes,
+    etag: HeaderValue,
+}
+
+/// Hot media files in memory (weighted by size) and clients' measured throughput from CMCD.
+pub(crate) struct ServingCaches {
+    files: moka::future::Cache<PathBuf, CachedFile>,
+    throughput: moka::future::Cache<String, u64>,
+}
+
+/// Files larger than this are streamed from disk instead of cached.
+const CACHE_FILE_LIMIT: u64 = 8 << 20;
+
+impl ServingCaches {
+    pub(crate) fn new(file_cache_bytes: u64) -> Self {
+        Self {
+            files: moka::future::Cache::builder()
+                .max_capacity(file_cache_bytes)
+                .weigher(|_, f: &CachedFile| u32::try_from(f.bytes.len()).unwrap_or(u32::MAX))
+                .build(),
+            throughput: moka::future::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(600))
+                .build(),
+        }
+    }
+}
+
+/// Who may see a video's media on this request.
+enum Access {
+    /// Public or unlisted: anyone, and shared caches may keep it.
+    Public,
+    /// A valid signed path: anyone holding it, and a CDN may cache by path.
+    Signed,
+    /// The owner (or an admin) with a token: only private caches.
+    Owner,
+}
+
+impl Access {
+    fn cache_scope(&self) -> &'static str {
+        match self {
+            Self::Public | Self::Signed => "public",
+            Self::Owner => "private",
+        }
+    }
+}
+
+/// Path parameters of the signed routes.
+#[derive(serde::Deserialize)]
+pub(crate) struct SignedPath {
+    expires: i64,
+    signature: String,
+    id: String,
+    #[serde(default)]
+    rest: Option<String>,
+}
+
+/// Path parameters of the plain routes.
+#[derive(serde::Deserialize)]
+pub(crate) struct PlainPath {
+    id: String,
+    #[serde(default)]
+    rest: Option<String>,
+}
+
+/// The video behind a media request, if this caller may see it.
+async fn authorize(
+    state: &AppState,
+    id: &str,
+    signed: Option<(i64, &str)>,
+    user: Option<&User>,
+) -> ApiResult<(VideoRow, Access)> {
+    let id: VideoId = id.parse().map_err(|_| ApiError::not_found("video"))?;
+    let video = state
+        .videos
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("video"))?;
+    let access = match (video.visibility, signed) {
+        (_, Some((expires, signature))) => {
+            if !state.playback.verify(&id, expires, signature) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "invalid_signature",
+                    "the signed URL is invalid or has expired",
+                ));
+            }
+            Access::Signed
+        }
+        (Visibility::Public | Visibility::Unlisted, None) => Access::Public,
+        (Visibility::Private, None) => match user {
+            Some(u) if u.is_admin || u.id == video.owner_id => Access::Owner,
+            _ => return Err(ApiError::not_found("video")),
+        },
+    };
+    Ok((video, access))
+}
+
+fn published(video: &VideoRow) -> ApiResult<Published> {
+    let json = video
+        .media
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("media"))?;
+    Published::from_json(json).map_err(|e| {
+        tracing::error!(video = %video.id, "stored media description is corrupt: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error",
+        )
+    })
+}
+
+/// `GET /media/{id}/{*rest}` and its signed twin.
+pub(crate) async fn plain(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(path): Path<PlainPath>,
+    request: Request,
+) -> Response {
+    let (parts, _) = request.into_parts();
+    respond(
+        &state,
+        &path.id,
+        path.rest.as_deref(),
+        None,
+        user.as_ref(),
+        &parts,
+    )
+    .await
+}
+
+/// `GET /media/s/{expires}/{signature}/{id}/{*rest}`.
+pub(crate) async fn signed(
+    State(state): State<AppState>,
+    Path(path): Path<SignedPath>,
+    request: Request,
+) -> Response {
+    let signature = Some((path.expires, path.signature.as_str()));
+    let (parts, _) = request.into_parts();
+    respond(
+        &state,
+        &path.id,
+        path.rest.as_deref(),
+        signature,
+        None,
+        &parts,
+    )
+    .await
+}
+
+async fn respond(
+    state: &AppState,
+    id: &str,
+    rest: Option<&str>,
+    signed: Option<(i64, &str)>,
+    user: Option<&User>,
+    request: &Parts,
+) -> Response {
+    let result = async {
+        let (video, access) = authorize(state, id, signed, user).await?;
+        match rest.unwrap_or_default() {
+            "master.m3u8" => master(state, &video, &access, request).await,
+            "manifest.mpd" => {
+                let media = published(&video)?;
+                let path = state
+                    .playback
+                    .media_root
+                    .join(video.id.as_str())
+                    .join(&media.generation)
+                    .join("manifest.mpd");
+                let cache = growing_cache_control(&access, media.complete);
+                serve_file(
+                    state,
+                    &path,
+                    &request.headers,
+                    &request.method,
+                    &cache,
+                    false,
+                )
+                .await
+            }
+            rest => {
+                remember_throughput(state, request).await;
+                let path = media_file_path(&state.playback.media_root, &video.id, rest)?;
+                let cache = format!("{}, max-age=31536000, immutable", access.cache_scope());
+                serve_file(
+                    state,
+                    &path,
+                    &request.headers,
+                    &request.method,
+                    &cache,
+                    true,
+                )
+                .await
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn growing_cache_control(access: &Access, complete: bool) -> String {
+    // Still growing: a few seconds, so new renditions show up quickly; complete: a few minutes
+    // (visibility or a reprocess may still change it).
+    let max_age = if complete { 300 } else { 2 };
+    format!("{}, max-age={max_age}", access.cache_scope())
+}
+
+/// The file a media path names, refusing anything but plain names under the video's dir
+/// (no `..`, no hidden or temporary files, no manifests that are rewritten in place).
+fn media_file_path(root: &std::path::Path, video: &VideoId, rest: &str) -> ApiResult<PathBuf> {
+    let parts: Vec<&str> = rest.split('/').collect();
+    let plain = |p: &&str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    };
+    let last = parts.last().copied().unwrap_or_default();
+    if parts.len() > 4
+        || !parts.iter().all(plain)
+        || last.ends_with(".tmp")
+        || last.ends_with(".part")
+        || last == "manifest.mpd"
+        || content_type(last).is_none()
+    {
+        return Err(ApiError::not_found("media file"));
+    }
+    let mut path = root.join(video.as_str());
+    path.extend(parts);
+    Ok(path)
+}
+
+fn content_type(name: &str) -> Option<&'static str> {
+    let ext = name.rsplit_once('.')?.1;
+    Some(match ext {
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "mpd" => "application/dash+xml",
+        "m4s" => "video/iso.segment",
+        "mp4" => "video/mp4",
+        "jpg" => "image/jpeg",
+        "vtt" => "text/vtt; charset=utf-8",
+        _ => return None,
+    })
+}
+
+fn is_text(content_type: &str) -> bool {
+    !content_type.starts_with("video/") && !content_type.starts_with("image/")
+}
+
+/// The master playlist, built per request from the published renditions; the rendition that
+/// fits the client's measured throughput (CMCD) is listed first so players start there.
+async fn master(
+    state: &AppState,
+    video: &VideoRow,
+    access: &Access,
+    request: &Parts,
+) -> ApiResult<Response> {
+    let media = published(video)?;
+    let cmcd = Cmcd::from_request(request);
+    let (kbps, personal) = match cmcd.throughput_kbps {
+        Some(kbps) => (Some(kbps), false),
+        None => (remembered_throughput(state, request, &cmcd).await, true),
+    };
+    let first = kbps
+        .and_then(|kbps| manifest::start_rendition(&media.renditions, media.audio.as_ref(), kbps));
+    let prefix = format!("{}/", media.generation);
+    let body = manifest::master_playlist(&media.renditions, media.audio.as_ref(), &prefix, first);
+    if request.method == http::Method::GET {
+        state.videos.count_view(&video.id);
+    }
+    // A start rendition chosen from what we remember about this client must not be cached for
+    // others; one chosen from the request's own CMCD is part of the URL or headers.
+    let cache = if first.is_some() && personal {
+        "private, no-store".to_owned()
+    } else {
+        growing_cache_control(access, media.complete)
+    };
+    let mut response = text_response(
+        &request.headers,
+        &request.method,
+        "application/vnd.apple.mpegurl",
+        Bytes::from(body),
+        &cache,
+    );
+    response.headers_mut().append(
+        http::header::VARY,
+        HeaderValue::from_static("cmcd-request, cmcd-session"),
+    );
+    Ok(response)
+}
+
+/// CMCD (CTA-5004) keys Spool uses, from the `CMCD` query parameter or the `CMCD-*` headers.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Cmcd {
+    /// `mtp`: measured throughput, kbit/s.
+    pub(crate) throughput_kbps: Option<u64>,
+    /// `bl`: buffer length, ms.
+    pub(crate) buffer_ms: Option<u64>,
+    /// `sid`: the player session.
+    pub(crate) session: Option<String>,
+}
+
+impl Cmcd {
+    pub(crate) fn from_request(request: &Parts) -> Self {
+        let mut cmcd = Self::default();
+        if let Some(query) = request.uri.query() {
+            for (key, value) in form_urlencoded_pairs(query) {
+                if key == "CMCD" {
+                    cmcd.absorb(&value);
+                }
+            }
+        }
+        for name in ["cmcd-request", "cmcd-session", "cmcd-object", "cmcd-status"] {
+            if let Some(value) = request.headers.get(name).and_then(|v| v.to_str().ok()) {
+                cmcd.absorb(value);
+            }
+        }
+        cmcd
+    }
+
+    /// Reads `key=value,key,key="string"` pairs.
+    pub(crate) fn absorb(&mut self, data: &str) {
+        for pair in split_outside_quotes(data) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match key.trim() {
+                "mtp" => self.throughput_kbps = value.trim().parse().ok().filter(|&v| v > 0),
+                "bl" => self.buffer_ms = value.trim().parse().ok(),
+                "sid" => {
+                    let sid = value.trim().trim_matches('"');
+                    if !sid.is_empty() && sid.len() <= 64 {
+                        self.session = Some(sid.to_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn split_outside_quotes(data: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in data.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&data[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&data[start..]);
+    parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
+}
+
+fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((percent_decode(k)?, percent_decode(v)?))
+        })
+        .collect()
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Keys under which a client's throughput is remembered: its CMCD session, and its address.
+fn client_keys(request: &Parts, cmcd: &Cmcd) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(sid) = &cmcd.session {
+        keys.push(format!("sid:{sid}"));
+    }
+    if let Some(ConnectInfo(addr)) = request.extensions.get::<ConnectInfo<SocketAddr>>() {
+        keys.push(format!("ip:{}", addr.ip()));
+    }
+    keys
+}
+
+/// Segment requests carry the player's measured throughput; remember it for the next master
+/// playlist this client asks for (the next video in a feed, a reload).
+async fn remember_throughput(state: &AppState, request: &Parts) {
+    let cmcd = Cmcd::from_request(request);
+    if let Some(kbps) = cmcd.throughput_kbps {
+        for key in client_keys(request, &cmcd) {
+            state.playback.caches.throughput.insert(key, kbps).await;
+        }
+    }
+}
+
+async fn remembered_throughput(state: &AppState, request: &Parts, cmcd: &Cmcd) -> Option<u64> {
+    for key in client_keys(request, cmcd) {
+        if let Some(kbps) = state.playback.caches.throughput.get(&key).await {
+            return Some(kbps);
+        }
+    }
+    None
+}
+
+/// A generated text body (gzip when the client accepts it).
+fn text_response(
+    headers: &HeaderMap,
+    method: &http::Method,
+    content_type: &'static str,
+    body: Bytes,
+    cache_control: &str,
+) -> Response {
+    let (body, gzipped) = maybe_gzip(headers, body);
+    let mut response = Response::new(if method == http::Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(body.clone())
+    });
+    let h = response.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    if let Ok(value) = HeaderValue::from_str(cache_control) {
+        h.insert(http::header::CACHE_CONTROL, value);
+    }
+    if gzipped {
+        h.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+    }
+    h.append(
+        http::header::VARY,
+        HeaderValue::from_static("accept-encoding"),
+    );
+    response
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+fn maybe_gzip(headers: &HeaderMap, body: Bytes) -> (Bytes, bool) {
+    if body.len() < 256 || !accepts_gzip(headers) {
+        return (body, false);
+    }
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    if encoder.write_all(&body).is_err() {
+        return (body, false);
+    }
+    match encoder.finish() {
+        Ok(zipped) => (Bytes::from(zipped), true),
+        Err(_) => (body, false),
+    }
+}
+
+/// Serves one file with a strong ETag, conditional GET, single byte ranges and HEAD.
+/// `immutable` files are kept in the in-memory cache.
+async fn serve_file(
+    state: &AppState,
+    path: &std::path::Path,
+    headers: &HeaderMap,
+    method: &http::Method,
+    cache_control: &str,
+    immutable: bool,
+) -> ApiResult<Response> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let content_type = content_type(name).ok_or_else(|| ApiError::not_found("media file"))?;
+    let file = load(state, path, immutable).await?;
+    let len = file.bytes.len() as u64;
+    let mut response_headers = HeaderMap::new();
+    response_headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    if let Ok(value) = HeaderValue::from_str(cache_control) {
+        response_headers.insert(http::header::CACHE_CONTROL, value);
+    }
+    response_headers.insert(
+        http::header::ACCEPT_RANGES,
+        HeaderValue::from_static("bytes"),
+    );
+
+    // Text files are small and compress well: gzip them (their own ETag per encoding).
+    if is_text(content_type) && accepts_gzip(headers) && len >= 256 {
+        let etag = HeaderValue::from_str(&format!(
+            "{}-gz\"",
+            file.etag.to_str().unwrap_or("\"x\"").trim_end_matches('"')
+        ))
+        .unwrap_or_else(|_| file.etag.clone());
+        response_headers.insert(http::header::ETAG, etag.clone());
+        response_headers.append(
+            http::header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        );
+        if not_modified(headers, &etag) {
+            return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
+        }
+        let (body, _) = maybe_gzip(headers, file.bytes.clone());
+        response_headers.insert(
+            http::header::CONTENT_ENCODING,
+            HeaderValue::from_static("gzip"),
+        );
+        response_headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+        let body = if method == http::Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(body)
+        };
+        return Ok((StatusCode::OK, response_headers, body).into_response());
+    }
+
+    response_headers.insert(http::header::ETAG, file.etag.clone());
+    if is_text(content_type) {
+        response_headers.append(
+            http::header::VARY,
+            HeaderValue::from_static("accept-encoding"),
+        );
+    }
+    if not_modified(headers, &file.etag) {
+        return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
+    }
+    let range = headers
+        .get(http::header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| if_range_matches(headers, &file.etag));
+    let (status, body) = match range.map(|r| parse_range(r, len)) {
+        None | Some(RangeRequest::Ignore) => (StatusCode::OK, file.bytes.clone()),
+        Some(RangeRequest::Unsatisfiable) => {
+            response_headers.insert(
+                http::header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{len}")).expect("ascii"),
+            );
+            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, response_headers).into_response());
+        }
+        Some(RangeRequest::Range(start, end)) => {
+            response_headers.insert(
+                http::header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).expect("ascii"),
+            );
+            (
+                StatusCode::PARTIAL_CONTENT,
+                file.bytes.slice(start as usize..=end as usize),
+            )
+        }
+    };
+    response_headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    let body = if method == http::Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(body)
+    };
+    Ok((status, response_headers, body).into_response())
+}
+
+/// The file's bytes and ETag, from the cache when it may be cached.
+async fn load(state: &AppState, path: &std::path::Path, immutable: bool) -> ApiResult<CachedFile> {
+    if immutable && let Some(hit) = state.playback.caches.files.get(path).await {
+        metrics::counter!("spool_media_file_cache_hits_total").increment(1);
+        return Ok(hit);
+    }
+    let meta = match tokio::fs::metadata(path).await {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(_) => return Err(ApiError::not_found("media file")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::not_found("media file"));
+        }
+        Err(e) => return Err(io_error(path, e)),
+    };
+    if meta.len() > CACHE_FILE_LIMIT * 4 {
+        // Segments and images are far smaller; refuse rather than buffer something huge.
+        return Err(ApiError::not_found("media file"));
+    }
+    let bytes = Bytes::from(tokio::fs::read(path).await.map_err(|e| io_error(path, e))?);
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(path.as_os_str().as_encoded_bytes());
+    hasher.update(&(bytes.len() as u64).to_le_bytes());
+    hasher.update(&mtime.to_le_bytes());
+    let etag = format!("\"{}\"", &hasher.finalize().to_hex()[..20]);
+    let file = CachedFile {
+        bytes,
+        etag: HeaderValue::from_str(&etag).expect("hex is a valid header"),
+    };
+    if immutable && meta.len() <= CACHE_FILE_LIMIT {
+        metrics::counter!("spool_media_file_cache_misses_total").increment(1);
+        state
+            .playback
+            .caches
+            .files
+            .insert(path.to_owned(), file.clone())
+            .await;
+    }
+    Ok(file)
+}
+
+fn io_error(path: &std::path::Path, e: std::io::Error) -> ApiError {
+    tracing::error!("cannot read media file {}: {e}", path.display());
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "internal error",
+    )
+}
+
+fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    headers
+        .get_all(http::header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| {
+            let tag = tag.trim();
+            tag == "*" || tag.trim_start_matches("W/") == etag.to_str().unwrap_or_default()
+        })
+}
+
+fn if_range_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    match headers.get(http::header::IF_RANGE) {
+        None => true,
+        Some(value) => value == etag,
+    }
+}
+
+/// What a `Range` header asks of a file of `len` bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum RangeRequest {
+    /// Not a single byte range we serve (multiple ranges, another unit, malformed): send it all.
+    Ignore,
+    /// No byte of the range exists: 416.
+    Unsatisfiable,
+    /// First and last byte, inclusive.
+    Range(u64, u64),
+}
+
+pub(crate) fn parse_range(header: &str, len: u64) -> RangeRequest {
+    let Some(spec) = header.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Ignore;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Ignore;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Ignore;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parsed = match (first.is_empty(), last.is_empty()) {
+        (true, true) => return RangeRequest::Ignore,
+        // Suffix: the last N bytes.
+        (true, false) => match last.parse::<u64>() {
+            Ok(0) => return RangeRequest::Unsatisfiable,
+            Ok(n) if len == 0 => {
+                let _ = n;
+                return RangeRequest::Unsatisfiable;
+            }
+            Ok(n) => (len.saturating_sub(n), len - 1),
+            Err(_) => return RangeRequest::Ignore,
+        },
+        (false, _) => {
+            let Ok(start) = first.parse::<u64>() else {
+                return RangeRequest::Ignore;
+            };
+            let end = if last.is_empty() {
+                u64::MAX
+            } else {
+                match last.parse::<u64>() {
+                    Ok(end) if end >= start => end,
+                    _ => return RangeRequest::Ignore,
+                }
+            };
+            if start >= len {
+                return RangeRequest::Unsatisfiable;
+            }
+            (start, end.min(len - 1))
+        }
+    };
+    RangeRequest::Range(parsed.0, parsed.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let check = |header: &str, len: u64, expect: RangeRequest| {
+            assert_eq!(parse_range(header, len), expect, "{header} of {len}");
+        };
+        use RangeRequest::*;
+        check("bytes=0-99", 1000, Range(0, 99));
+        check("bytes=900-", 1000, Range(900, 999));
+        check("bytes=-100", 1000, Range(900, 999));
+        check("bytes=-5000", 1000, Range(0, 999));
+        check("bytes=990-2000", 1000, Range(990, 999));
+        check("bytes=1000-", 1000, Unsatisfiable);
+        check("bytes=5000-6000", 1000, Unsatisfiable);
+        check("bytes=-0", 1000, Unsatisfiable);
+        check("bytes=-10", 0, Unsatisfiable);
+        check("bytes=0-1,5-6", 1000, Ignore);
+        check("items=0-1", 1000, Ignore);
+        check("bytes=5-1", 1000, Ignore);
+        check("bytes=abc", 1000, Ignore);
+        check("bytes=-", 1000, Ignore);
+    }
+
+    #[test]
+    fn cmcd_keys_from_query_and_headers() {
+        let check = |data: &str, mtp: Option<u64>, bl: Option<u64>, sid: Option<&str>| {
+            let mut cmcd = Cmcd::default();
+            cmcd.absorb(data);
+            assert_eq!(
+                (
+                    cmcd.throughput_kbps,
+                    cmcd.buffer_ms,
+                    cmcd.session.as_deref()
+                ),
+                (mtp, bl, sid),
+                "{data}"
+            );
+        };
+        check(
+            "bl=21300,br=3200,mtp=1500,ot=v",
+            Some(1500),
+            Some(21300),
+            None,
+        );
+        check(
+            "sid=\"6e2f,b0c\",mtp=25400",
+            Some(25400),
+            None,
+            Some("6e2f,b0c"),
+        );
+        check("bs,su", None, None, None);
+        check("mtp=abc", None, None, None);
+        check("mtp=0", None, None, None);
+        assert_eq!(
+            form_urlencoded_pairs("CMCD=bl%3D100%2Cmtp%3D900&x=1"),
+            [
+                ("CMCD".into(), "bl=100,mtp=900".into()),
+                ("x".into(), "1".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn media_paths_stay_under_the_video() {
+        let root = std::path::Path::new("/data/media");
+        let video: VideoId = "abcdefghijk".parse().unwrap();
+        let ok = |rest: &str| media_file_path(root, &video, rest).is_ok();
+        assert!(ok("g1/720p/seg_1.m4s"));
+        assert!(ok("g1/720p/init.mp4"));
+        assert!(ok("g1/720p/index.m3u8"));
+        assert!(ok("g1/storyboard/sb_1.jpg"));
+        assert!(ok("covers/c1/1280.jpg"));
+        for bad in [
+            "../x/seg_1.m4s",
+            "g1/../../etc/passwd",
+            "g1/720p/.hidden.m4s",
+            "g1/720p/seg_1.m4s.tmp",
+            "g1/manifest.mpd",
+            "g1/720p/source",
+            "g1//seg_1.m4s",
+            "a/b/c/d/e.m4s",
+            "g1/720p/seg 1.m4s",
+        ] {
+            assert!(!ok(bad), "{bad} must be refused");
+        }
     }
 }

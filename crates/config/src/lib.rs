@@ -173,6 +173,8 @@ pub struct PlaybackConfig {
     pub signing_key_file: Option<PathBuf>,
     /// Seconds a signed URL stays valid.
     pub signed_url_ttl_s: u64,
+    /// Bytes of hot media files (segments, playlists, images) `spool serve` keeps in memory.
+    pub file_cache_bytes: u64,
 }
 
 impl Default for MediaConfig {
@@ -219,6 +221,7 @@ impl Default for PlaybackConfig {
             signing_key: String::new(),
             signing_key_file: None,
             signed_url_ttl_s: 6 * 3600,
+            file_cache_bytes: 256 << 20,
         }
     }
 }
@@ -353,7 +356,14 @@ impl Config {
             ));
         }
         const PRESETS: [&str; 9] = [
-            "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+            "ultrafast",
+            "superfast",
+            "veryfast",
+            "faster",
+            "fast",
+            "medium",
+            "slow",
+            "slower",
             "veryslow",
         ];
         if !PRESETS.contains(&media.preset.as_str()) {

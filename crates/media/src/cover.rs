@@ -91,9 +91,8 @@ pub fn decode_upload(bytes: &[u8], limits: &CoverLimits) -> Result<DynamicImage,
             max_bytes: limits.max_bytes,
         });
     }
-    let format = sniff(bytes)?;
-    match format {
-        ImageFormat::Png => {
+    match sniff(bytes)? {
+        Accepted::Png => {
             // Check the IHDR ourselves, before the PNG decoder sees the stream at all.
             let (width, height) = png_dimensions(bytes).ok_or_else(|| {
                 MediaError::Invalid("the PNG image is corrupt: its header is incomplete".into())
@@ -103,16 +102,15 @@ pub fn decode_upload(bytes: &[u8], limits: &CoverLimits) -> Result<DynamicImage,
                 .map_err(decode_error)?;
             finish_decode(decoder, limits)
         }
-        ImageFormat::Jpeg => {
+        Accepted::Jpeg => {
             check_jpeg_complete(bytes)?;
             let decoder = JpegDecoder::new(Cursor::new(bytes)).map_err(decode_error)?;
             finish_decode(decoder, limits)
         }
-        ImageFormat::WebP => {
+        Accepted::WebP => {
             let decoder = WebPDecoder::new(Cursor::new(bytes)).map_err(decode_error)?;
             finish_decode(decoder, limits)
         }
-        other => unreachable!("sniff accepted {other:?}"),
     }
 }
 
@@ -161,7 +159,8 @@ pub fn pick_best(candidates: &[PathBuf]) -> Result<usize, MediaError> {
         (None, last) => Err(MediaError::Invalid(format!(
             "none of the {} cover candidates could be decoded{}",
             candidates.len(),
-            last.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+            last.map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
         ))),
     }
 }
@@ -220,10 +219,19 @@ pub fn write_cover_set(
     Ok(written)
 }
 
-/// The accepted format of `bytes`, from their magic numbers.
-fn sniff(bytes: &[u8]) -> Result<ImageFormat, MediaError> {
+/// The formats an uploaded cover may have.
+enum Accepted {
+    Jpeg,
+    Png,
+    WebP,
+}
+
+/// The accepted format of `bytes`, from their magic numbers (never from a name or header).
+fn sniff(bytes: &[u8]) -> Result<Accepted, MediaError> {
     match image::guess_format(bytes) {
-        Ok(format @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) => Ok(format),
+        Ok(ImageFormat::Jpeg) => Ok(Accepted::Jpeg),
+        Ok(ImageFormat::Png) => Ok(Accepted::Png),
+        Ok(ImageFormat::WebP) => Ok(Accepted::WebP),
         Ok(other) => {
             let name = other
                 .extensions_str()

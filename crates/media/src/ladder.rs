@@ -205,33 +205,50 @@ mod tests {
             ],
         );
         // Never above the source.
-        check((1280, 720, 25.0), &["720p 1280x720 @25", "480p 854x480 @25", "360p 640x360 @25", "240p 426x240 @25"]);
-        check((3840, 2160, 60.0), &[
-            "1080p 1920x1080 @60",
-            "720p 1280x720 @60",
-            "480p 854x480 @60",
-            "360p 640x360 @60",
-            "240p 426x240 @60",
-        ]);
+        check(
+            (1280, 720, 25.0),
+            &[
+                "720p 1280x720 @25",
+                "480p 854x480 @25",
+                "360p 640x360 @25",
+                "240p 426x240 @25",
+            ],
+        );
+        check(
+            (3840, 2160, 60.0),
+            &[
+                "1080p 1920x1080 @60",
+                "720p 1280x720 @60",
+                "480p 854x480 @60",
+                "360p 640x360 @60",
+                "240p 426x240 @60",
+            ],
+        );
         // Below the lowest rung: one rung at its own size.
         check((176, 144, 15.0), &["144p 176x144 @15"]);
         check((175, 143, 15.0), &["144p 176x144 @15"]);
         // Odd sizes round to even.
         check((641, 359, 25.0), &["240p 428x240 @25"]);
-        check((1919, 1079, 30.0), &[
-            "1080p 1920x1080 @30",
-            "720p 1280x720 @30",
-            "480p 854x480 @30",
-            "360p 640x360 @30",
-            "240p 426x240 @30",
-        ]);
+        // Strictly never above: 1079 lines do not make a 1080p rung.
+        check(
+            (1919, 1079, 30.0),
+            &[
+                "720p 1280x720 @30",
+                "480p 854x480 @30",
+                "360p 640x360 @30",
+                "240p 426x240 @30",
+            ],
+        );
         // Wide cinema: the short side picks the rungs.
-        check((1920, 800, 24.0), &[
-            "720p 1728x720 @24",
-            "480p 1152x480 @24",
-            "360p 864x360 @24",
-            "240p 576x240 @24",
-        ]);
+        check(
+            (1920, 800, 24.0),
+            &[
+                "720p 1728x720 @24",
+                "480p 1152x480 @24",
+                "360p 864x360 @24",
+                "240p 576x240 @24",
+            ],
+        );
         // Exactly the lowest rung.
         check((320, 240, 30.0), &["240p 320x240 @30"]);
     }
@@ -253,10 +270,16 @@ mod tests {
             (12.0, 12.0),
         ] {
             let got = output_fps(source, 60.0);
-            assert!((got - expect).abs() < 1e-9, "{source} -> {got}, expected {expect}");
+            assert!(
+                (got - expect).abs() < 1e-9,
+                "{source} -> {got}, expected {expect}"
+            );
         }
         assert_eq!(output_fps(60.0, 30.0), 30.0);
-        assert_eq!(plan(&info(640, 360, 240.0), &MediaConfig::default())[0].fps, 60.0);
+        assert_eq!(
+            plan(&info(640, 360, 240.0), &MediaConfig::default())[0].fps,
+            60.0
+        );
         for (fps, expect) in [
             (30.0, (30, 1)),
             (ntsc, (30000, 1001)),
@@ -283,7 +306,11 @@ mod tests {
             assert_eq!(max_bitrate_kbps(w, h, fps), expect, "{w}x{h}@{fps}");
         }
         let rungs = plan(&info(1920, 1080, 30.0), &MediaConfig::default());
-        assert!(rungs.windows(2).all(|w| w[0].max_bitrate_kbps > w[1].max_bitrate_kbps));
+        assert!(
+            rungs
+                .windows(2)
+                .all(|w| w[0].max_bitrate_kbps > w[1].max_bitrate_kbps)
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //!   segments, optionally with storyboard tiles and cover candidates from the same decode.
 //! - [`manifest`]: HLS master/media playlists, the DASH MPD and the storyboard WebVTT track.
 //! - [`published`]: what a video has published, as stored in its row.
+//! - `mp4` (private): just enough MP4 box reading for codec strings and segment timing.
 //! - [`cover`]: cover images: choosing a sharp representative frame, validating uploads,
 //!   resizing to the standard sizes.
 
@@ -15,6 +16,7 @@ pub mod cover;
 mod error;
 pub mod ladder;
 pub mod manifest;
+mod mp4;
 pub mod probe;
 pub mod process;
 pub mod published;

@@ -152,8 +152,16 @@ pub fn dash_mpd(
     );
     let mut set_id = 0;
     if !renditions.is_empty() {
-        let max_w = renditions.iter().map(|r| r.rendition.width).max().unwrap_or(0);
-        let max_h = renditions.iter().map(|r| r.rendition.height).max().unwrap_or(0);
+        let max_w = renditions
+            .iter()
+            .map(|r| r.rendition.width)
+            .max()
+            .unwrap_or(0);
+        let max_h = renditions
+            .iter()
+            .map(|r| r.rendition.height)
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(
             out,
             "    <AdaptationSet id=\"{set_id}\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" maxWidth=\"{max_w}\" maxHeight=\"{max_h}\">"
@@ -178,7 +186,12 @@ pub fn dash_mpd(
                 v.height,
                 xml_escape(&v.codecs)
             );
-            segment_template(&mut out, &format!("{prefix}{name}/"), r.timescale, &r.segments);
+            segment_template(
+                &mut out,
+                &format!("{prefix}{name}/"),
+                r.timescale,
+                &r.segments,
+            );
             out.push_str("      </Representation>\n");
         }
         out.push_str("    </AdaptationSet>\n");
@@ -194,7 +207,12 @@ pub fn dash_mpd(
             a.timescale,
             xml_escape(&a.track.codecs)
         );
-        segment_template(&mut out, &format!("{prefix}audio/"), a.timescale, &a.segments);
+        segment_template(
+            &mut out,
+            &format!("{prefix}audio/"),
+            a.timescale,
+            &a.segments,
+        );
         out.push_str("      </Representation>\n    </AdaptationSet>\n");
     }
     out.push_str("  </Period>\n</MPD>\n");
@@ -218,7 +236,11 @@ fn segment_template(out: &mut String, base: &str, timescale: u32, segments: &[Se
         {
             repeat += 1;
         }
-        let _ = write!(out, "            <S t=\"{}\" d=\"{d}\"", segments[i].start_ticks);
+        let _ = write!(
+            out,
+            "            <S t=\"{}\" d=\"{d}\"",
+            segments[i].start_ticks
+        );
         if repeat > 0 {
             let _ = write!(out, " r=\"{repeat}\"");
         }
@@ -275,7 +297,12 @@ pub fn start_rendition(
         .iter()
         .enumerate()
         .filter(|(_, r)| r.average_bandwidth + audio_bits <= budget)
-        .max_by_key(|(_, r)| (r.average_bandwidth, u64::from(r.width) * u64::from(r.height)))
+        .max_by_key(|(_, r)| {
+            (
+                r.average_bandwidth,
+                u64::from(r.width) * u64::from(r.height),
+            )
+        })
         .map(|(i, _)| i)
 }
 
@@ -362,12 +389,27 @@ mod tests {
                 .map(str::to_owned)
                 .collect()
         }
-        assert_eq!(order(None, None), ["720p/index.m3u8", "360p/index.m3u8", "240p/index.m3u8"]);
-        assert_eq!(order(Some(2), None), ["240p/index.m3u8", "720p/index.m3u8", "360p/index.m3u8"]);
-        assert_eq!(order(Some(9), None), ["720p/index.m3u8", "360p/index.m3u8", "240p/index.m3u8"]);
+        assert_eq!(
+            order(None, None),
+            ["720p/index.m3u8", "360p/index.m3u8", "240p/index.m3u8"]
+        );
+        assert_eq!(
+            order(Some(2), None),
+            ["240p/index.m3u8", "720p/index.m3u8", "360p/index.m3u8"]
+        );
+        assert_eq!(
+            order(Some(9), None),
+            ["720p/index.m3u8", "360p/index.m3u8", "240p/index.m3u8"]
+        );
         let no_audio = master_playlist(&ladder(), None, "", None);
-        assert!(!no_audio.contains("EXT-X-MEDIA") && !no_audio.contains("AUDIO=") && !no_audio.contains("mp4a"));
-        assert!(no_audio.contains("BANDWIDTH=3000000,AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001f\""));
+        assert!(
+            !no_audio.contains("EXT-X-MEDIA")
+                && !no_audio.contains("AUDIO=")
+                && !no_audio.contains("mp4a")
+        );
+        assert!(
+            no_audio.contains("BANDWIDTH=3000000,AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001f\"")
+        );
     }
 
     #[test]
@@ -405,7 +447,12 @@ mod tests {
     fn dash() {
         let video = RenditionOutput {
             rendition: rendition("720p", 1280, 720, 2_000_000),
-            segments: vec![seg(1, 0, 4000), seg(2, 4000, 4000), seg(3, 8000, 4000), seg(4, 12000, 1000)],
+            segments: vec![
+                seg(1, 0, 4000),
+                seg(2, 4000, 4000),
+                seg(3, 8000, 4000),
+                seg(4, 12000, 1000),
+            ],
             timescale: 1000,
         };
         let audio = AudioOutput {
@@ -414,12 +461,29 @@ mod tests {
             timescale: 48000,
         };
         let mpd = dash_mpd(13.0, &[video], Some(&audio), "a&b/");
-        assert!(mpd.contains("mediaPresentationDuration=\"PT13.000S\""), "{mpd}");
+        assert!(
+            mpd.contains("mediaPresentationDuration=\"PT13.000S\""),
+            "{mpd}"
+        );
         assert!(mpd.contains("initialization=\"a&amp;b/720p/init.mp4\" media=\"a&amp;b/720p/seg_$Number$.m4s\" startNumber=\"1\""), "{mpd}");
-        assert!(mpd.contains("<S t=\"0\" d=\"4000\" r=\"2\"/>\n            <S t=\"12000\" d=\"1000\"/>"), "{mpd}");
-        assert!(mpd.contains("<S t=\"0\" d=\"4010\"/>\n            <S t=\"4010\" d=\"2000\"/>"), "{mpd}");
-        assert!(mpd.contains("frameRate=\"30\" codecs=\"avc1.64001f\""), "{mpd}");
-        assert!(mpd.contains("audioSamplingRate=\"48000\" codecs=\"mp4a.40.2\""), "{mpd}");
+        assert!(
+            mpd.contains(
+                "<S t=\"0\" d=\"4000\" r=\"2\"/>\n            <S t=\"12000\" d=\"1000\"/>"
+            ),
+            "{mpd}"
+        );
+        assert!(
+            mpd.contains("<S t=\"0\" d=\"4010\"/>\n            <S t=\"4010\" d=\"2000\"/>"),
+            "{mpd}"
+        );
+        assert!(
+            mpd.contains("frameRate=\"30\" codecs=\"avc1.64001f\""),
+            "{mpd}"
+        );
+        assert!(
+            mpd.contains("audioSamplingRate=\"48000\" codecs=\"mp4a.40.2\""),
+            "{mpd}"
+        );
         assert!(mpd.contains("contentType=\"video\"") && mpd.contains("contentType=\"audio\""));
         let audio_only = dash_mpd(6.0, &[], Some(&audio), "");
         assert!(!audio_only.contains("contentType=\"video\""));
@@ -462,7 +526,11 @@ mod tests {
             (2130, Some(1)),
             (100_000, Some(1)),
         ] {
-            assert_eq!(start_rendition(&ladder, Some(&a), kbps), expect, "{kbps} kbps");
+            assert_eq!(
+                start_rendition(&ladder, Some(&a), kbps),
+                expect,
+                "{kbps} kbps"
+            );
         }
         assert_eq!(start_rendition(&ladder, None, 600), Some(0));
         assert_eq!(start_rendition(&[], Some(&a), 600), None);

@@ -97,7 +97,12 @@ pub(crate) fn parse_init(data: &[u8]) -> Result<InitInfo, String> {
             let esds = child(entry.get(28..).ok_or("short mp4a")?, b"esds").ok_or("no esds box")?;
             mp4a_codecs(esds.get(4..).ok_or("short esds")?).ok_or("unreadable esds")?
         }
-        other => return Err(format!("unexpected sample entry {}", String::from_utf8_lossy(other))),
+        other => {
+            return Err(format!(
+                "unexpected sample entry {}",
+                String::from_utf8_lossy(other)
+            ));
+        }
     };
     let default_duration = path(moov, &[b"mvex", b"trex"])
         .and_then(|trex| u32_at(trex, 12))
@@ -188,11 +193,13 @@ pub(crate) fn parse_fragment(data: &[u8], default_duration: u32) -> Result<Fragm
             };
             if decode_time.is_none() {
                 let tfdt = child(traf, b"tfdt").ok_or("no tfdt box")?;
-                decode_time = Some(match tfdt.first() {
-                    Some(1) => u64_at(tfdt, 4),
-                    _ => u32_at(tfdt, 4).map(u64::from),
-                }
-                .ok_or("short tfdt")?);
+                decode_time = Some(
+                    match tfdt.first() {
+                        Some(1) => u64_at(tfdt, 4),
+                        _ => u32_at(tfdt, 4).map(u64::from),
+                    }
+                    .ok_or("short tfdt")?,
+                );
             }
             for (kind, trun) in boxes(traf) {
                 if &kind != b"trun" {
@@ -252,9 +259,23 @@ mod tests {
     fn fragment_timing() {
         // tfhd with default-sample-duration (flag 0x8) = 512; trun without durations (3
         // samples) plus a second trun with explicit durations and sizes.
-        let tfhd = mkbox(b"tfhd", &cat(&[&0x0000_0008u32.to_be_bytes(), &1u32.to_be_bytes(), &512u32.to_be_bytes()]));
+        let tfhd = mkbox(
+            b"tfhd",
+            &cat(&[
+                &0x0000_0008u32.to_be_bytes(),
+                &1u32.to_be_bytes(),
+                &512u32.to_be_bytes(),
+            ]),
+        );
         let tfdt = mkbox(b"tfdt", &cat(&[&[1, 0, 0, 0], &90_000u64.to_be_bytes()]));
-        let trun1 = mkbox(b"trun", &cat(&[&0x0000_0001u32.to_be_bytes(), &3u32.to_be_bytes(), &0u32.to_be_bytes()]));
+        let trun1 = mkbox(
+            b"trun",
+            &cat(&[
+                &0x0000_0001u32.to_be_bytes(),
+                &3u32.to_be_bytes(),
+                &0u32.to_be_bytes(),
+            ]),
+        );
         let trun2 = mkbox(
             b"trun",
             &cat(&[

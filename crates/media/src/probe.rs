@@ -153,9 +153,10 @@ pub(crate) fn os_args(list: &[&str]) -> Vec<OsString> {
 /// A human reason for an ffprobe failure, from its stderr (never echoing paths).
 fn failure_reason(stderr: &str) -> String {
     let lower = stderr.to_ascii_lowercase();
-    if lower.contains("not on whitelist") || lower.contains("invalid data found") {
-        "not a supported video file (format not recognised)".into()
-    } else if lower.contains("moov atom not found") {
+    if lower.contains("not on whitelist")
+        || lower.contains("invalid data found")
+        || lower.contains("moov atom not found")
+    {
         "not a supported video file (format not recognised)".into()
     } else if lower.contains("end of file") || lower.contains("truncated") {
         "the file is damaged or incomplete".into()
@@ -239,8 +240,9 @@ fn validate(
     let audio = match audio_json {
         None => None,
         Some(s) => {
-            let codec = known_codec(s.codec_name.as_deref())
-                .ok_or_else(|| MediaError::Invalid("the audio cannot be decoded (unknown codec)".into()))?;
+            let codec = known_codec(s.codec_name.as_deref()).ok_or_else(|| {
+                MediaError::Invalid("the audio cannot be decoded (unknown codec)".into())
+            })?;
             let channels = s.channels.unwrap_or(0);
             let sample_rate = s
                 .sample_rate
@@ -429,15 +431,12 @@ mod tests {
             Err(MediaError::Invalid(reason)) => Err(reason),
             Err(other) => panic!("{other:?}"),
         };
-        assert_eq!(
-            got.as_deref().map_err(String::as_str),
-            expect,
-            "for {json}"
-        );
+        assert_eq!(got.as_deref().map_err(String::as_str), expect, "for {json}");
     }
 
     const V: &str = r#"{"codec_type":"video","codec_name":"h264","width":1920,"height":1080,"sample_aspect_ratio":"1:1","avg_frame_rate":"30/1","r_frame_rate":"30/1"}"#;
-    const A: &str = r#"{"codec_type":"audio","codec_name":"aac","channels":2,"sample_rate":"48000"}"#;
+    const A: &str =
+        r#"{"codec_type":"audio","codec_name":"aac","channels":2,"sample_rate":"48000"}"#;
 
     fn doc(streams: &[&str], duration: &str) -> String {
         format!(
@@ -449,23 +448,60 @@ mod tests {
     #[test]
     fn validates() {
         let mp4 = "mov,mp4,m4a,3gp,3g2,mj2";
-        check(&doc(&[V, A], "6.0"), "", Ok(&format!("{mp4} 6.0s video=1920x1080@30/h264 audio=aac/2ch/48000")));
-        check(&doc(&[A], "6.0"), "", Ok(&format!("{mp4} 6.0s video=- audio=aac/2ch/48000")));
-        check(&doc(&[V], "6.0"), "", Ok(&format!("{mp4} 6.0s video=1920x1080@30/h264 audio=-")));
+        check(
+            &doc(&[V, A], "6.0"),
+            "",
+            Ok(&format!(
+                "{mp4} 6.0s video=1920x1080@30/h264 audio=aac/2ch/48000"
+            )),
+        );
+        check(
+            &doc(&[A], "6.0"),
+            "",
+            Ok(&format!("{mp4} 6.0s video=- audio=aac/2ch/48000")),
+        );
+        check(
+            &doc(&[V], "6.0"),
+            "",
+            Ok(&format!("{mp4} 6.0s video=1920x1080@30/h264 audio=-")),
+        );
         // Rotated phone video: display size swapped.
         let rotated = V.replace("\"r_frame_rate\"", "\"side_data_list\":[{\"side_data_type\":\"Display Matrix\",\"rotation\":-90}],\"r_frame_rate\"");
-        check(&doc(&[&rotated], "6.0"), "", Ok(&format!("{mp4} 6.0s video=1080x1920@30/h264 audio=-")));
-        let upside_down = V.replace("\"r_frame_rate\"", "\"tags\":{\"rotate\":\"180\"},\"r_frame_rate\"");
-        check(&doc(&[&upside_down], "6.0"), "", Ok(&format!("{mp4} 6.0s video=1920x1080@30/h264 audio=-")));
+        check(
+            &doc(&[&rotated], "6.0"),
+            "",
+            Ok(&format!("{mp4} 6.0s video=1080x1920@30/h264 audio=-")),
+        );
+        let upside_down = V.replace(
+            "\"r_frame_rate\"",
+            "\"tags\":{\"rotate\":\"180\"},\"r_frame_rate\"",
+        );
+        check(
+            &doc(&[&upside_down], "6.0"),
+            "",
+            Ok(&format!("{mp4} 6.0s video=1920x1080@30/h264 audio=-")),
+        );
         // Anamorphic: 720x576 with 16:11 pixels shows as 1047x576.
         let anamorphic = r#"{"codec_type":"video","codec_name":"mpeg2video","width":720,"height":576,"sample_aspect_ratio":"16:11","avg_frame_rate":"25/1"}"#;
-        check(&doc(&[anamorphic], "6.0"), "", Ok(&format!("{mp4} 6.0s video=1047x576@25/mpeg2video audio=-")));
+        check(
+            &doc(&[anamorphic], "6.0"),
+            "",
+            Ok(&format!("{mp4} 6.0s video=1047x576@25/mpeg2video audio=-")),
+        );
         // Cover art is not a video stream.
         let cover = r#"{"codec_type":"video","codec_name":"mjpeg","width":600,"height":600,"disposition":{"attached_pic":1}}"#;
-        check(&doc(&[A, cover], "6.0"), "", Ok(&format!("{mp4} 6.0s video=- audio=aac/2ch/48000")));
+        check(
+            &doc(&[A, cover], "6.0"),
+            "",
+            Ok(&format!("{mp4} 6.0s video=- audio=aac/2ch/48000")),
+        );
         // Unknown average frame rate falls back to r_frame_rate, else 0.
         let vfr = V.replace("\"avg_frame_rate\":\"30/1\"", "\"avg_frame_rate\":\"0/0\"");
-        check(&doc(&[&vfr], "6.0"), "", Ok(&format!("{mp4} 6.0s video=1920x1080@30/h264 audio=-")));
+        check(
+            &doc(&[&vfr], "6.0"),
+            "",
+            Ok(&format!("{mp4} 6.0s video=1920x1080@30/h264 audio=-")),
+        );
         // Duration from the streams when the container has none.
         check(
             r#"{"streams":[{"codec_type":"audio","codec_name":"aac","channels":1,"sample_rate":"44100","duration":"3.5"}],"format":{"format_name":"matroska,webm"}}"#,
@@ -478,15 +514,35 @@ mod tests {
     fn rejects() {
         check(&doc(&[], "6.0"), "", Err("the file has no video or audio"));
         let data = r#"{"codec_type":"data","codec_name":"bin_data"}"#;
-        check(&doc(&[data], "6.0"), "", Err("the file has no video or audio"));
-        check(r#"{"streams":[]}"#, "", Err("not a supported video file (format not recognised)"));
+        check(
+            &doc(&[data], "6.0"),
+            "",
+            Err("the file has no video or audio"),
+        );
+        check(
+            r#"{"streams":[]}"#,
+            "",
+            Err("not a supported video file (format not recognised)"),
+        );
         let huge = V.replace("1920", "20000").replace("1080", "20000");
-        check(&doc(&[&huge], "6.0"), "", Err("the video is 20000x20000; the largest accepted is 7680x4320"));
+        check(
+            &doc(&[&huge], "6.0"),
+            "",
+            Err("the video is 20000x20000; the largest accepted is 7680x4320"),
+        );
         // 8K portrait is fine, 8K landscape taller than 4320 is not.
         let portrait_8k = V.replace("1920", "4320").replace("1080", "7680");
-        check(&doc(&[&portrait_8k], "1"), "", Ok("mov,mp4,m4a,3gp,3g2,mj2 1.0s video=4320x7680@30/h264 audio=-"));
+        check(
+            &doc(&[&portrait_8k], "1"),
+            "",
+            Ok("mov,mp4,m4a,3gp,3g2,mj2 1.0s video=4320x7680@30/h264 audio=-"),
+        );
         let square = V.replace("1920", "5000").replace("1080", "5000");
-        check(&doc(&[&square], "1"), "", Err("the video is 5000x5000; the largest accepted is 7680x4320"));
+        check(
+            &doc(&[&square], "1"),
+            "",
+            Err("the video is 5000x5000; the largest accepted is 7680x4320"),
+        );
         // ffmpeg refused the size before reporting it.
         let zero = V.replace("1920", "0").replace("1080", "0");
         check(
@@ -494,27 +550,71 @@ mod tests {
             "[rawvideo @ 0x1] [IMGUTILS @ 0x2] Picture size 20000x20000 is invalid\n",
             Err("the video is 20000x20000; the largest accepted is 7680x4320"),
         );
-        check(&doc(&[&zero], "6.0"), "", Err("the video has no valid frame size (the file may be damaged)"));
+        check(
+            &doc(&[&zero], "6.0"),
+            "",
+            Err("the video has no valid frame size (the file may be damaged)"),
+        );
         let unknown = V.replace("h264", "none");
-        check(&doc(&[&unknown], "6.0"), "", Err("the video cannot be decoded (unknown codec)"));
+        check(
+            &doc(&[&unknown], "6.0"),
+            "",
+            Err("the video cannot be decoded (unknown codec)"),
+        );
         let fast = V.replace("30/1", "1000/1");
-        check(&doc(&[&fast], "6.0"), "", Err("the video is 1000 frames per second; the most accepted is 240"));
-        check(&doc(&[V], "0.0"), "", Err("the video has no length (the file may be damaged)"));
-        check(&doc(&[V], "N/A"), "", Err("the length of the video is unknown (the file may be damaged)"));
-        check(&doc(&[V], "50000"), "", Err("the video is 13:53:20 long; the longest accepted is 12:00:00"));
+        check(
+            &doc(&[&fast], "6.0"),
+            "",
+            Err("the video is 1000 frames per second; the most accepted is 240"),
+        );
+        check(
+            &doc(&[V], "0.0"),
+            "",
+            Err("the video has no length (the file may be damaged)"),
+        );
+        check(
+            &doc(&[V], "N/A"),
+            "",
+            Err("the length of the video is unknown (the file may be damaged)"),
+        );
+        check(
+            &doc(&[V], "50000"),
+            "",
+            Err("the video is 13:53:20 long; the longest accepted is 12:00:00"),
+        );
         let many: Vec<&str> = std::iter::repeat_n(A, 17).collect();
-        check(&doc(&many, "6.0"), "", Err("the file has 17 streams; the most accepted is 16"));
+        check(
+            &doc(&many, "6.0"),
+            "",
+            Err("the file has 17 streams; the most accepted is 16"),
+        );
         let silent = A.replace("\"channels\":2", "\"channels\":0");
-        check(&doc(&[&silent], "6.0"), "", Err("the audio cannot be decoded (no channels or sample rate)"));
+        check(
+            &doc(&[&silent], "6.0"),
+            "",
+            Err("the audio cannot be decoded (no channels or sample rate)"),
+        );
     }
 
     #[test]
     fn failure_reasons() {
         for (stderr, expect) in [
-            ("[hls @ 0x1] Format not on whitelist 'mov'\nfile:/x: Invalid argument", "not a supported video file (format not recognised)"),
-            ("file:/x/y.mp4: Invalid data found when processing input", "not a supported video file (format not recognised)"),
-            ("[mov,mp4 @ 0x1] moov atom not found\n", "not a supported video file (format not recognised)"),
-            ("something odd at /srv/data/blobs/ab/cdef", "the file could not be read as video"),
+            (
+                "[hls @ 0x1] Format not on whitelist 'mov'\nfile:/x: Invalid argument",
+                "not a supported video file (format not recognised)",
+            ),
+            (
+                "file:/x/y.mp4: Invalid data found when processing input",
+                "not a supported video file (format not recognised)",
+            ),
+            (
+                "[mov,mp4 @ 0x1] moov atom not found\n",
+                "not a supported video file (format not recognised)",
+            ),
+            (
+                "something odd at /srv/data/blobs/ab/cdef",
+                "the file could not be read as video",
+            ),
         ] {
             assert_eq!(failure_reason(stderr), expect);
         }
@@ -533,7 +633,10 @@ mod tests {
 
     #[test]
     fn file_urls() {
-        assert_eq!(file_url(Path::new("/a/-i b:c.mp4")), OsString::from("file:/a/-i b:c.mp4"));
+        assert_eq!(
+            file_url(Path::new("/a/-i b:c.mp4")),
+            OsString::from("file:/a/-i b:c.mp4")
+        );
         assert_eq!(clock(59.6), "1:00");
         assert_eq!(clock(3723.0), "1:02:03");
     }

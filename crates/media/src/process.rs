@@ -265,8 +265,15 @@ mod tests {
             .run(Tool::Ffmpeg, &forever(), Duration::from_secs(1), None)
             .await
             .unwrap_err();
-        assert!(matches!(err, MediaError::Timeout { tool: "ffmpeg", .. }), "{err:?}");
-        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        assert!(
+            matches!(err, MediaError::Timeout { tool: "ffmpeg", .. }),
+            "{err:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
         assert_eq!(err.code(), "tool_timeout");
         assert!(!err.is_permanent());
     }
@@ -288,7 +295,12 @@ mod tests {
         );
         let out = tokio::time::timeout(
             Duration::from_secs(10),
-            runner.run(Tool::Ffprobe, &args(&["-version"]), Duration::from_secs(10), None),
+            runner.run(
+                Tool::Ffprobe,
+                &args(&["-version"]),
+                Duration::from_secs(10),
+                None,
+            ),
         )
         .await
         .expect("the slot was released")
@@ -298,49 +310,59 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concurrency_limit_serializes() {
+    async fn concurrency_limit_holds() {
+        let (forever, version) = (forever(), args(&["-version"]));
+
+        // One slot: a second run waits while the first holds it, and runs once it is gone.
         let runner = ProcessRunner::new(&MediaConfig {
             max_processes: 1,
             ..config()
         });
-        // Each run lasts about 1 s (`-re` reads the 1 s source in real time).
-        let one_second = args(&[
-            "-nostdin",
-            "-v",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=10:duration=1",
-            "-f",
-            "null",
-            "-",
-        ]);
-        let started = Instant::now();
-        let (a, b) = tokio::join!(
-            runner.run(Tool::Ffmpeg, &one_second, Duration::from_secs(30), None),
-            runner.run(Tool::Ffmpeg, &one_second, Duration::from_secs(30), None),
+        let mut first =
+            Box::pin(runner.run(Tool::Ffmpeg, &forever, Duration::from_secs(600), None));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut first)
+                .await
+                .is_err()
         );
-        a.unwrap();
-        b.unwrap();
-        let elapsed = started.elapsed();
-        assert!(elapsed >= Duration::from_millis(1900), "ran in parallel: {elapsed:?}");
+        assert_eq!(runner.spawned(), 1);
+        let mut second =
+            Box::pin(runner.run(Tool::Ffprobe, &version, Duration::from_secs(30), None));
+        assert!(
+            tokio::time::timeout(Duration::from_secs(2), &mut second)
+                .await
+                .is_err(),
+            "the second run did not wait for the slot"
+        );
+        assert_eq!(runner.spawned(), 1);
+        drop(first);
+        tokio::time::timeout(Duration::from_secs(30), second)
+            .await
+            .expect("the slot came back")
+            .unwrap();
         assert_eq!(runner.spawned(), 2);
 
-        // With two slots the same pair overlaps.
+        // Two slots: the second run goes beside the first.
         let runner = ProcessRunner::new(&MediaConfig {
             max_processes: 2,
             ..config()
         });
-        let started = Instant::now();
-        let (a, b) = tokio::join!(
-            runner.run(Tool::Ffmpeg, &one_second, Duration::from_secs(30), None),
-            runner.run(Tool::Ffmpeg, &one_second, Duration::from_secs(30), None),
+        let mut first =
+            Box::pin(runner.run(Tool::Ffmpeg, &forever, Duration::from_secs(600), None));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut first)
+                .await
+                .is_err()
         );
-        a.unwrap();
-        b.unwrap();
-        assert!(started.elapsed() < Duration::from_millis(1900), "{:?}", started.elapsed());
+        let out = tokio::time::timeout(
+            Duration::from_secs(30),
+            runner.run(Tool::Ffprobe, &version, Duration::from_secs(30), None),
+        )
+        .await
+        .expect("ran beside the first")
+        .unwrap();
+        assert!(out.stdout.starts_with("ffprobe version"));
+        assert_eq!(runner.spawned(), 2);
     }
 
     #[tokio::test]
@@ -350,10 +372,24 @@ mod tests {
             ..config()
         });
         let err = runner
-            .run(Tool::Ffprobe, &args(&["-version"]), Duration::from_secs(5), None)
+            .run(
+                Tool::Ffprobe,
+                &args(&["-version"]),
+                Duration::from_secs(5),
+                None,
+            )
             .await
             .unwrap_err();
-        assert!(matches!(err, MediaError::Spawn { tool: "ffprobe", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                MediaError::Spawn {
+                    tool: "ffprobe",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(err.code(), "tool_unavailable");
         assert_eq!(runner.spawned(), 0);
     }

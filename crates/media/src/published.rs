@@ -8,16 +8,16 @@ use crate::manifest::{AudioTrack, Rendition};
 /// The published state of one video's media.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Published {
-    /// Generation directory under the video's media dir (`media/<video>/<gen>/`); a new
+    /// Generation directory under the video's media dir (`media/<video>/<generation>/`); a new
     /// transcode writes a new one, so a published file never changes under its name.
-    pub gen: String,
+    pub generation: String,
     /// Video renditions that are complete and playable, highest first (empty for audio-only).
     pub renditions: Vec<Rendition>,
     /// The audio track, when the source has audio.
     pub audio: Option<AudioTrack>,
     /// True once the whole ladder is published; false while higher rungs are still coming.
     pub complete: bool,
-    /// True when `<gen>/storyboard/storyboard.vtt` and its sprite sheets exist.
+    /// True when `<generation>/storyboard/storyboard.vtt` and its sprite sheets exist.
     pub storyboard: bool,
 }
 

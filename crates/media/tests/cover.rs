@@ -59,7 +59,10 @@ fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
 
 fn save_jpeg(dir: &Path, name: &str, image: &RgbImage) -> PathBuf {
     let path = dir.join(name);
-    fs_write(&path, &encode(&DynamicImage::ImageRgb8(image.clone()), ImageFormat::Jpeg));
+    fs_write(
+        &path,
+        &encode(&DynamicImage::ImageRgb8(image.clone()), ImageFormat::Jpeg),
+    );
     path
 }
 
@@ -104,7 +107,9 @@ fn png_bomb(width: u32, height: u32) -> Vec<u8> {
     png_chunk(
         &mut out,
         b"IDAT",
-        &[0x78, 0x01, 0x01, 0x04, 0x00, 0xFB, 0xFF, 0, 0, 0, 0, 0, 0x04, 0, 0x01],
+        &[
+            0x78, 0x01, 0x01, 0x04, 0x00, 0xFB, 0xFF, 0, 0, 0, 0, 0, 0x04, 0, 0x01,
+        ],
     );
     png_chunk(&mut out, b"IEND", &[]);
     out
@@ -183,7 +188,10 @@ fn check_accepted(name: &str, bytes: &[u8], source: (u32, u32), expect: [(u32, u
         assert!(w <= *width && w <= source.0, "{name}: upscaled to {w}");
         // The aspect ratio is kept to within the rounding of one pixel of height.
         let exact_h = f64::from(w) * sh / sw;
-        assert!((f64::from(h) - exact_h).abs() <= 0.5 + 1e-9, "{name}: {w}x{h}");
+        assert!(
+            (f64::from(h) - exact_h).abs() <= 0.5 + 1e-9,
+            "{name}: {w}x{h}"
+        );
 
         let path = out.join(format!("{width}.jpg"));
         let file = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {path:?}: {e}"));
@@ -210,7 +218,9 @@ fn check_accepted(name: &str, bytes: &[u8], source: (u32, u32), expect: [(u32, u
 #[test]
 fn uploads_in_every_format_are_written_at_every_size() {
     let rgb = |w, h| DynamicImage::ImageRgb8(textured(w, h, u64::from(w * h)));
-    let cases: &[(&str, ImageFormat, DynamicImage, [(u32, u32); 3])] = &[
+    // (name, encoded as, picture, sizes written for 1280, 640, 320)
+    type Case = (&'static str, ImageFormat, DynamicImage, [(u32, u32); 3]);
+    let cases: &[Case] = &[
         (
             "landscape jpeg",
             ImageFormat::Jpeg,
@@ -296,7 +306,10 @@ fn the_picture_survives_resizing_unmirrored_and_transparency_becomes_black() {
     let left = small.get_pixel(40, 90).0;
     let right = small.get_pixel(280, 90).0;
     assert!(left[0] > 180 && left[2] < 60, "left stays red: {left:?}");
-    assert!(right[2] > 180 && right[0] < 60, "right stays blue: {right:?}");
+    assert!(
+        right[2] > 180 && right[0] < 60,
+        "right stays blue: {right:?}"
+    );
 
     // Fully transparent top half, opaque white bottom half.
     let rgba = RgbaImage::from_fn(800, 800, |_, y| {
@@ -316,7 +329,10 @@ fn the_picture_survives_resizing_unmirrored_and_transparency_becomes_black() {
     let top = small.get_pixel(160, 40).0;
     let bottom = small.get_pixel(160, 280).0;
     assert!(top.iter().all(|&c| c < 20), "transparent is black: {top:?}");
-    assert!(bottom.iter().all(|&c| c > 235), "opaque stays white: {bottom:?}");
+    assert!(
+        bottom.iter().all(|&c| c > 235),
+        "opaque stays white: {bottom:?}"
+    );
 }
 
 #[test]
@@ -389,8 +405,12 @@ fn bad_uploads_are_refused_with_the_right_error() {
     );
     let mut noise = Noise(0x5eed);
     let random: Vec<u8> = (0..4096).map(|_| noise.byte()).collect();
-    assert!(image::guess_format(&random).is_err(), "random bytes look random");
-    let svg = br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>"#;
+    assert!(
+        image::guess_format(&random).is_err(),
+        "random bytes look random"
+    );
+    let svg =
+        br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>"#;
     let small_cap = CoverLimits {
         max_bytes: 1000,
         ..default
@@ -403,26 +423,146 @@ fn bad_uploads_are_refused_with_the_right_error() {
 
     let cases: &[(&str, &[u8], &CoverLimits, &str, &str)] = &[
         ("empty body", b"", &default, "invalid_media", "empty"),
-        ("gif", GIF, &default, "unsupported_image", "GIF images are not accepted"),
-        ("svg", svg, &default, "unsupported_image", "SVG images are not accepted"),
-        ("text", b"hello, this is not a picture\n", &default, "unsupported_image", "not an image"),
-        ("random bytes", &random, &default, "unsupported_image", "not an image"),
-        ("bmp", b"BM\x3a\0\0\0\0\0\0\0\x36\0\0\0", &default, "unsupported_image", "BMP"),
-        ("truncated jpeg", &jpeg[..jpeg.len() / 2], &default, "invalid_media", "truncated"),
-        ("jpeg without its last bytes", &jpeg[..jpeg.len() - 2], &default, "invalid_media", "truncated"),
-        ("jpeg header only", &jpeg[..20], &default, "invalid_media", "truncated"),
-        ("jpeg magic only", &[0xFF, 0xD8, 0xFF], &default, "invalid_media", ""),
-        ("truncated png", &png[..png.len() / 2], &default, "invalid_media", ""),
-        ("png signature only", &png[..8], &default, "invalid_media", "header"),
-        ("truncated webp", &webp[..webp.len() / 2], &default, "invalid_media", ""),
-        ("png bomb 60000x60000", &png_bomb(60_000, 60_000), &default, "invalid_media", "60000x60000"),
-        ("png over the pixel cap", &png_bomb(8000, 8000), &default, "invalid_media", "8000x8000"),
-        ("png 0x0", &png_bomb(0, 0), &default, "invalid_media", "no pixels"),
-        ("jpeg bomb 60000x60000", &jpeg_bomb(60_000, 60_000), &default, "invalid_media", "60000x60000"),
-        ("webp bomb 16383x16383", &webp_bomb(), &default, "invalid_media", "16383x16383"),
-        ("wider than the cap", &png, &narrow, "invalid_media", "300x200"),
-        ("over a small byte cap", &png, &small_cap, "image_too_large", "limit is 1000 bytes"),
-        ("over the default byte cap", &over_default, &default, "image_too_large", "10485760"),
+        (
+            "gif",
+            GIF,
+            &default,
+            "unsupported_image",
+            "GIF images are not accepted",
+        ),
+        (
+            "svg",
+            svg,
+            &default,
+            "unsupported_image",
+            "SVG images are not accepted",
+        ),
+        (
+            "text",
+            b"hello, this is not a picture\n",
+            &default,
+            "unsupported_image",
+            "not an image",
+        ),
+        (
+            "random bytes",
+            &random,
+            &default,
+            "unsupported_image",
+            "not an image",
+        ),
+        (
+            "bmp",
+            b"BM\x3a\0\0\0\0\0\0\0\x36\0\0\0",
+            &default,
+            "unsupported_image",
+            "BMP",
+        ),
+        (
+            "truncated jpeg",
+            &jpeg[..jpeg.len() / 2],
+            &default,
+            "invalid_media",
+            "truncated",
+        ),
+        (
+            "jpeg without its last bytes",
+            &jpeg[..jpeg.len() - 2],
+            &default,
+            "invalid_media",
+            "truncated",
+        ),
+        (
+            "jpeg header only",
+            &jpeg[..20],
+            &default,
+            "invalid_media",
+            "truncated",
+        ),
+        (
+            "jpeg magic only",
+            &[0xFF, 0xD8, 0xFF],
+            &default,
+            "invalid_media",
+            "",
+        ),
+        (
+            "truncated png",
+            &png[..png.len() / 2],
+            &default,
+            "invalid_media",
+            "",
+        ),
+        (
+            "png signature only",
+            &png[..8],
+            &default,
+            "invalid_media",
+            "header",
+        ),
+        (
+            "truncated webp",
+            &webp[..webp.len() / 2],
+            &default,
+            "invalid_media",
+            "",
+        ),
+        (
+            "png bomb 60000x60000",
+            &png_bomb(60_000, 60_000),
+            &default,
+            "invalid_media",
+            "60000x60000",
+        ),
+        (
+            "png over the pixel cap",
+            &png_bomb(8000, 8000),
+            &default,
+            "invalid_media",
+            "8000x8000",
+        ),
+        (
+            "png 0x0",
+            &png_bomb(0, 0),
+            &default,
+            "invalid_media",
+            "no pixels",
+        ),
+        (
+            "jpeg bomb 60000x60000",
+            &jpeg_bomb(60_000, 60_000),
+            &default,
+            "invalid_media",
+            "60000x60000",
+        ),
+        (
+            "webp bomb 16383x16383",
+            &webp_bomb(),
+            &default,
+            "invalid_media",
+            "16383x16383",
+        ),
+        (
+            "wider than the cap",
+            &png,
+            &narrow,
+            "invalid_media",
+            "300x200",
+        ),
+        (
+            "over a small byte cap",
+            &png,
+            &small_cap,
+            "image_too_large",
+            "limit is 1000 bytes",
+        ),
+        (
+            "over the default byte cap",
+            &over_default,
+            &default,
+            "image_too_large",
+            "10485760",
+        ),
     ];
     for (name, bytes, limits, code, phrase) in cases {
         check_refused(name, bytes, limits, code, phrase);
@@ -462,7 +602,10 @@ fn pick_best_chooses_the_sharp_frame_in_any_order() {
         ("black", RgbImage::from_pixel(w, h, Rgb([0, 0, 0]))),
         ("white", RgbImage::from_pixel(w, h, Rgb([255, 255, 255]))),
         ("near black", RgbImage::from_pixel(w, h, Rgb([8, 9, 7]))),
-        ("flat grey", RgbImage::from_pixel(w, h, Rgb([128, 128, 128]))),
+        (
+            "flat grey",
+            RgbImage::from_pixel(w, h, Rgb([128, 128, 128])),
+        ),
         ("blurred", blurred),
         ("title card", title_card),
     ];

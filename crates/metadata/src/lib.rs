@@ -21,11 +21,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
-pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
+pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};
 pub use users::User;
-pub use videos::VideoRow;
+pub use videos::{
+    DeletedVideo, ListCursor, MAX_CATEGORY_CHARS, MAX_DESCRIPTION_CHARS, MAX_TAG_CHARS, MAX_TAGS,
+    MAX_TAGS_JSON_BYTES, MAX_TITLE_CHARS, VideoRow, VideoUpdate,
+};
 
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]

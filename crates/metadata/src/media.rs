@@ -73,7 +73,12 @@ impl Store {
 
     /// Publishes media for playback in one statement: the video becomes `ready` with `media`
     /// (JSON) and the progress. False when the video is gone or failed meanwhile.
-    pub async fn publish_media(&self, id: &VideoId, media_json: &str, percent: i64) -> Result<bool> {
+    pub async fn publish_media(
+        &self,
+        id: &VideoId,
+        media_json: &str,
+        percent: i64,
+    ) -> Result<bool> {
         let done = sqlx::query(&format!(
             "UPDATE videos SET status = 'ready', media = ?, \
              progress = CASE WHEN progress > ? THEN progress ELSE ? END, error = NULL, \
@@ -126,13 +131,15 @@ impl Store {
         if !custom && was_custom != 0 {
             return Ok(CoverChange::Unchanged);
         }
-        sqlx::query("UPDATE videos SET cover_gen = ?, cover_custom = ?, updated_at = ? WHERE id = ?")
-            .bind(cover_gen)
-            .bind(i64::from(custom))
-            .bind(now_millis())
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE videos SET cover_gen = ?, cover_custom = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(cover_gen)
+        .bind(i64::from(custom))
+        .bind(now_millis())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(CoverChange::Replaced(previous))
     }

@@ -1,9 +1,10 @@
-//! Video rows.
+//! Video rows: reading one, listing pages (keyset pagination), owner edits with their
+//! validation limits, deletion in one transaction, and batched view counts.
 
-use spool_model::{ContentHash, UserId, VideoId, VideoStatus, Visibility};
+use spool_model::{ContentHash, UploadId, UserId, VideoId, VideoStatus, Visibility, now_millis};
 use sqlx::Row;
 
-use crate::{MetadataError, Result, Store};
+use crate::{MetadataError, Result, Store, with_retry};
 
 /// A video as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,9 +102,9 @@ impl Store {
     /// One video with its owner's name.
     pub async fn video(&self, id: &VideoId) -> Result<Option<VideoRow>> {
         let row = sqlx::query(&format!("{VIDEO_SELECT} WHERE v.id = ?"))
-        .bind(id.as_str())
-        .fetch_optional(self.pool())
-        .await?;
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
         row.as_ref().map(video_from_row).transpose()
     }
 
@@ -115,5 +116,396 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.is_some())
+    }
+}
+
+/// Longest title, in characters (`videos.title VARCHAR(200)`).
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest description, in characters (`videos.description VARCHAR(5000)`).
+pub const MAX_DESCRIPTION_CHARS: usize = 5000;
+/// Most tags on one video.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 32;
+/// Longest JSON encoding of the tag list, in bytes (`videos.tags VARCHAR(2000)`).
+pub const MAX_TAGS_JSON_BYTES: usize = 2000;
+/// Longest category, in characters (`videos.category VARCHAR(64)`).
+pub const MAX_CATEGORY_CHARS: usize = 64;
+
+/// Where a listing page starts: strictly after the video with this creation time (Unix ms)
+/// and id, in the listing's order (newest first).
+pub type ListCursor = (i64, VideoId);
+
+/// An owner's edit of a video: `None` leaves a field as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VideoUpdate {
+    /// New title: trimmed, 1 to [`MAX_TITLE_CHARS`] characters, no control characters.
+    pub title: Option<String>,
+    /// New description: up to [`MAX_DESCRIPTION_CHARS`] characters; no control characters
+    /// other than newline, carriage return and tab.
+    pub description: Option<String>,
+    /// New tags: each trimmed, 1 to [`MAX_TAG_CHARS`] characters, no control characters;
+    /// duplicates dropped (first one kept); at most [`MAX_TAGS`], and at most
+    /// [`MAX_TAGS_JSON_BYTES`] bytes as JSON.
+    pub tags: Option<Vec<String>>,
+    /// New category: trimmed, up to [`MAX_CATEGORY_CHARS`] characters (empty = none).
+    pub category: Option<String>,
+    /// New visibility.
+    pub visibility: Option<Visibility>,
+}
+
+/// What [`Store::delete_video`] left for the caller to remove from disk once it committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletedVideo {
+    /// Storage key of the source blob when this video held its last reference (the blob row
+    /// is gone; the file should go too). `None` when the blob is still used by another video,
+    /// or the video never had one.
+    pub blob_to_delete: Option<String>,
+    /// Content hash of the blob named by `blob_to_delete`.
+    pub blob_hash: Option<ContentHash>,
+    /// The video's uploads, now deleted; an unfinished one may have left a partial file.
+    pub uploads: Vec<UploadId>,
+}
+
+fn invalid(field: &str, problem: impl std::fmt::Display) -> MetadataError {
+    MetadataError::InvalidInput(format!("{field}: {problem}"))
+}
+
+/// Checks a one-line text: trimmed, `min..=max` characters, no control characters.
+fn one_line(field: &str, value: &str, min: usize, max: usize) -> Result<String> {
+    let value = value.trim();
+    let chars = value.chars().count();
+    if chars < min {
+        return Err(invalid(field, "must not be blank"));
+    }
+    if chars > max {
+        return Err(invalid(
+            field,
+            format!("must be at most {max} characters (got {chars})"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// The update's values, checked and normalized; the tags already JSON-encoded.
+struct CheckedUpdate {
+    title: Option<String>,
+    description: Option<String>,
+    tags: Option<String>,
+    category: Option<String>,
+    visibility: Option<Visibility>,
+}
+
+fn check_update(update: &VideoUpdate) -> Result<CheckedUpdate> {
+    let title = update
+        .title
+        .as_deref()
+        .map(|t| one_line("title", t, 1, MAX_TITLE_CHARS))
+        .transpose()?;
+    let description = match &update.description {
+        None => None,
+        Some(d) => {
+            let chars = d.chars().count();
+            if chars > MAX_DESCRIPTION_CHARS {
+                return Err(invalid(
+                    "description",
+                    format!("must be at most {MAX_DESCRIPTION_CHARS} characters (got {chars})"),
+                ));
+            }
+            if d.chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            {
+                return Err(invalid(
+                    "description",
+                    "must not contain control characters other than newlines and tabs",
+                ));
+            }
+            Some(d.clone())
+        }
+    };
+    let tags = match &update.tags {
+        None => None,
+        Some(raw) => {
+            let mut tags: Vec<String> = Vec::with_capacity(raw.len().min(MAX_TAGS));
+            for tag in raw {
+                let tag = one_line("tags", tag, 1, MAX_TAG_CHARS)
+                    .map_err(|e| invalid("tags", format!("tag `{}` {}", clip(tag), reason(&e))))?;
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+            if tags.len() > MAX_TAGS {
+                return Err(invalid(
+                    "tags",
+                    format!("at most {MAX_TAGS} tags (got {})", tags.len()),
+                ));
+            }
+            let json = serde_json::to_string(&tags).expect("strings serialize");
+            if json.len() > MAX_TAGS_JSON_BYTES {
+                return Err(invalid(
+                    "tags",
+                    format!(
+                        "must take at most {MAX_TAGS_JSON_BYTES} bytes as JSON (got {})",
+                        json.len()
+                    ),
+                ));
+            }
+            Some(json)
+        }
+    };
+    let category = update
+        .category
+        .as_deref()
+        .map(|c| one_line("category", c, 0, MAX_CATEGORY_CHARS))
+        .transpose()?;
+    Ok(CheckedUpdate {
+        title,
+        description,
+        tags,
+        category,
+        visibility: update.visibility,
+    })
+}
+
+/// A value cut short for an error message.
+fn clip(value: &str) -> String {
+    let mut clipped: String = value.chars().take(40).filter(|c| !c.is_control()).collect();
+    if value.chars().count() > 40 {
+        clipped.push('…');
+    }
+    clipped
+}
+
+/// The problem part of an [`invalid`] message ("field: problem").
+fn reason(err: &MetadataError) -> String {
+    let text = err.to_string();
+    match text.split_once(": ") {
+        Some((_, problem)) => problem.to_owned(),
+        None => text,
+    }
+}
+
+impl Store {
+    /// Public, ready videos, newest first (`created_at DESC, id DESC`), at most `limit`,
+    /// strictly after `after` (keyset pagination: stable while videos are added).
+    pub async fn list_public_videos(
+        &self,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<VideoRow>> {
+        self.list_videos(
+            "v.visibility = 'public' AND v.status = 'ready'",
+            None,
+            after,
+            limit,
+        )
+        .await
+    }
+
+    /// Every video of `owner` whatever its status and visibility, newest first, at most
+    /// `limit`, strictly after `after`.
+    pub async fn list_videos_by_owner(
+        &self,
+        owner: UserId,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<VideoRow>> {
+        self.list_videos("v.owner_id = ?", Some(owner), after, limit)
+            .await
+    }
+
+    async fn list_videos(
+        &self,
+        filter: &str,
+        owner: Option<UserId>,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<VideoRow>> {
+        // The expanded OR (not a row-value comparison) lets MySQL range-scan the index.
+        let keyset = if after.is_some() {
+            " AND (v.created_at < ? OR (v.created_at = ? AND v.id < ?))"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "{VIDEO_SELECT} WHERE {filter}{keyset} ORDER BY v.created_at DESC, v.id DESC LIMIT ?"
+        );
+        let mut query = sqlx::query(&sql);
+        if let Some(owner) = owner {
+            query = query.bind(owner);
+        }
+        if let Some((created_at, id)) = &after {
+            query = query
+                .bind(*created_at)
+                .bind(*created_at)
+                .bind(id.as_str().to_owned());
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        rows.iter().map(video_from_row).collect()
+    }
+
+    /// Applies an owner's edit in one `UPDATE`, after checking every value (limits in
+    /// [`VideoUpdate`]; a violation is [`MetadataError::InvalidInput`] naming the field, and
+    /// nothing is written). False when the video does not exist.
+    pub async fn update_video(&self, id: &VideoId, update: &VideoUpdate) -> Result<bool> {
+        let checked = check_update(update)?;
+        let mut sets = Vec::new();
+        for (column, present) in [
+            ("title", checked.title.is_some()),
+            ("description", checked.description.is_some()),
+            ("tags", checked.tags.is_some()),
+            ("category", checked.category.is_some()),
+            ("visibility", checked.visibility.is_some()),
+        ] {
+            if present {
+                sets.push(format!("{column} = ?"));
+            }
+        }
+        sets.push("updated_at = ?".to_owned());
+        let sql = format!("UPDATE videos SET {} WHERE id = ?", sets.join(", "));
+        let mut query = sqlx::query(&sql);
+        for value in [
+            checked.title,
+            checked.description,
+            checked.tags,
+            checked.category,
+            checked.visibility.map(|v| v.as_str().to_owned()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            query = query.bind(value);
+        }
+        // sqlx asks MySQL for matched rows (CLIENT_FOUND_ROWS), so an edit that changes
+        // nothing still counts the row.
+        let done = query
+            .bind(now_millis())
+            .bind(id.as_str().to_owned())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Deletes a video in one transaction: its jobs and uploads go, the owner gets its quota
+    /// back (never below zero), the source blob loses a reference (its row goes with the last
+    /// one) and the row goes. `None` when the video does not exist. Files are the caller's:
+    /// it removes them after this returns, as [`DeletedVideo`] says.
+    pub async fn delete_video(&self, id: &VideoId) -> Result<Option<DeletedVideo>> {
+        with_retry(|| self.try_delete_video(id)).await
+    }
+
+    async fn try_delete_video(&self, id: &VideoId) -> Result<Option<DeletedVideo>> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT owner_id, blake3, size_bytes FROM videos WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let owner: UserId = row.try_get("owner_id")?;
+        let blake3: Option<String> = row.try_get("blake3")?;
+        let size: Option<i64> = row.try_get("size_bytes")?;
+        // The DELETE decides: of two concurrent deletions only one removes the row.
+        let gone = sqlx::query("DELETE FROM videos WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if gone.rows_affected() != 1 {
+            return Ok(None);
+        }
+
+        let uploads =
+            sqlx::query("SELECT id, state, reserved_bytes FROM uploads WHERE video_id = ?")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        let mut upload_ids = Vec::with_capacity(uploads.len());
+        let mut reserved = 0i64;
+        for upload in &uploads {
+            let upload_id: String = upload.try_get("id")?;
+            upload_ids.push(upload_id.parse().map_err(corrupt)?);
+            if upload.try_get::<String, _>("state")? == "active" {
+                reserved += upload.try_get::<i64, _>("reserved_bytes")?;
+            }
+        }
+        sqlx::query("DELETE FROM uploads WHERE video_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM jobs WHERE video_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+
+        // A finished video is charged its size; an unfinished one what its upload reserved.
+        let charged = size.unwrap_or(reserved);
+        if charged > 0 {
+            sqlx::query(
+                "UPDATE users SET used_bytes = CASE WHEN used_bytes > ? THEN used_bytes - ? \
+                 ELSE 0 END WHERE id = ?",
+            )
+            .bind(charged)
+            .bind(charged)
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?;
+        }
+
+        let mut blob_to_delete = None;
+        let mut blob_hash = None;
+        if let Some(hash) = blake3 {
+            sqlx::query("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ? AND refcount > 0")
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await?;
+            let blob = sqlx::query("SELECT storage_key, refcount FROM blobs WHERE hash = ?")
+                .bind(&hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(blob) = blob
+                && blob.try_get::<i64, _>("refcount")? <= 0
+            {
+                sqlx::query("DELETE FROM blobs WHERE hash = ? AND refcount <= 0")
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await?;
+                blob_to_delete = Some(blob.try_get::<String, _>("storage_key")?);
+                blob_hash = Some(hash.parse().map_err(corrupt)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(DeletedVideo {
+            blob_to_delete,
+            blob_hash,
+            uploads: upload_ids,
+        }))
+    }
+
+    /// Adds buffered view counts, one `UPDATE` per video in one transaction (in id order, so
+    /// concurrent batches from several servers take row locks in the same order). Counts of
+    /// videos deleted meanwhile are dropped; zero counts are skipped.
+    pub async fn add_views(&self, counts: &[(VideoId, i64)]) -> Result<()> {
+        let mut counts: Vec<&(VideoId, i64)> = counts.iter().filter(|(_, n)| *n != 0).collect();
+        if counts.is_empty() {
+            return Ok(());
+        }
+        counts.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        with_retry(|| async {
+            let mut tx = self.begin_write().await?;
+            for (id, n) in &counts {
+                sqlx::query("UPDATE videos SET views = views + ? WHERE id = ?")
+                    .bind(*n)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
     }
 }

@@ -48,6 +48,15 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Run media-pipeline workers only (no HTTP), against the same database and data dir as
+    /// `spool serve`; run as many as you like.
+    Worker {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Job runners in this process (default: jobs.workers, at least 1).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -117,6 +126,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve { store, listen } => serve(store, listen).await,
+        Command::Worker { store, workers } => worker(store, workers).await,
         Command::User {
             command: UserCommand::Add { name, admin, store },
         } => user_add(store, &name, admin).await,
@@ -160,13 +170,14 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
         .context("cannot install the metrics recorder")?;
     let store = open_store(&config).await?;
     let blobs = LocalStore::open(&config.server.data_dir)?;
-    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
+    let uploads = UploadService::new(store.clone(), blobs.clone(), config.upload.clone());
     uploads
         .recover()
         .await
         .context("crash recovery of uploads failed")?;
 
     let stop = CancellationToken::new();
+    let workers = spawn_workers(&store, &blobs, &config, config.jobs.workers, &stop)?;
     let state = spool_api::AppState::new(
         store.clone(),
         uploads.clone(),
@@ -208,6 +219,60 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
     }
     stop.cancel();
     let _ = sweeper.await;
+    for worker in workers {
+        let _ = worker.await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts `count` job runners sharing one media pipeline; each stops when `stop` fires and
+/// its running job has finished or given its lease back.
+fn spawn_workers(
+    store: &Store,
+    blobs: &LocalStore,
+    config: &Config,
+    count: usize,
+    stop: &CancellationToken,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let pipeline =
+        spool_pipeline::Pipeline::new(store.clone(), blobs.clone(), Arc::new(config.clone()));
+    let runner_config = spool_jobs::RunnerConfig {
+        lease: Duration::from_secs(config.jobs.lease_s),
+        heartbeat_interval: Duration::from_secs(config.jobs.heartbeat_s),
+        max_attempts: config.jobs.max_attempts,
+        ..Default::default()
+    };
+    let mut handles = Vec::with_capacity(count);
+    for _ in 0..count {
+        let runner =
+            spool_jobs::Runner::new(store.clone(), pipeline.clone(), runner_config.clone())
+                .context("invalid jobs configuration")?;
+        let stop = stop.clone();
+        handles.push(tokio::spawn(async move { runner.run(stop).await }));
+    }
+    Ok(handles)
+}
+
+async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
+    let config = load_config(&args, None)?;
+    init_logging(config.server.log_json);
+    let store = open_store(&config).await?;
+    let blobs = LocalStore::open(&config.server.data_dir)?;
+    let stop = CancellationToken::new();
+    let count = workers.unwrap_or(config.jobs.workers).max(1);
+    let handles = spawn_workers(&store, &blobs, &config, count, &stop)?;
+    tracing::info!(
+        "{count} media worker(s) running (data in {})",
+        config.server.data_dir.display()
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down: letting running jobs finish");
+    stop.cancel();
+    for handle in handles {
+        let _ = handle.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -10,48 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{BIN, Server};
-
-/// `spool upload FILE` against `server` as `token`, with its own state dir.
-fn upload_command(server: &Server, token: &str, file: &Path, state_dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("upload")
-        .arg(file)
-        .arg("--server")
-        .arg(&server.base)
-        .arg("--token")
-        .arg(token)
-        .arg("--state-dir")
-        .arg(state_dir)
-        .arg("--no-progress")
-        .arg("--retry-for")
-        .arg("60")
-        .env_remove("SPOOL_SERVER")
-        .env_remove("SPOOL_TOKEN")
-        .env_remove("SPOOL_STATE_DIR")
-        .current_dir(server.dir())
-        .stdin(Stdio::null());
-    cmd
-}
-
-/// Runs `spool upload`, asserts success and that stdout is exactly one video id line; returns it.
-fn upload_ok(mut cmd: Command, server: &Server) -> String {
-    let out: Output = cmd.output().expect("run spool upload");
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "spool upload failed with {}\nstdout: {stdout}\nstderr: {stderr}\n{}",
-        out.status,
-        server.log_tail()
-    );
-    let id = stdout.trim_end_matches('\n');
-    assert!(
-        !id.is_empty() && !id.contains(char::is_whitespace) && stdout == format!("{id}\n"),
-        "stdout must be exactly the video id and a newline, got {stdout:?} (stderr: {stderr})"
-    );
-    id.to_owned()
-}
+use support::{BIN, Server, upload_command, upload_ok};
 
 /// Sum of the samples of `name` whose labels contain `label` in `GET /metrics`.
 async fn metric_with(server: &Server, name: &str, label: &str) -> f64 {

@@ -170,6 +170,26 @@ impl LocalStore {
     pub fn read_blob(&self, key: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
         read_at(&self.blob_path(key), offset, len)
     }
+
+    /// Deletes a blob's file once the metadata store dropped its last reference; a missing file
+    /// is fine. Refuses anything but a blob key (`blobs/<hh>/<hash>`), so a bad key can never
+    /// reach outside the blob store.
+    pub fn delete_blob(&self, key: &str) -> Result<()> {
+        let path = self.blob_path(key);
+        let parts: Vec<&str> = key.split('/').collect();
+        let well_formed = matches!(parts.as_slice(), ["blobs", hh, hash]
+            if hh.len() == 2 && hash.starts_with(hh) && hash.parse::<ContentHash>().is_ok());
+        if !well_formed {
+            return Err(StorageError::Io {
+                path,
+                source: io::Error::new(io::ErrorKind::InvalidInput, "not a blob key"),
+            });
+        }
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_err(&path)(e)),
+            _ => Ok(()),
+        }
+    }
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -222,5 +242,18 @@ mod tests {
         f.write_all(b"hello!").unwrap();
         assert_eq!(store.promote(&other, &hash).unwrap(), key);
         assert!(!store.partial_path(&other).exists());
+
+        // Deleting: the file goes, a second delete is fine, non-blob keys are refused.
+        store.delete_blob(&key).unwrap();
+        assert!(!store.blob_path(&key).exists());
+        store.delete_blob(&key).unwrap();
+        for bad in [
+            "../spool.db",
+            "uploads/x.part",
+            "blobs/00/../../spool.db",
+            "blobs/zz/x",
+        ] {
+            assert!(store.delete_blob(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,0 +1,618 @@
+//! The stages: what `process` and `transcode` jobs do.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use spool_config::Config;
+use spool_jobs::{Handler, JobError, JobRow};
+use spool_media::cover;
+use spool_media::ladder::{self, Rung};
+use spool_media::manifest::{self, Rendition};
+use spool_media::probe::{self, MediaInfo};
+use spool_media::process::ProcessRunner;
+use spool_media::transcode::{self, AudioOutput, PassOutput, PassSpec, RenditionOutput};
+use spool_media::{MediaError, Published};
+use spool_metadata::{CoverChange, MetadataError, Store};
+use spool_model::VideoId;
+use spool_storage::LocalStore;
+
+use crate::fetch::SourceCache;
+use crate::{PROCESS_JOB, TRANSCODE_JOB};
+
+/// Cover candidates taken from the quick pass's decode.
+const COVER_CANDIDATES: u32 = 8;
+/// What each published pass produced (segment lists for the DASH manifest), kept in the
+/// generation dir so a retried stage can rebuild the manifest without re-encoding.
+const OUTPUTS_FILE: &str = "outputs.json";
+/// Shortest pause between two progress writes of one video.
+const PROGRESS_EVERY: Duration = Duration::from_millis(1000);
+
+/// The pipeline's job handler; cheap to clone (one per runner).
+#[derive(Clone)]
+pub struct Pipeline {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    sources: SourceCache,
+    processes: ProcessRunner,
+    config: Arc<Config>,
+    media_root: PathBuf,
+}
+
+/// Why a stage failed, and whether trying again could help.
+#[derive(Debug)]
+struct StageError {
+    permanent: bool,
+    reason: String,
+}
+
+impl From<MediaError> for StageError {
+    fn from(e: MediaError) -> Self {
+        Self {
+            permanent: e.is_permanent(),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<MetadataError> for StageError {
+    fn from(e: MetadataError) -> Self {
+        Self {
+            permanent: false,
+            reason: format!("metadata store: {e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for StageError {
+    fn from(e: std::io::Error) -> Self {
+        Self {
+            permanent: false,
+            reason: format!("file system: {e}"),
+        }
+    }
+}
+
+type StageResult<T = ()> = Result<T, StageError>;
+
+impl Pipeline {
+    /// A pipeline over the data dir of `config`: sources are fetched to `<data>/scratch`,
+    /// media is published under `<data>/media`.
+    pub fn new(store: Store, blobs: LocalStore, config: Arc<Config>) -> Self {
+        let data = &config.server.data_dir;
+        Self {
+            inner: Arc::new(Inner {
+                sources: SourceCache::new(data.join("scratch"), blobs),
+                processes: ProcessRunner::new(&config.media),
+                media_root: data.join("media"),
+                store,
+                config,
+            }),
+        }
+    }
+
+    /// The same pipeline fetching sources into `dir` instead (a worker's own local disk).
+    pub fn with_scratch_dir(self, dir: PathBuf) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            store: shared.store.clone(),
+            sources: shared.sources.clone(),
+            processes: shared.processes.clone(),
+            config: shared.config.clone(),
+            media_root: shared.media_root.clone(),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                sources: inner.sources.with_root(dir),
+                ..inner
+            }),
+        }
+    }
+
+    /// The worker-local source copies (and how often they were fetched).
+    pub fn sources(&self) -> &SourceCache {
+        &self.inner.sources
+    }
+
+    /// Where published media lives: `<media root>/<video id>/...`.
+    pub fn media_root(&self) -> &Path {
+        &self.inner.media_root
+    }
+}
+
+impl Handler for Pipeline {
+    async fn run(&self, job: &JobRow) -> Result<(), JobError> {
+        let inner = &self.inner;
+        let video = &job.video_id;
+        let result = match job.kind.as_str() {
+            PROCESS_JOB => inner.process(video).await,
+            TRANSCODE_JOB => inner.transcode(video).await,
+            other => Err(StageError {
+                permanent: true,
+                reason: format!("unknown job kind {other:?}"),
+            }),
+        };
+        let Err(e) = result else { return Ok(()) };
+        let last_attempt = job.attempts >= i64::from(inner.config.jobs.max_attempts);
+        tracing::warn!(video = %video, kind = %job.kind, attempt = job.attempts, "stage failed: {}", e.reason);
+        if e.permanent || last_attempt {
+            // The video shows why; the job goes dead with the same reason.
+            if let Err(db) = inner.store.fail_video(video, &e.reason).await {
+                tracing::error!(video = %video, "cannot record the failure: {db}");
+                return Err(JobError::retryable(db));
+            }
+            inner.sources.release(video).await;
+            return Err(JobError::permanent(e.reason));
+        }
+        Err(JobError::retryable(e.reason))
+    }
+}
+
+impl Inner {
+    /// Stage 1: fetch, probe, validate, record, queue the transcode.
+    async fn process(&self, video: &VideoId) -> StageResult {
+        let Some(source) = self.fetch_source(video).await? else {
+            return Ok(());
+        };
+        if !self.store.start_processing(video).await? {
+            return Ok(());
+        }
+        let info = probe::probe(&self.processes, &source, &self.config.media).await?;
+        let duration_ms = (info.duration_s * 1000.0).round() as i64;
+        let size = info.video.as_ref().map(|v| (v.width, v.height));
+        self.store.record_probe(video, duration_ms, size).await?;
+        self.store.set_progress(video, 2).await?;
+        self.store.enqueue(TRANSCODE_JOB, video).await?;
+        Ok(())
+    }
+
+    /// The local source of a video that still wants processing; `None` when the video is gone
+    /// or no longer in the pipeline (deleted, failed).
+    async fn fetch_source(&self, video: &VideoId) -> StageResult<Option<PathBuf>> {
+        let Some(row) = self.store.video(video).await? else {
+            self.sources.release(video).await;
+            return Ok(None);
+        };
+        if row.status == spool_model::VideoStatus::Failed {
+            self.sources.release(video).await;
+            return Ok(None);
+        }
+        let Some(blob) = self.store.video_source(video).await? else {
+            return Err(StageError {
+                permanent: true,
+                reason: "the uploaded source is missing".into(),
+            });
+        };
+        Ok(Some(self.sources.source(video, &blob).await?))
+    }
+
+    /// Stage 2: the ladder, with progressive publishing.
+    async fn transcode(&self, video: &VideoId) -> StageResult {
+        let Some(row) = self.store.video(video).await? else {
+            self.sources.release(video).await;
+            return Ok(());
+        };
+        let published = row
+            .media
+            .as_deref()
+            .map(Published::from_json)
+            .transpose()
+            .map_err(|e| StageError {
+                permanent: true,
+                reason: format!("stored media description is corrupt: {e}"),
+            })?;
+        if published.as_ref().is_some_and(|p| p.complete) {
+            // Already done by an earlier run that crashed before recording it.
+            self.sources.release(video).await;
+            return Ok(());
+        }
+        let Some(source) = self.fetch_source(video).await? else {
+            return Ok(());
+        };
+        let media = &self.config.media;
+        let info = probe::probe(&self.processes, &source, media).await?;
+        let rungs = ladder::plan(&info, media);
+        let (quick, high) = split_ladder(&rungs, media.progressive, media.quick_max_height);
+        let weights = PassWeights::new(&info, &quick, &high);
+        let mut progress = Progress::new(&self.store, video);
+
+        // Quick pass (or the only pass): low rungs, audio, storyboard, cover candidates.
+        let (generation, mut outputs) = match published {
+            Some(p) => {
+                let outputs = self.read_back(video, &p).await?;
+                (p.generation, outputs)
+            }
+            None => {
+                let generation = new_generation();
+                let out_dir = self.media_root.join(video.as_str()).join(&generation);
+                let spec = PassSpec {
+                    source: &source,
+                    info: &info,
+                    rungs: &quick,
+                    audio: info.audio.is_some(),
+                    storyboard: info.video.is_some(),
+                    cover_candidates: if info.video.is_some() {
+                        COVER_CANDIDATES
+                    } else {
+                        0
+                    },
+                    out_dir: &out_dir,
+                };
+                let output = self
+                    .run_pass(&spec, &mut progress, weights.before_quick(), weights.quick)
+                    .await?;
+                if !output.candidates.is_empty() && !row.cover_custom {
+                    self.publish_auto_cover(video, &output.candidates).await?;
+                }
+                let outputs = Outputs::from_pass(output);
+                let done = high.is_empty();
+                self.publish(
+                    video,
+                    &generation,
+                    &info,
+                    &outputs,
+                    done,
+                    weights.after_quick(),
+                )
+                .await?;
+                (generation, outputs)
+            }
+        };
+        if high.is_empty() {
+            progress.finish().await;
+            self.sources.release(video).await;
+            return Ok(());
+        }
+
+        // The rest of the ladder in one pass over the same generation.
+        let out_dir = self.media_root.join(video.as_str()).join(&generation);
+        for rung in &high {
+            remove_dir_if_exists(&out_dir.join(&rung.name)).await?;
+        }
+        let spec = PassSpec {
+            source: &source,
+            info: &info,
+            rungs: &high,
+            audio: false,
+            storyboard: false,
+            cover_candidates: 0,
+            out_dir: &out_dir,
+        };
+        let output = self
+            .run_pass(
+                &spec,
+                &mut progress,
+                weights.after_quick(),
+                100 - weights.after_quick(),
+            )
+            .await?;
+        outputs.add(output);
+        self.publish(video, &generation, &info, &outputs, true, 100)
+            .await?;
+        progress.finish().await;
+        self.sources.release(video).await;
+        Ok(())
+    }
+
+    /// Runs one pass, mapping its progress onto `start..start+span` percent of the video and
+    /// writing it at most once per [`PROGRESS_EVERY`] while ffmpeg works.
+    async fn run_pass(
+        &self,
+        spec: &PassSpec<'_>,
+        progress: &mut Progress<'_>,
+        start: i64,
+        span: i64,
+    ) -> StageResult<PassOutput> {
+        let started = Instant::now();
+        let latest = AtomicI64::new(start);
+        let mut on_progress = |fraction: f64| {
+            let percent = start + (fraction.clamp(0.0, 1.0) * span as f64) as i64;
+            latest.fetch_max(percent, Ordering::Relaxed);
+        };
+        let pass = transcode::run_pass(&self.processes, spec, &self.config.media, &mut on_progress);
+        tokio::pin!(pass);
+        let mut tick = tokio::time::interval(PROGRESS_EVERY);
+        let output = loop {
+            tokio::select! {
+                output = &mut pass => break output?,
+                _ = tick.tick() => progress.write(latest.load(Ordering::Relaxed)).await,
+            }
+        };
+        let names: Vec<_> = spec.rungs.iter().map(|r| r.name.as_str()).collect();
+        tracing::info!(
+            rungs = ?names,
+            seconds = started.elapsed().as_secs_f64(),
+            "pass finished"
+        );
+        Ok(output)
+    }
+
+    /// Writes the DASH manifest over `outputs` and publishes them in one UPDATE.
+    async fn publish(
+        &self,
+        video: &VideoId,
+        generation: &str,
+        info: &MediaInfo,
+        outputs: &Outputs,
+        complete: bool,
+        percent: i64,
+    ) -> StageResult {
+        let gen_dir = self.media_root.join(video.as_str()).join(generation);
+        let prefix = format!("{generation}/");
+        let mpd = manifest::dash_mpd(
+            info.duration_s,
+            &outputs.renditions,
+            outputs.audio.as_ref(),
+            &prefix,
+        );
+        write_atomically(&gen_dir.join("manifest.mpd"), mpd.as_bytes()).await?;
+        let json = serde_json::to_vec(outputs).expect("outputs serialize");
+        write_atomically(&gen_dir.join(OUTPUTS_FILE), &json).await?;
+        let mut renditions: Vec<Rendition> = outputs
+            .renditions
+            .iter()
+            .map(|r| r.rendition.clone())
+            .collect();
+        renditions.sort_by(|a, b| {
+            b.height
+                .min(b.width)
+                .cmp(&a.height.min(a.width))
+                .then(b.bandwidth.cmp(&a.bandwidth))
+        });
+        let published = Published {
+            generation: generation.to_owned(),
+            renditions,
+            audio: outputs.audio.as_ref().map(|a| a.track.clone()),
+            complete,
+            storyboard: gen_dir.join("storyboard/storyboard.vtt").exists(),
+        };
+        if !self
+            .store
+            .publish_media(video, &published.to_json(), percent)
+            .await?
+        {
+            tracing::info!(video = %video, "video deleted or failed meanwhile; not published");
+        }
+        Ok(())
+    }
+
+    /// Picks the best candidate frame and makes it the cover, unless the owner set one.
+    async fn publish_auto_cover(&self, video: &VideoId, candidates: &[PathBuf]) -> StageResult {
+        let candidates = candidates.to_vec();
+        let covers_dir = self.media_root.join(video.as_str()).join("covers");
+        let cover_gen = new_generation();
+        let out_dir = covers_dir.join(&cover_gen);
+        tokio::task::spawn_blocking(move || -> Result<(), MediaError> {
+            let best = cover::pick_best(&candidates)?;
+            let image = image_from_file(&candidates[best])?;
+            cover::write_cover_set(&image, &out_dir)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| StageError {
+            permanent: false,
+            reason: format!("cover task failed: {e}"),
+        })??;
+        match self.store.set_cover(video, &cover_gen, false).await? {
+            CoverChange::Replaced(Some(old)) => {
+                remove_dir_if_exists(&covers_dir.join(old)).await?;
+            }
+            CoverChange::Replaced(None) => {}
+            CoverChange::Unchanged => remove_dir_if_exists(&covers_dir.join(&cover_gen)).await?,
+        }
+        Ok(())
+    }
+
+    /// The outputs an earlier run published in this generation (kept beside them as JSON),
+    /// limited to what the published row lists.
+    async fn read_back(&self, video: &VideoId, published: &Published) -> StageResult<Outputs> {
+        let path = self
+            .media_root
+            .join(video.as_str())
+            .join(&published.generation)
+            .join(OUTPUTS_FILE);
+        let json = tokio::fs::read(&path).await?;
+        let mut outputs: Outputs = serde_json::from_slice(&json).map_err(|e| StageError {
+            permanent: false,
+            reason: format!("{} is corrupt: {e}", path.display()),
+        })?;
+        outputs.renditions.retain(|r| {
+            published
+                .renditions
+                .iter()
+                .any(|p| p.name == r.rendition.name)
+        });
+        Ok(outputs)
+    }
+}
+
+/// Everything published so far for one generation.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Outputs {
+    renditions: Vec<RenditionOutput>,
+    audio: Option<AudioOutput>,
+}
+
+impl Outputs {
+    fn from_pass(pass: PassOutput) -> Self {
+        Self {
+            renditions: pass.renditions,
+            audio: pass.audio,
+        }
+    }
+
+    fn add(&mut self, pass: PassOutput) {
+        self.renditions.extend(pass.renditions);
+        if pass.audio.is_some() {
+            self.audio = pass.audio;
+        }
+    }
+}
+
+/// Splits the ladder into the quick first pass and the rest. Without progressive publishing,
+/// or when every rung is low anyway, everything is in the quick (only) pass.
+fn split_ladder(rungs: &[Rung], progressive: bool, quick_max: u32) -> (Vec<Rung>, Vec<Rung>) {
+    let short = |r: &Rung| r.width.min(r.height);
+    let (quick, high): (Vec<Rung>, Vec<Rung>) =
+        rungs.iter().cloned().partition(|r| short(r) <= quick_max);
+    if !progressive || high.is_empty() || quick.is_empty() {
+        return (rungs.to_vec(), Vec::new());
+    }
+    (quick, high)
+}
+
+/// How the video's progress percent is shared between the passes: by encoded pixels per
+/// frame, plus the decode of the source that each pass pays.
+struct PassWeights {
+    quick: i64,
+}
+
+impl PassWeights {
+    /// Percent reached before the quick pass starts (the probe stage).
+    const PROBED: i64 = 2;
+
+    fn new(info: &MediaInfo, quick: &[Rung], high: &[Rung]) -> Self {
+        let pixels = |rungs: &[Rung]| -> f64 {
+            rungs
+                .iter()
+                .map(|r| f64::from(r.width) * f64::from(r.height))
+                .sum()
+        };
+        let decode = info
+            .video
+            .as_ref()
+            .map_or(0.0, |v| f64::from(v.width) * f64::from(v.height) * 0.25);
+        let quick_work = pixels(quick) + decode;
+        let high_work = if high.is_empty() {
+            0.0
+        } else {
+            pixels(high) + decode
+        };
+        let total = (quick_work + high_work).max(1.0);
+        let span = 100 - Self::PROBED;
+        let quick = ((quick_work / total) * span as f64).round() as i64;
+        Self {
+            quick: quick.clamp(1, span),
+        }
+    }
+
+    fn before_quick(&self) -> i64 {
+        Self::PROBED
+    }
+
+    fn after_quick(&self) -> i64 {
+        Self::PROBED + self.quick
+    }
+}
+
+/// Progress writes for one video: only increases reach the database, and never 100 before
+/// the last publication.
+struct Progress<'a> {
+    store: &'a Store,
+    video: &'a VideoId,
+    written: i64,
+}
+
+impl<'a> Progress<'a> {
+    fn new(store: &'a Store, video: &'a VideoId) -> Self {
+        Self {
+            store,
+            video,
+            written: 0,
+        }
+    }
+
+    async fn write(&mut self, percent: i64) {
+        let percent = percent.min(99);
+        if percent <= self.written {
+            return;
+        }
+        if let Err(e) = self.store.set_progress(self.video, percent).await {
+            tracing::warn!(video = %self.video, "cannot record progress: {e}");
+        }
+        self.written = percent;
+    }
+
+    async fn finish(&mut self) {
+        if let Err(e) = self.store.set_progress(self.video, 100).await {
+            tracing::warn!(video = %self.video, "cannot record progress: {e}");
+        }
+    }
+}
+
+fn new_generation() -> String {
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..10)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+async fn remove_dir_if_exists(dir: &Path) -> std::io::Result<()> {
+    match tokio::fs::remove_dir_all(dir).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    tokio::fs::write(&tmp, bytes).await?;
+    tokio::fs::rename(&tmp, path).await
+}
+
+fn image_from_file(path: &Path) -> Result<image::DynamicImage, MediaError> {
+    let bytes = std::fs::read(path)?;
+    cover::decode_upload(&bytes, &cover::CoverLimits::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rung(name: &str, w: u32, h: u32) -> Rung {
+        Rung {
+            name: name.into(),
+            width: w,
+            height: h,
+            fps: 30.0,
+            max_bitrate_kbps: 1000,
+        }
+    }
+
+    #[test]
+    fn ladder_split() {
+        let full = [
+            rung("1080p", 1920, 1080),
+            rung("720p", 1280, 720),
+            rung("360p", 640, 360),
+            rung("240p", 426, 240),
+        ];
+        let names = |r: &[Rung]| r.iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+        let check = |rungs: &[Rung], progressive: bool, quick: &[&str], high: &[&str]| {
+            let (q, h) = split_ladder(rungs, progressive, 360);
+            assert_eq!(
+                (names(&q), names(&h)),
+                (
+                    quick.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    high.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+                )
+            );
+        };
+        check(&full, true, &["360p", "240p"], &["1080p", "720p"]);
+        check(&full, false, &["1080p", "720p", "360p", "240p"], &[]);
+        // Nothing above the quick rungs: one pass.
+        check(&full[2..], true, &["360p", "240p"], &[]);
+        // Nothing at or below them (a source whose lowest rung is above 360p): one pass.
+        check(&full[..2], true, &["1080p", "720p"], &[]);
+        // Portrait rungs split on the short side.
+        check(
+            &[rung("720p", 720, 1280), rung("360p", 360, 640)],
+            true,
+            &["360p"],
+            &["720p"],
+        );
+    }
+}

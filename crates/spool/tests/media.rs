@@ -1,0 +1,321 @@
+//! The media pipeline end to end through the real binary: `spool upload` a generated video,
+//! watch it become `ready` (low rungs first, then the whole ladder), play its `hls_url` with
+//! ffmpeg as a real HLS client, and check the CDN-facing behaviour of the media endpoints.
+//! Hostile files end `failed` with a reason, make no network request and leave the server up.
+//! Runs on SQLite and on MariaDB.
+#![allow(clippy::disallowed_methods)] // generates sources and plays HLS with the real ffmpeg
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use spool_metadata::testing::{Engine, TestDb};
+use support::{Server, client, header, upload_command, upload_ok};
+
+/// Generates a test source with ffmpeg (testsrc2 + sine).
+fn make_source(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
+    let path = dir.join(name);
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=30:duration={seconds}"))
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!(
+            "sine=frequency=440:sample_rate=48000:duration={seconds}"
+        ))
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-c:a", "aac", "-shortest"])
+        .arg(&path)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+/// Polls the video until `done(video)` or the deadline; returns the last JSON.
+async fn wait_for(
+    server: &Server,
+    token: &str,
+    id: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let video = server.video(token, id).await;
+        if done(&video) {
+            return video;
+        }
+        assert!(
+            video["status"] != "failed" || what == "failed",
+            "video failed: {video}\n{}",
+            server.log_tail()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {video}\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn get(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = client().get(url);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    request.send().await.expect("GET")
+}
+
+/// Plays `url` with ffmpeg as an HLS/DASH client, decoding everything; returns stderr (info
+/// level, listing every URL it opened). Panics on any error.
+fn play(url: &str, extra_input_args: &[&str]) -> String {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "info"])
+        .args(extra_input_args)
+        .arg("-i")
+        .arg(url)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("run ffmpeg");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "ffmpeg could not play {url}:\n{stderr}"
+    );
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.to_ascii_lowercase().contains("error"))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "ffmpeg reported errors playing {url}: {errors:?}"
+    );
+    stderr
+}
+
+/// Plays `url` with hls.js in headless Chromium (interop/play-hls.mjs) from `start` seconds
+/// (-1: the beginning) for `seconds`; returns the script's report.
+fn play_in_chromium(url: &str, start: f64, seconds: f64) -> Value {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(
+        interop.join("node_modules/hls.js").exists()
+            && interop.join("node_modules/playwright-core").exists(),
+        "interop/node_modules is missing: run `npm ci --prefix interop` (scripts/test.sh does)"
+    );
+    let out = Command::new("node")
+        .arg(interop.join("play-hls.mjs"))
+        .arg(url)
+        .arg(start.to_string())
+        .arg(seconds.to_string())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "play-hls.mjs failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("play-hls.mjs JSON");
+    assert!(report["fatal"].is_null(), "hls.js fatal error: {report}");
+    assert!(
+        report["playedFrom"].is_number()
+            && report["currentTime"].as_f64().unwrap() - report["playedFrom"].as_f64().unwrap()
+                >= seconds - 0.05,
+        "hls.js did not play {seconds} s: {report}"
+    );
+    report
+}
+
+async fn upload_and_process(engine: Engine) {
+    let db = match engine {
+        Engine::Sqlite => None,
+        Engine::MySql => Some(TestDb::new(Engine::MySql).await),
+    };
+    let server = Server::start_with(db.as_ref().map(|d| d.url.as_str()), &[]).await;
+    let token = server.user_add("alice");
+    // 854x480: the quick pass publishes 360p and 240p, the second pass adds 480p.
+    let source = make_source(server.dir(), "clip.mp4", "854x480", 9);
+    let id = upload_ok(
+        upload_command(&server, &token, &source, &server.dir().join("state")),
+        &server,
+    );
+
+    let first = wait_for(&server, &token, &id, "ready", |v| v["status"] == "ready").await;
+    let complete = wait_for(&server, &token, &id, "the whole ladder", |v| {
+        v["processing_complete"] == true
+    })
+    .await;
+    // Progressive publishing: either we saw the quick rungs alone, or the ladder was done
+    // before the first poll; in both cases the final ladder is exactly this.
+    let names = |v: &Value| -> Vec<String> {
+        v["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    if first["processing_complete"] == false {
+        assert_eq!(names(&first), ["360p", "240p"], "{first}");
+    }
+    assert_eq!(names(&complete), ["480p", "360p", "240p"], "{complete}");
+    assert_eq!(complete["progress"], 100);
+    assert_eq!(
+        (complete["width"].as_i64(), complete["height"].as_i64()),
+        (Some(854), Some(480))
+    );
+    let duration = complete["duration_s"].as_f64().unwrap();
+    assert!((duration - 9.0).abs() < 0.2, "duration {duration}");
+    for r in complete["renditions"].as_array().unwrap() {
+        assert!(r["bandwidth"].as_u64().unwrap() > 0, "{r}");
+        assert!(r["codecs"].as_str().unwrap().starts_with("avc1."), "{r}");
+    }
+    assert!(complete["error"].is_null());
+
+    // Every link answers.
+    let hls = complete["hls_url"].as_str().unwrap().to_owned();
+    for key in ["hls_url", "dash_url", "storyboard_vtt_url", "cover_url"] {
+        let url = complete[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} missing: {complete}"));
+        let r = get(url, &[]).await;
+        assert_eq!(r.status(), 200, "{key} {url}");
+    }
+
+    // ffmpeg plays the master playlist (every rung it picks) and the DASH manifest.
+    play(&hls, &[]);
+    play(complete["dash_url"].as_str().unwrap(), &[]);
+
+    // hls.js in Chromium plays it from the start, and from near the end fetches only the last
+    // segment of the one rung it plays (plus the audio's last segment).
+    play_in_chromium(&hls, -1.0, 2.0);
+    let report = play_in_chromium(&hls, duration - 1.5, 0.5);
+    let segments: Vec<&str> = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|u| u.ends_with(".m4s"))
+        .collect();
+    let last_video = format!("seg_{}.m4s", (duration / 4.0).ceil() as u32);
+    let video_segments: Vec<_> = segments.iter().filter(|u| !u.contains("/audio/")).collect();
+    assert!(
+        !video_segments.is_empty() && video_segments.iter().all(|u| u.ends_with(&last_video)),
+        "seeking to the end fetched other video segments: {segments:?}"
+    );
+
+    // ffmpeg as the client: seeking to the last seconds fetches no middle segment (it reads
+    // the first one while probing the streams, then jumps to the last).
+    let log = play(&hls, &["-ss", &format!("{:.1}", duration - 0.5)]);
+    let opened: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split("Opening '").nth(1))
+        .filter_map(|l| l.split('\'').next())
+        .filter(|u| u.ends_with(".m4s"))
+        .collect();
+    let last = format!("seg_{}.m4s", (duration / 4.0).ceil() as u32);
+    assert!(
+        opened.iter().any(|u| u.ends_with(&last)),
+        "last segment not fetched: {opened:?}"
+    );
+    assert!(
+        opened
+            .iter()
+            .all(|u| u.ends_with(&last) || u.ends_with("seg_1.m4s")),
+        "seeking to the end fetched middle segments: {opened:?}"
+    );
+
+    // CDN-facing behaviour of a segment: immutable, strong ETag, ranges, HEAD, 304.
+    let master = get(&hls, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(header(&master, "content-encoding").as_deref(), Some("gzip"));
+    let master_text = get(&hls, &[]).await.text().await.unwrap();
+    let media_uri = master_text
+        .lines()
+        .find(|l| l.ends_with("index.m3u8") && !l.starts_with('#'))
+        .unwrap();
+    let base = hls.trim_end_matches("master.m3u8");
+    let media_url = format!("{base}{media_uri}");
+    let playlist = get(&media_url, &[]).await.text().await.unwrap();
+    let segment = playlist.lines().find(|l| l.ends_with(".m4s")).unwrap();
+    let segment_url = format!("{}{segment}", media_url.trim_end_matches("index.m3u8"));
+    let full = get(&segment_url, &[]).await;
+    assert_eq!(full.status(), 200);
+    assert_eq!(
+        header(&full, "cache-control").as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    let etag = header(&full, "etag").unwrap();
+    assert!(etag.starts_with('"'), "strong etag: {etag}");
+    let body = full.bytes().await.unwrap();
+    let partial = get(&segment_url, &[("range", "bytes=10-19")]).await;
+    assert_eq!(partial.status(), 206);
+    assert_eq!(
+        header(&partial, "content-range"),
+        Some(format!("bytes 10-19/{}", body.len()))
+    );
+    assert_eq!(partial.bytes().await.unwrap(), body.slice(10..20));
+    let beyond = get(
+        &segment_url,
+        &[("range", &format!("bytes={}-", body.len()))],
+    )
+    .await;
+    assert_eq!(beyond.status(), 416);
+    let again = get(&segment_url, &[("if-none-match", &etag)]).await;
+    assert_eq!(again.status(), 304);
+    let head = client().head(&segment_url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        header(&head, "content-length"),
+        Some(body.len().to_string())
+    );
+    for bad in [
+        "../../etc/passwd",
+        "x/../../spool.db",
+        "outputs.json",
+        "nope/seg_1.m4s",
+    ] {
+        let r = get(&format!("{base}{bad}"), &[]).await;
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+
+    // Start rendition: with ~1.5 Mbit/s measured, the master lists 480p... or lower first.
+    let slow = get(&format!("{hls}?CMCD=mtp%3D700"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    let first_variant = slow
+        .lines()
+        .find(|l| l.ends_with("index.m3u8") && !l.starts_with('#'))
+        .unwrap();
+    assert!(
+        first_variant.contains("360p") || first_variant.contains("240p"),
+        "{slow}"
+    );
+    server.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_process_and_play_sqlite() {
+    upload_and_process(Engine::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_process_and_play_mariadb() {
+    upload_and_process(Engine::MySql).await;
+}
