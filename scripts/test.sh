@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB,
-# the CLI end-to-end and crash tests, and real tus clients (tus-js-client, tuspy).
+# the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the media
+# pipeline with the real ffmpeg, playlists through a strict HLS parser, and playback with
+# ffmpeg and hls.js in headless Chromium.
 # Installs what the tests need and starts local services that are down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 apt_need gcc:cc pkg-config:pkg-config nodejs:node npm:npm python3:python3 \
-    mariadb-server:mariadbd curl:curl
+    mariadb-server:mariadbd curl:curl ffmpeg:ffmpeg ffmpeg:ffprobe chromium:chromium
 need_cargo
 
 # MariaDB for the metadata tests (127.0.0.1:3306, root without password).
@@ -17,7 +19,7 @@ if ! mysqladmin -h127.0.0.1 -uroot status >/dev/null 2>&1; then
 fi
 mysqladmin -h127.0.0.1 -uroot status >/dev/null
 
-# Real third-party tus clients.
+# Real third-party clients: tus uploaders, a strict HLS parser, hls.js + playwright-core.
 npm ci --prefix interop --no-audit --no-fund --loglevel=error
 # tuspy goes into a venv (Debian's system Python refuses pip installs, PEP 668); the interop
 # tests run `python3` from PATH, so the venv comes first.

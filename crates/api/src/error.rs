@@ -101,6 +101,19 @@ impl From<MetadataError> for ApiError {
     }
 }
 
+impl From<spool_media::MediaError> for ApiError {
+    fn from(e: spool_media::MediaError) -> Self {
+        use spool_media::MediaError;
+        let status = match &e {
+            MediaError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            MediaError::UnsupportedImage(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            MediaError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => return Self::internal(e.code(), &e),
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -4,6 +4,7 @@
 
 mod auth;
 pub mod cache;
+mod covers;
 pub mod error;
 pub mod playback;
 mod uploads;
@@ -75,7 +76,7 @@ impl AppState {
     paths(
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
         uploads::find, uploads::prove, videos::get, videos::list, videos::list_mine,
-        videos::patch, videos::delete, videos::events, healthz,
+        videos::patch, videos::delete, videos::events, covers::put, healthz,
     ),
     modifiers(&BearerAuth),
     tags((name = "uploads", description = "Resumable uploads (tus 1.0.0 + Spool extensions)"),
@@ -126,6 +127,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/videos/{id}/events", get(videos::events))
         .route("/api/openapi.json", get(openapi))
+        .route(
+            "/api/v1/videos/{id}/cover",
+            axum::routing::put(covers::put).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
         .route("/media/{id}/{*rest}", get(playback::plain))
         .route(
             "/media/s/{expires}/{signature}/{id}/{*rest}",

@@ -149,7 +149,7 @@ pub(crate) fn video_json(state: &AppState, headers: &HeaderMap, video: VideoRow)
             media_url("master.m3u8"),
             media_url("manifest.mpd"),
             if p.storyboard {
-                media_url(&format!("{}/storyboard/storyboard.vtt", p.r#gen))
+                media_url(&format!("{}/storyboard/storyboard.vtt", p.generation))
             } else {
                 None
             },

@@ -404,6 +404,8 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
         else {
+            // Ended explicitly: a dropped transaction leaves its connection in it until reused.
+            tx.rollback().await?;
             return Ok(None);
         };
         let owner: UserId = row.try_get("owner_id")?;
@@ -415,6 +417,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if gone.rows_affected() != 1 {
+            tx.rollback().await?;
             return Ok(None);
         }
 

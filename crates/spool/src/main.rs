@@ -186,6 +186,10 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
         Some(metrics),
     )
     .context("cannot set up playback (URL-signing key)")?;
+    let views = {
+        let (videos, stop) = (state.videos.clone(), stop.clone());
+        tokio::spawn(async move { videos.run_flusher(stop).await })
+    };
     let sweeper = tokio::spawn(sweep_expired(
         uploads,
         Duration::from_secs(config.upload.sweep_interval_s.max(1)),
@@ -207,7 +211,10 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
             stop.cancel();
         }
     };
-    let server = axum::serve(listener, spool_api::router(state)).with_graceful_shutdown(shutdown);
+    // Peer addresses reach the handlers: playback remembers a client's measured throughput
+    // (CMCD) by address as well as by player session.
+    let app = spool_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
     let grace = Duration::from_secs(config.server.shutdown_grace_s);
     let drained = async {
         stop.cancelled().await;
@@ -219,6 +226,8 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
     }
     stop.cancel();
     let _ = sweeper.await;
+    // Buffered view counts are written once more before the store closes.
+    let _ = views.await;
     for worker in workers {
         let _ = worker.await;
     }

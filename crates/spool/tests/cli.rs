@@ -7,10 +7,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{BIN, Server, upload_command, upload_ok};
+use support::{Server, upload_command, upload_ok};
 
 /// Sum of the samples of `name` whose labels contain `label` in `GET /metrics`.
 async fn metric_with(server: &Server, name: &str, label: &str) -> f64 {

@@ -81,12 +81,10 @@ async fn get(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     request.send().await.expect("GET")
 }
 
-/// Plays `url` with ffmpeg as an HLS/DASH client, decoding everything; returns stderr (info
-/// level, listing every URL it opened). Panics on any error.
-fn play(url: &str, extra_input_args: &[&str]) -> String {
+/// Plays `url` with ffmpeg as an HLS/DASH client, decoding everything. Panics on any error.
+fn play(url: &str) {
     let out = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "info"])
-        .args(extra_input_args)
+        .args(["-hide_banner", "-nostdin", "-loglevel", "warning"])
         .arg("-i")
         .arg(url)
         .args(["-f", "null", "-"])
@@ -105,7 +103,6 @@ fn play(url: &str, extra_input_args: &[&str]) -> String {
         errors.is_empty(),
         "ffmpeg reported errors playing {url}: {errors:?}"
     );
-    stderr
 }
 
 /// Plays `url` with hls.js in headless Chromium (interop/play-hls.mjs) from `start` seconds
@@ -198,13 +195,15 @@ async fn upload_and_process(engine: Engine) {
     }
 
     // ffmpeg plays the master playlist (every rung it picks) and the DASH manifest.
-    play(&hls, &[]);
-    play(complete["dash_url"].as_str().unwrap(), &[]);
+    play(&hls);
+    play(complete["dash_url"].as_str().unwrap());
 
     // hls.js in Chromium plays it from the start, and from near the end fetches only the last
     // segment of the one rung it plays (plus the audio's last segment).
     play_in_chromium(&hls, -1.0, 2.0);
-    let report = play_in_chromium(&hls, duration - 1.5, 0.5);
+    // The 9 s clip has 4 s segments: the last one runs from 8 s to the end.
+    let last_start = ((duration / 4.0).ceil() - 1.0) * 4.0;
+    let report = play_in_chromium(&hls, last_start + 0.25, 0.4);
     let segments: Vec<&str> = report["requests"]
         .as_array()
         .unwrap()
@@ -219,26 +218,8 @@ async fn upload_and_process(engine: Engine) {
         "seeking to the end fetched other video segments: {segments:?}"
     );
 
-    // ffmpeg as the client: seeking to the last seconds fetches no middle segment (it reads
-    // the first one while probing the streams, then jumps to the last).
-    let log = play(&hls, &["-ss", &format!("{:.1}", duration - 0.5)]);
-    let opened: Vec<&str> = log
-        .lines()
-        .filter_map(|l| l.split("Opening '").nth(1))
-        .filter_map(|l| l.split('\'').next())
-        .filter(|u| u.ends_with(".m4s"))
-        .collect();
-    let last = format!("seg_{}.m4s", (duration / 4.0).ceil() as u32);
-    assert!(
-        opened.iter().any(|u| u.ends_with(&last)),
-        "last segment not fetched: {opened:?}"
-    );
-    assert!(
-        opened
-            .iter()
-            .all(|u| u.ends_with(&last) || u.ends_with("seg_1.m4s")),
-        "seeking to the end fetched middle segments: {opened:?}"
-    );
+    // (ffmpeg is not used for this check: while probing the streams its HLS demuxer reads the
+    // first segments of every variant, whatever the seek.)
 
     // CDN-facing behaviour of a segment: immutable, strong ETag, ranges, HEAD, 304.
     let master = get(&hls, &[("accept-encoding", "gzip")]).await;
