@@ -468,6 +468,14 @@ mod tests {
     }
 
     #[test]
+    fn the_reference_spool_toml_states_exactly_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spool.toml");
+        let text = std::fs::read_to_string(path).expect("the repository's spool.toml");
+        let from_file: Config = toml::from_str(&text).expect("spool.toml parses");
+        assert_eq!(from_file, Config::default());
+    }
+
+    #[test]
     fn missing_explicit_file_is_an_error() {
         let err = Config::load(
             Some(Path::new("/nonexistent/spool.toml")),

@@ -300,3 +300,166 @@ async fn upload_process_and_play_sqlite() {
 async fn upload_process_and_play_mariadb() {
     upload_and_process(Engine::MySql).await;
 }
+
+/// Hostile and broken files end `failed` with a readable reason, make no network request and
+/// leave the server serving; a private video's media needs its signed URL; a custom cover
+/// replaces the automatic one and bad images get a clear 4xx. Media processed by a separate
+/// `spool worker` process (the server runs no workers).
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_files_private_media_covers_and_a_separate_worker() {
+    let server = Server::start_with(None, &[("SPOOL__JOBS__WORKERS", "0")]).await;
+    let mut worker = std::process::Command::new(support::BIN)
+        .arg("worker")
+        .arg("--data")
+        .arg(&server.data)
+        .current_dir(server.dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(server.dir().join("worker.log")).unwrap())
+        .spawn()
+        .expect("start spool worker");
+    let token = server.user_add("mallory");
+    let dir = server.dir().to_owned();
+
+    // A listener that must never see a connection.
+    let trap = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let trap_url = format!("http://127.0.0.1:{}/", trap.local_addr().unwrap().port());
+    let hostile: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "playlist.mp4",
+            format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4,\n{trap_url}seg.ts\n#EXT-X-ENDLIST\n"
+            )
+            .into_bytes(),
+        ),
+        (
+            "notes.mp4",
+            b"just some text, not a video at all\n".repeat(40),
+        ),
+        ("truncated.mp4", {
+            let full = std::fs::read(make_source(&dir, "full.mp4", "320x240", 3)).unwrap();
+            full[..full.len() / 2].to_vec()
+        }),
+    ];
+    let mut failed = Vec::new();
+    for (name, bytes) in &hostile {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let id = upload_ok(
+            upload_command(&server, &token, &path, &dir.join(format!("state-{name}"))),
+            &server,
+        );
+        failed.push((name, id));
+    }
+    for (name, id) in &failed {
+        let video = wait_for(&server, &token, id, "failed", |v| v["status"] == "failed").await;
+        let reason = video["error"].as_str().unwrap_or_default();
+        assert!(
+            !reason.is_empty() && !reason.contains(&*dir.to_string_lossy()),
+            "{name}: {video}"
+        );
+        assert!(video["hls_url"].is_null(), "{name}: {video}");
+    }
+    assert!(
+        trap.accept().is_err(),
+        "processing a hostile file made a network request"
+    );
+    server.assert_healthy().await;
+
+    // A private video, processed by the separate worker: its media answers only through the
+    // signed URL the owner gets.
+    let source = make_source(&dir, "private.mp4", "320x240", 3);
+    let mut cmd = upload_command(&server, &token, &source, &dir.join("state-private"));
+    cmd.args(["--visibility", "private"]);
+    let id = upload_ok(cmd, &server);
+    let video = wait_for(&server, &token, &id, "ready", |v| {
+        v["processing_complete"] == true
+    })
+    .await;
+    let hls = video["hls_url"].as_str().unwrap();
+    assert!(
+        hls.contains("/media/s/"),
+        "private media must be signed: {hls}"
+    );
+    assert_eq!(get(hls, &[]).await.status(), 200);
+    play(hls);
+    let unsigned = server.url(&format!("/media/{id}/master.m3u8"));
+    assert_eq!(get(&unsigned, &[]).await.status(), 404);
+    let tampered = hls.replacen("/media/s/", "/media/s/1", 1);
+    assert!(matches!(
+        get(&tampered, &[]).await.status().as_u16(),
+        403 | 404
+    ));
+    let anonymous = client()
+        .get(server.url(&format!("/api/v1/videos/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 404);
+
+    // Custom cover: replaces the automatic one; bad images get a clear 4xx.
+    let auto_cover = video["cover_url"].as_str().unwrap().to_owned();
+    let put_cover = |body: Vec<u8>| {
+        client()
+            .put(server.url(&format!("/api/v1/videos/{id}/cover")))
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+    };
+    let frame = std::fs::read(make_frame(&dir)).unwrap();
+    assert_eq!(put_cover(frame).await.unwrap().status(), 204);
+    let after = server.video(&token, &id).await;
+    let custom = after["cover_url"].as_str().unwrap();
+    assert_ne!(custom, auto_cover);
+    assert_eq!(get(custom, &[]).await.status(), 200);
+    for (body, status, code) in [
+        (
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
+            415,
+            "unsupported_image",
+        ),
+        (Vec::new(), 422, "invalid_media"),
+        (vec![0xFFu8; 11 << 20], 413, "image_too_large"),
+    ] {
+        let r = put_cover(body).await.unwrap();
+        assert_eq!(r.status(), status);
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["code"], code, "{err}");
+    }
+    // A later automatic run never replaces the custom cover.
+    assert_eq!(
+        server.video(&token, &id).await["cover_url"].as_str(),
+        Some(custom)
+    );
+
+    server.assert_healthy().await;
+    let _ = worker.kill();
+    let _ = worker.wait();
+}
+
+/// One PNG frame from ffmpeg, for the cover upload.
+fn make_frame(dir: &Path) -> PathBuf {
+    let path = dir.join("cover.png");
+    let out = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=800x450",
+            "-frames:v",
+            "1",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
