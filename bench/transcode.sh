@@ -87,7 +87,10 @@ xrt() { awk -v d="$1" -v s="$2" 'BEGIN{ if (s=="n/a" || s==0) print "n/a"; else 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Python helpers: the ladder plan (a transcription of crates/media/src/ladder.rs) and the
-# status poller (one process, one keep-alive connection, a GET every 100 ms).
+# status poller (one process, one keep-alive connection, a GET every 100 ms). The poller reads
+# the video's JSON from GET /api/v1/me/videos, which the server reads from the database on
+# every request: GET /api/v1/videos/{id} answers from a 1 s row cache (crates/api/src/cache.rs)
+# and would add up to a second of lag to every time measured.
 cat >"$work/helper.py" <<'PY'
 import http.client, json, math, sys, time
 
@@ -148,12 +151,14 @@ def poll(port, vid, token, t0, timeout):
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("GET", "/api/v1/videos/" + vid, headers={"Authorization": "Bearer " + token})
+            conn.request("GET", "/api/v1/me/videos?limit=5", headers={"Authorization": "Bearer " + token})
             r = conn.getresponse()
             body = r.read()
             if r.status != 200:
-                sys.exit(f"GET /api/v1/videos/{vid} answered {r.status}: {body[:300]!r}")
-            v = json.loads(body)
+                sys.exit(f"GET /api/v1/me/videos answered {r.status}: {body[:300]!r}")
+            v = next((x for x in json.loads(body)["videos"] if x["id"] == vid), None)
+            if v is None:
+                sys.exit(f"video {vid} is not among the user's videos")
         except (OSError, http.client.HTTPException):
             conn = None
         t = time.time()
@@ -422,7 +427,7 @@ Versions: spool ${spool_ver:-unknown} (git ${git_rev}); ffmpeg ${ff_ver}${x264_v
 Source: ${src_desc}; ${src_w}x${src_h}, $(awk -v d="$D" 'BEGIN{printf "%.1f", d}') s, ${src_kbps} kbit/s, $(awk -v b="$src_bytes" 'BEGIN{printf "%.1f", b / 1048576}') MiB.
 Ladder (Spool's defaults, every contender): ${ladder_desc%, }; ${fps_desc}; libx264 -preset ${PRESET} -profile:v high -crf 23, -maxrate/-bufsize 2x per rung, keyframes forced every ${SEGMENT_S} s (scenecut=0, closed GOP); AAC-LC ${AUDIO_KBPS}k stereo 48 kHz as its own rendition; CMAF fMP4 HLS, ${SEGMENT_S} s segments.
 Settings: RUNS=${RUNS}, interleaved (the order rotates from run to run), median reported; TIMEOUT=${TIMEOUT} s.
-Spool: a fresh \`spool serve\` per run (empty data dir, \`SPOOL__JOBS__WORKERS=1\`, otherwise defaults), the file sent with \`spool upload\`; timed from the end of the upload until \`GET /api/v1/videos/{id}\` (polled every 100 ms) shows \`status: ready\` (first rungs playable) and \`processing_complete: true\` (whole ladder). That includes the job queue, both probes, the source fetch, storyboard sheets, 8 cover candidates and the automatic cover, publishing, and the API's 1 s row cache (up to 1 s of lag in what the poll sees).
+Spool: a fresh \`spool serve\` per run (empty data dir, \`SPOOL__JOBS__WORKERS=1\`, otherwise defaults), the file sent with \`spool upload\`; timed from the end of the upload until the video's JSON (\`GET /api/v1/me/videos\`, read from the database, polled every 100 ms) shows \`status: ready\` (first rungs playable) and \`processing_complete: true\` (whole ladder). That includes the job queue, both probes, the source fetch, storyboard sheets, 8 cover candidates and the automatic cover, and publishing.
 PeerTube way: one ffmpeg process per rung, one after another (as PeerTube's per-resolution jobs run on one worker), each decoding the source, plus one process for the audio; the same arguments as Spool's. One-pass: one ffmpeg process, \`split\` to every rung, plus the audio; no storyboard, no covers.
 
 | contender | wall time, s | x realtime | / PeerTube way | / one-pass |

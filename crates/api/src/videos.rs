@@ -134,7 +134,7 @@ fn renditions(published: Option<&Published>) -> Vec<RenditionJson> {
                 .collect()
         })
         .unwrap_or_default();
-    out.sort_by(|a, b| (b.height, b.width, b.bandwidth).cmp(&(a.height, a.width, a.bandwidth)));
+    out.sort_by_key(|r| std::cmp::Reverse((r.height, r.width, r.bandwidth)));
     out
 }
 
@@ -465,11 +465,13 @@ pub async fn patch(
             other => other.into(),
         })?;
     state.videos.invalidate(&id).await;
-    let video = match found {
-        true => state.store.video(&id).await?,
-        false => None,
-    };
-    let video = video.ok_or_else(|| ApiError::not_found("video"))?;
+    // Deleted between the ownership check and the update: as if it never existed.
+    let video = if found {
+        state.store.video(&id).await?
+    } else {
+        None
+    }
+    .ok_or_else(|| ApiError::not_found("video"))?;
     Ok(Json(video_json(&state, &headers, video)))
 }
 
@@ -655,13 +657,14 @@ pub async fn events(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     // Visibility is checked against the store, as every later poll is.
-    let video = state
+    let visible = state
         .store
         .video(&id)
         .await?
-        .filter(|v| may_see(user.as_ref(), v))
-        .ok_or_else(|| ApiError::not_found("video"))?;
-    drop(video);
+        .is_some_and(|v| may_see(user.as_ref(), &v));
+    if !visible {
+        return Err(ApiError::not_found("video"));
+    }
     let feed = Feed {
         state,
         user,

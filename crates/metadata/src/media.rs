@@ -126,9 +126,13 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         let Some((previous, was_custom)) = previous else {
+            // Explicitly: a dropped transaction's ROLLBACK is only sent when the pooled MySQL
+            // connection is next used, holding its locks until then.
+            tx.rollback().await?;
             return Ok(CoverChange::Unchanged);
         };
         if !custom && was_custom != 0 {
+            tx.rollback().await?;
             return Ok(CoverChange::Unchanged);
         }
         sqlx::query(

@@ -268,7 +268,12 @@ impl Store {
         .bind(id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else { return Ok(false) };
+        let Some(row) = row else {
+            // Explicitly: a dropped transaction's ROLLBACK is only sent when the pooled MySQL
+            // connection is next used, holding its locks until then.
+            tx.rollback().await?;
+            return Ok(false);
+        };
         let owner: i64 = row.try_get("owner_id")?;
         reserve(&mut tx, owner, length, quota).await?;
         sqlx::query("UPDATE uploads SET length = ?, reserved_bytes = ? WHERE id = ?")
@@ -332,6 +337,7 @@ impl Store {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
         let Some(upload) = active_upload(&mut tx, id).await? else {
+            tx.rollback().await?;
             return Ok(false);
         };
         // One upsert statement: an UPDATE-then-INSERT takes a gap lock on MySQL and two
@@ -398,6 +404,7 @@ impl Store {
     async fn try_end_upload(&self, id: &UploadId, state: UploadState) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let Some(upload) = active_upload(&mut tx, id).await? else {
+            tx.rollback().await?;
             return Ok(false);
         };
         sqlx::query(
