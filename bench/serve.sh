@@ -138,9 +138,11 @@ gen="$(grep -v '^#' <<<"$master" | grep -m1 '/index.m3u8' | cut -d/ -f1)"
 mapfile -t names < <(python3 -c 'import json,sys; [print(r["name"]) for r in json.load(sys.stdin)["renditions"]]' <<<"$json")
 log "generation $gen, renditions ${names[*]}"
 
-# Stop the processing server; serve with no job worker, like nginx only serving.
+# Stop the processing server; serve with no job worker, like nginx only serving. The new
+# server listens on another port: keep only the path of the playlists' URL.
 stop_pid "$SRV_PID"; SRV_PID=""
 start_spool 0
+base="$SPOOL_URL/${base#*://*/}"
 
 # The segments to fetch: the middle segment of the 360p rendition and of the highest one.
 targets=()

@@ -68,7 +68,9 @@ done
 mkdir -p "$BENCH_DIR"
 work="$(mktemp -d "$BENCH_DIR/transcode.XXXXXX")"
 SRV_PID=""
+CHILD_PID=""
 cleanup() {
+  if [ -n "$CHILD_PID" ]; then kill "$CHILD_PID" 2>/dev/null || true; wait "$CHILD_PID" 2>/dev/null || true; fi
   if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; fi
   rm -rf "$work"
   rmdir "$BENCH_DIR" 2>/dev/null || true
@@ -84,6 +86,16 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{ if (NR==0) {print
   if (NR%2) printf "%.2f\n", v[(NR+1)/2]; else printf "%.2f\n", (v[NR/2]+v[NR/2+1])/2 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="n/a" || b=="n/a" || b==0) print "n/a"; else printf "%.2f", a/b }'; }
 xrt() { awk -v d="$1" -v s="$2" 'BEGIN{ if (s=="n/a" || s==0) print "n/a"; else printf "%.2f", d/s }'; }
+# Runs a long command in the background and waits for it, so that a signal to the script is
+# handled at once (bash defers traps while a foreground command runs); cleanup kills it.
+run_child() {
+  local rc=0
+  "$@" &
+  CHILD_PID=$!
+  wait "$CHILD_PID" || rc=$?
+  CHILD_PID=""
+  return "$rc"
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # Python helpers: the ladder plan (a transcription of crates/media/src/ladder.rs) and the
@@ -196,7 +208,7 @@ else
   src="$work/source.mp4"
   w="${SIZE%x*}"; h="${SIZE#*x}"
   log "generating the source: ${DURATION} s ${SIZE} ${FPS} fps testsrc2 + sine, x264 crf ${SRC_CRF}"
-  ffmpeg -hide_banner -nostdin -v error -y \
+  run_child ffmpeg -hide_banner -nostdin -v error -y \
     -f lavfi -i "testsrc2=size=${w}x${h}:rate=${FPS}" \
     -f lavfi -i "sine=frequency=440:beep_factor=4:sample_rate=48000" \
     -t "$DURATION" -map 0:v -map 1:a \
@@ -252,7 +264,7 @@ audio_args() { # out dir
   hls_args "$1/audio"
 }
 run_ffmpeg() { # args...; stdout (the -progress feed) is discarded, errors are fatal
-  timeout "$TIMEOUT" ffmpeg "$@" >/dev/null || die "ffmpeg failed (or exceeded TIMEOUT=$TIMEOUT s): ffmpeg $*"
+  run_child timeout "$TIMEOUT" ffmpeg "$@" >/dev/null || die "ffmpeg failed (or exceeded TIMEOUT=$TIMEOUT s): ffmpeg $*"
 }
 
 # (b) The PeerTube way: one process per resolution, one after another, each decoding the
@@ -312,7 +324,9 @@ spool_run() { # progressive true|false, tag
     --no-progress --state-dir "$work/$tag-state" | tail -1)"
   t1="$(now)"
   [ -n "$id" ] || { cat "$data.log" >&2; die "spool upload printed no video id"; }
-  times="$(helper poll "$port" "$id" "$token" "$t1" "$TIMEOUT")" || { tail -20 "$data.log" >&2; die "Spool did not finish processing"; }
+  run_child python3 "$work/helper.py" poll "$port" "$id" "$token" "$t1" "$TIMEOUT" >"$work/times" \
+    || { tail -20 "$data.log" >&2; die "Spool did not finish processing"; }
+  times="$(cat "$work/times")"
   gen="$(find "$data/media/$id" -mindepth 1 -maxdepth 1 -type d ! -name covers -printf '%f\n' | head -1)"
   [ -n "$gen" ] || die "no published generation under $data/media/$id"
   SPOOL_OUT="$data/media/$id/$gen"
@@ -325,11 +339,18 @@ spool_stop() {
 }
 
 # ---------------------------------------------------------------- output check
-# One line per rendition: name WxH segments bytes(init + segments) seconds(of video).
+# One line per rendition found in the output dir (every subdirectory with an init.mp4, the
+# planned rungs first): name WxH-or-audio-format segments bytes(init + segments).
 describe() { # out dir
-  local out="$1" n wh segs bytes
+  local out="$1" n wh segs bytes names=()
   for n in "${rung_names[@]}" audio; do
     [ -f "$out/$n/init.mp4" ] || die "$out/$n/init.mp4 is missing"
+    names+=("$n")
+  done
+  for n in $(find "$out" -mindepth 2 -maxdepth 2 -name init.mp4 -printf '%h\n' | xargs -rn1 basename | sort); do
+    [[ " ${names[*]} " == *" $n "* ]] || names+=("$n")
+  done
+  for n in "${names[@]}"; do
     if [ "$n" = audio ]; then
       wh="$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name,sample_rate,channels -of csv=p=0 "$out/$n/init.mp4" | tr ',' '/')"
     else
@@ -386,6 +407,12 @@ done
 # The comparison is honest only if every contender produced the same renditions.
 check_rows=""
 mismatch=0
+for c in "${contenders[@]}"; do
+  if [ "$(awk '{print $1, $2, $3}' <<<"${desc[$c]}")" != "$(awk '{print $1, $2, $3}' <<<"${desc[onepass]}")" ]; then
+    mismatch=1
+    log "output mismatch: $c wrote"$'\n'"${desc[$c]}"$'\n'"one-pass wrote"$'\n'"${desc[onepass]}"
+  fi
+done
 while read -r n wh segs bytes; do
   row="| $n | $wh | $segs |"
   for c in "${contenders[@]}"; do
