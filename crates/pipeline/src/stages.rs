@@ -249,15 +249,19 @@ impl Inner {
                 }
                 let outputs = Outputs::from_pass(output);
                 let done = high.is_empty();
-                self.publish(
-                    video,
-                    &generation,
-                    &info,
-                    &outputs,
-                    done,
-                    weights.after_quick(),
-                )
-                .await?;
+                let published = self
+                    .publish(
+                        video,
+                        &generation,
+                        &info,
+                        &outputs,
+                        done,
+                        weights.after_quick(),
+                    )
+                    .await?;
+                if !published {
+                    return self.abandon(video).await;
+                }
                 (generation, outputs)
             }
         };
@@ -290,8 +294,12 @@ impl Inner {
             )
             .await?;
         outputs.add(output);
-        self.publish(video, &generation, &info, &outputs, true, 100)
-            .await?;
+        if !self
+            .publish(video, &generation, &info, &outputs, true, 100)
+            .await?
+        {
+            return self.abandon(video).await;
+        }
         progress.finish().await;
         self.sources.release(video).await;
         Ok(())
@@ -339,7 +347,7 @@ impl Inner {
         outputs: &Outputs,
         complete: bool,
         percent: i64,
-    ) -> StageResult {
+    ) -> StageResult<bool> {
         let gen_dir = self.media_root.join(video.as_str()).join(generation);
         let prefix = format!("{generation}/");
         let mpd = manifest::dash_mpd(
@@ -375,7 +383,18 @@ impl Inner {
             .await?
         {
             tracing::info!(video = %video, "video deleted or failed meanwhile; not published");
+            return Ok(false);
         }
+        Ok(true)
+    }
+
+    /// The video was deleted (or failed) while it was being processed: its files go, including
+    /// what this run wrote after the deletion removed the directory.
+    async fn abandon(&self, video: &VideoId) -> StageResult {
+        if self.store.video(video).await?.is_none() {
+            remove_dir_if_exists(&self.media_root.join(video.as_str())).await?;
+        }
+        self.sources.release(video).await;
         Ok(())
     }
 
