@@ -87,8 +87,9 @@ impl From<UploadError> for ApiError {
 impl From<MetadataError> for ApiError {
     fn from(e: MetadataError) -> Self {
         match e {
+            // A well-formed request whose values the store refuses (a title too long, …).
             MetadataError::InvalidInput(_) => {
-                Self::new(StatusCode::BAD_REQUEST, e.code(), e.to_string())
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
             }
             MetadataError::AlreadyExists(_) => {
                 Self::new(StatusCode::CONFLICT, e.code(), e.to_string())

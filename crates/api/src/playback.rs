@@ -444,7 +444,7 @@ impl Cmcd {
     pub(crate) fn from_request(request: &Parts) -> Self {
         let mut cmcd = Self::default();
         if let Some(query) = request.uri.query() {
-            for (key, value) in form_urlencoded_pairs(query) {
+            for (key, value) in form_urlencoded::parse(query.as_bytes()) {
                 if key == "CMCD" {
                     cmcd.absorb(&value);
                 }
@@ -493,40 +493,6 @@ fn split_outside_quotes(data: &str) -> Vec<&str> {
     }
     parts.push(&data[start..]);
     parts.into_iter().filter(|p| !p.trim().is_empty()).collect()
-}
-
-fn form_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((percent_decode(k)?, percent_decode(v)?))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// Keys under which a client's throughput is remembered: its CMCD session, and its address.
@@ -912,13 +878,6 @@ mod tests {
         check("bs,su", None, None, None);
         check("mtp=abc", None, None, None);
         check("mtp=0", None, None, None);
-        assert_eq!(
-            form_urlencoded_pairs("CMCD=bl%3D100%2Cmtp%3D900&x=1"),
-            [
-                ("CMCD".into(), "bl=100,mtp=900".into()),
-                ("x".into(), "1".into())
-            ]
-        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
 use spool_media::Published;
-use spool_metadata::{DeletedVideo, ListCursor, MetadataError, User, VideoRow, VideoUpdate};
+use spool_metadata::{DeletedVideo, ListCursor, User, VideoRow, VideoUpdate};
 use spool_model::{VideoId, VideoStatus, Visibility};
 
 use crate::auth::{AuthUser, MaybeUser};
@@ -455,15 +455,7 @@ pub async fn patch(
     let id = parse_id(&id)?;
     owned_video(&state, &user, &id).await?;
     let update = parse_patch(&body)?;
-    let found = state
-        .store
-        .update_video(&id, &update)
-        .await
-        .map_err(|e| match e {
-            // Validation failures of an edit are 422 (the body was well-formed JSON).
-            MetadataError::InvalidInput(message) => invalid_input(message),
-            other => other.into(),
-        })?;
+    let found = state.store.update_video(&id, &update).await?;
     state.videos.invalidate(&id).await;
     // Deleted between the ownership check and the update: as if it never existed.
     let video = if found {

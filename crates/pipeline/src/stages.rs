@@ -26,6 +26,8 @@ const COVER_CANDIDATES: u32 = 8;
 /// What each published pass produced (segment lists for the DASH manifest), kept in the
 /// generation dir so a retried stage can rebuild the manifest without re-encoding.
 const OUTPUTS_FILE: &str = "outputs.json";
+/// The `process` stage's probe results, kept in the video's scratch dir.
+const PROBE_FILE: &str = "probe.json";
 /// Shortest pause between two progress writes of one video.
 const PROGRESS_EVERY: Duration = Duration::from_millis(1000);
 
@@ -96,20 +98,11 @@ impl Pipeline {
     }
 
     /// The same pipeline fetching sources into `dir` instead (a worker's own local disk).
-    pub fn with_scratch_dir(self, dir: PathBuf) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            store: shared.store.clone(),
-            sources: shared.sources.clone(),
-            processes: shared.processes.clone(),
-            config: shared.config.clone(),
-            media_root: shared.media_root.clone(),
-        });
-        Self {
-            inner: Arc::new(Inner {
-                sources: inner.sources.with_root(dir),
-                ..inner
-            }),
-        }
+    /// Call it on a fresh pipeline, before it is cloned.
+    pub fn with_scratch_dir(mut self, dir: PathBuf) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_scratch_dir before cloning");
+        inner.sources = inner.sources.clone().with_root(dir);
+        self
     }
 
     /// The worker-local source copies (and how often they were fetched).
@@ -161,6 +154,9 @@ impl Inner {
             return Ok(());
         }
         let info = probe::probe(&self.processes, &source, &self.config.media).await?;
+        // Kept beside the source for the transcode stage, which runs on this worker too.
+        let json = serde_json::to_vec(&info).expect("probe results serialize");
+        write_atomically(&self.sources.dir(video).join(PROBE_FILE), &json).await?;
         let duration_ms = (info.duration_s * 1000.0).round() as i64;
         let size = info.video.as_ref().map(|v| (v.width, v.height));
         self.store.record_probe(video, duration_ms, size).await?;
@@ -213,7 +209,7 @@ impl Inner {
             return Ok(());
         };
         let media = &self.config.media;
-        let info = probe::probe(&self.processes, &source, media).await?;
+        let info = self.probe_result(video, &source).await?;
         let rungs = ladder::plan(&info, media);
         let (quick, high) = split_ladder(&rungs, media.progressive, media.quick_max_height);
         let weights = PassWeights::new(&info, &quick, &high);
@@ -303,6 +299,18 @@ impl Inner {
         progress.finish().await;
         self.sources.release(video).await;
         Ok(())
+    }
+
+    /// What the `process` stage found, read back from the scratch dir; probed again when this
+    /// worker did not run that stage (its owner died in between).
+    async fn probe_result(&self, video: &VideoId, source: &Path) -> StageResult<MediaInfo> {
+        let saved = tokio::fs::read(self.sources.dir(video).join(PROBE_FILE)).await;
+        if let Ok(info) = saved.as_deref().map(serde_json::from_slice::<MediaInfo>)
+            && let Ok(info) = info
+        {
+            return Ok(info);
+        }
+        Ok(probe::probe(&self.processes, source, &self.config.media).await?)
     }
 
     /// Runs one pass, mapping its progress onto `start..start+span` percent of the video and
