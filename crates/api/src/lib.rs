@@ -2,13 +2,16 @@
 //! with `tower::ServiceExt::oneshot` and `spool serve` binds it to a socket.
 //! The only crate that knows axum.
 
+mod accounts;
 mod auth;
 pub mod cache;
+mod channels;
 mod covers;
 pub mod error;
 pub mod playback;
 mod uploads;
 mod videos;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +49,10 @@ pub struct AppState {
     pub playback: Arc<playback::Playback>,
     /// Hot video rows and buffered view counts.
     pub videos: Arc<cache::VideoCache>,
+    /// The browser app's files and security headers.
+    pub web: Arc<web::WebApp>,
+    /// Failed sign-ins, for slowing down password guessing.
+    pub logins: Arc<accounts::LoginThrottle>,
 }
 
 impl AppState {
@@ -57,8 +64,14 @@ impl AppState {
         stop: CancellationToken,
         metrics: Option<PrometheusHandle>,
     ) -> std::io::Result<Self> {
+        let media_origin = media_origin(&config.playback.media_base_url);
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
+            web: Arc::new(web::WebApp::new(
+                config.web.dir.clone(),
+                media_origin.as_deref(),
+            )),
+            logins: Arc::new(accounts::LoginThrottle::new(config.web.max_failed_logins)),
             videos: Arc::new(cache::VideoCache::new(store.clone())),
             store,
             uploads,
@@ -69,6 +82,17 @@ impl AppState {
     }
 }
 
+/// `scheme://host[:port]` of a URL, for the Content-Security-Policy; None when empty or odd.
+fn media_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    let ok = matches!(scheme, "http" | "https")
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    ok.then(|| format!("{scheme}://{host}"))
+}
+
 /// The OpenAPI document, generated from the handlers' annotations.
 #[derive(OpenApi)]
 #[openapi(
@@ -76,11 +100,15 @@ impl AppState {
     paths(
         uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
         uploads::find, uploads::prove, videos::get, videos::list, videos::list_mine,
-        videos::patch, videos::delete, videos::events, covers::put, healthz,
+        videos::patch, videos::delete, videos::events, videos::retry, channels::related,
+        channels::like, channels::unlike, channels::channel, covers::put, covers::candidates,
+        covers::choose, accounts::signup, accounts::login, accounts::logout, accounts::session,
+        healthz,
     ),
     modifiers(&BearerAuth),
     tags((name = "uploads", description = "Resumable uploads (tus 1.0.0 + Spool extensions)"),
-         (name = "videos", description = "Videos"))
+         (name = "videos", description = "Videos"),
+         (name = "auth", description = "Browser sign-up, sign-in and sessions"))
 )]
 pub struct ApiDoc;
 
@@ -117,8 +145,32 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/uploads/{id}/proof", post(uploads::prove))
         .layer(middleware::from_fn(uploads::tus_resumable));
+    let pages = web::PAGES.iter().fold(Router::new(), |router, path| {
+        router.route(path, get(web::page))
+    });
     Router::new()
         .merge(tus)
+        .merge(pages)
+        .route("/assets/{*path}", get(web::asset))
+        .route("/api/v1/auth/signup", post(accounts::signup))
+        .route("/api/v1/auth/login", post(accounts::login))
+        .route("/api/v1/auth/logout", post(accounts::logout))
+        .route("/api/v1/auth/session", get(accounts::session))
+        .route("/api/v1/channels/{name}", get(channels::channel))
+        .route("/api/v1/videos/{id}/related", get(channels::related))
+        .route("/api/v1/videos/{id}/retry", post(videos::retry))
+        .route(
+            "/api/v1/videos/{id}/like",
+            axum::routing::put(channels::like).delete(channels::unlike),
+        )
+        .route(
+            "/api/v1/videos/{id}/cover/candidates",
+            get(covers::candidates),
+        )
+        .route(
+            "/api/v1/videos/{id}/cover/candidates/{index}",
+            post(covers::choose),
+        )
         .route("/api/v1/videos", get(videos::list))
         .route("/api/v1/me/videos", get(videos::list_mine))
         .route(
@@ -138,7 +190,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .fallback(|| async { ApiError::not_found("route") })
+        .fallback(get(web::not_found_page).fallback(|| async { ApiError::not_found("route") }))
         .layer(middleware::from_fn(track_requests))
         .layer(middleware::from_fn(cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
@@ -171,7 +223,7 @@ async fn cors(request: Request, next: Next) -> Response {
         let h = r.headers_mut();
         h.insert(
             http::header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, HEAD, POST, PATCH, DELETE, OPTIONS"),
+            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
         );
         if let Some(asked) = request
             .headers()

@@ -102,12 +102,16 @@ pub struct VideoJson {
     covers: Option<CoversJson>,
     /// Views: stored plus counted in this process and not yet written.
     views: i64,
+    /// Likes.
+    likes: i64,
+    /// Whether the caller likes it (only on a single video fetched while signed in).
+    liked: Option<bool>,
     created_at: String,
     updated_at: String,
 }
 
 /// The published media of a row; a row the code cannot read counts as nothing published.
-fn published(video: &VideoRow) -> Option<Published> {
+pub(crate) fn published(video: &VideoRow) -> Option<Published> {
     let json = video.media.as_deref()?;
     match Published::from_json(json) {
         Ok(p) => Some(p),
@@ -189,22 +193,28 @@ pub(crate) fn video_json(state: &AppState, headers: &HeaderMap, video: VideoRow)
         cover_url: covers.as_ref().map(|c| c.w1280.clone()),
         covers,
         views,
+        likes: video.likes,
+        liked: None,
         created_at: rfc3339(video.created_at),
         updated_at: rfc3339(video.updated_at),
     }
 }
 
-fn may_see(user: Option<&User>, video: &VideoRow) -> bool {
+pub(crate) fn may_see(user: Option<&User>, video: &VideoRow) -> bool {
     video.visibility != Visibility::Private
         || user.is_some_and(|u| u.is_admin || u.id == video.owner_id)
 }
 
-fn parse_id(id: &str) -> ApiResult<VideoId> {
+pub(crate) fn parse_id(id: &str) -> ApiResult<VideoId> {
     id.parse().map_err(|_| ApiError::not_found("video"))
 }
 
 /// The video if `user` may see it, else 404 (missing and hidden look the same).
-async fn visible_video(state: &AppState, user: Option<&User>, id: &VideoId) -> ApiResult<VideoRow> {
+pub(crate) async fn visible_video(
+    state: &AppState,
+    user: Option<&User>,
+    id: &VideoId,
+) -> ApiResult<VideoRow> {
     match state.videos.get(id).await? {
         Some(video) if may_see(user, &video) => Ok(video),
         _ => Err(ApiError::not_found("video")),
@@ -213,7 +223,11 @@ async fn visible_video(state: &AppState, user: Option<&User>, id: &VideoId) -> A
 
 /// The video if `user` may change it: fresh from the store (an edit must not start from a
 /// cached row). Hidden: 404; visible but someone else's: 403 `not_owner`.
-async fn owned_video(state: &AppState, user: &User, id: &VideoId) -> ApiResult<VideoRow> {
+pub(crate) async fn owned_video(
+    state: &AppState,
+    user: &User,
+    id: &VideoId,
+) -> ApiResult<VideoRow> {
     let video = state
         .store
         .video(id)
@@ -243,13 +257,19 @@ pub async fn get(
 ) -> ApiResult<Json<VideoJson>> {
     let id = parse_id(&id)?;
     let video = visible_video(&state, user.as_ref(), &id).await?;
-    Ok(Json(video_json(&state, &headers, video)))
+    let mut json = video_json(&state, &headers, video);
+    if let Some(user) = &user {
+        json.liked = Some(state.store.likes_video(user.id, &id).await?);
+    }
+    Ok(Json(json))
 }
 
 /// Paging parameters of a listing.
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only this channel's (user name's) videos.
+    channel: Option<String>,
     /// Page size: 1 to 100, default 24 (larger values are cut to 100).
     limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -283,9 +303,9 @@ fn decode_cursor(cursor: &str) -> Option<ListCursor> {
 }
 
 /// The page size and the position a listing request asks for.
-fn page_request(
+pub(crate) fn page_request(
     params: Result<Query<ListParams>, QueryRejection>,
-) -> ApiResult<(u32, Option<ListCursor>)> {
+) -> ApiResult<(u32, Option<ListCursor>, Option<String>)> {
     let Query(params) = params
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
@@ -299,11 +319,16 @@ fn page_request(
             )
         })?),
     };
-    Ok((limit, after))
+    Ok((limit, after, params.channel.filter(|c| !c.is_empty())))
 }
 
 /// One more row than the page is fetched, so the last page says so (no empty page after it).
-fn page(state: &AppState, headers: &HeaderMap, mut rows: Vec<VideoRow>, limit: u32) -> VideoPage {
+pub(crate) fn page(
+    state: &AppState,
+    headers: &HeaderMap,
+    mut rows: Vec<VideoRow>,
+    limit: u32,
+) -> VideoPage {
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     let next_cursor = if more {
@@ -329,8 +354,19 @@ pub async fn list(
     headers: HeaderMap,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<VideoPage>> {
-    let (limit, after) = page_request(params)?;
-    let rows = state.store.list_public_videos(after, limit + 1).await?;
+    let (limit, after, channel) = page_request(params)?;
+    let rows = match channel {
+        None => state.store.list_public_videos(after, limit + 1).await?,
+        Some(name) => match state.store.user_by_name(&name).await? {
+            Some(owner) => {
+                state
+                    .store
+                    .list_public_videos_by_owner(owner.id, after, limit + 1)
+                    .await?
+            }
+            None => Vec::new(),
+        },
+    };
     Ok(Json(page(&state, &headers, rows, limit)))
 }
 
@@ -346,7 +382,7 @@ pub async fn list_mine(
     headers: HeaderMap,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<VideoPage>> {
-    let (limit, after) = page_request(params)?;
+    let (limit, after, _) = page_request(params)?;
     let rows = state
         .store
         .list_videos_by_owner(user.id, after, limit + 1)
@@ -491,6 +527,43 @@ pub async fn delete(
     state.videos.invalidate(&id).await;
     remove_files(&state, &id, deleted).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Queues processing again after it failed (owner or admin).
+#[utoipa::path(post, path = "/api/v1/videos/{id}/retry", tag = "videos",
+    params(("id" = String, Path, description = "Video id")),
+    security(("bearer" = [])),
+    responses((status = 202, body = VideoJson, description = "queued again"),
+              (status = 401, body = crate::error::ErrorBody),
+              (status = 403, description = "`not_owner`", body = crate::error::ErrorBody),
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 409, description = "`not_retryable`: not failed, or the upload never completed (upload again)", body = crate::error::ErrorBody)))]
+pub async fn retry(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<VideoJson>)> {
+    let id = parse_id(&id)?;
+    owned_video(&state, &user, &id).await?;
+    if !state.store.retry_processing(&id).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_retryable",
+            "only a video whose processing failed can be retried; if its upload never \
+             completed, upload the file again",
+        ));
+    }
+    state.videos.invalidate(&id).await;
+    let video = state
+        .store
+        .video(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("video"))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(video_json(&state, &headers, video)),
+    ))
 }
 
 /// Removes what a deleted video left on disk. The database is the truth and already says the

@@ -50,6 +50,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Playback serving: CDN base URL, signed URLs.
     pub playback: PlaybackConfig,
+    /// The browser app and its sessions.
+    pub web: WebConfig,
 }
 
 /// `[server]`
@@ -157,6 +159,34 @@ pub struct JobsConfig {
     pub heartbeat_s: u64,
     /// Runs before a failing job goes dead.
     pub max_attempts: u32,
+}
+
+/// `[web]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// The built web app (`npm --prefix web run build` writes `web/dist`); relative paths are
+    /// relative to the working directory.
+    pub dir: PathBuf,
+    /// Mark the session cookie `Secure`. Browsers accept Secure cookies over plain HTTP only
+    /// from localhost; turn this off only to try Spool over plain HTTP from another machine.
+    pub secure_cookies: bool,
+    /// Seconds a browser session lasts after sign-in.
+    pub session_ttl_s: u64,
+    /// Failed sign-ins for one user name (or from one address, times four) before further
+    /// attempts are refused for a growing while.
+    pub max_failed_logins: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("web/dist"),
+            secure_cookies: true,
+            session_ttl_s: 30 * 24 * 3600,
+            max_failed_logins: 5,
+        }
+    }
 }
 
 /// `[playback]`
@@ -381,6 +411,11 @@ impl Config {
             return Err(ConfigError::OutOfRange(
                 "jobs.max_attempts and jobs.heartbeat_s must be at least 1, jobs.lease_s at least 3"
                     .into(),
+            ));
+        }
+        if self.web.session_ttl_s < 60 || self.web.max_failed_logins == 0 {
+            return Err(ConfigError::OutOfRange(
+                "web.session_ttl_s must be at least 60 and web.max_failed_logins at least 1".into(),
             ));
         }
         if self.database.max_connections == 0 {

@@ -7,7 +7,9 @@
 
 mod blobs;
 mod jobs;
+mod likes;
 mod media;
+mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod uploads;
@@ -22,9 +24,11 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
+pub use likes::LikeState;
 pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
+pub use sessions::{NewSession, Session};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};
-pub use users::User;
+pub use users::{User, validate_user_name};
 pub use videos::{
     DeletedVideo, ListCursor, MAX_CATEGORY_CHARS, MAX_DESCRIPTION_CHARS, MAX_TAG_CHARS, MAX_TAGS,
     MAX_TAGS_JSON_BYTES, MAX_TITLE_CHARS, VideoRow, VideoUpdate,

@@ -110,6 +110,37 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Queues processing again for a failed video whose upload completed: back to `uploaded`
+    /// with the error cleared and the video's jobs replaced by a fresh `process` job, in one
+    /// transaction. False when the video is not `failed` or has no source to process.
+    pub async fn retry_processing(&self, id: &VideoId) -> Result<bool> {
+        crate::with_retry(|| self.try_retry_processing(id)).await
+    }
+
+    async fn try_retry_processing(&self, id: &VideoId) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let now = now_millis();
+        let reset = sqlx::query(
+            "UPDATE videos SET status = 'uploaded', error = NULL, progress = 0, updated_at = ? \
+             WHERE id = ? AND status = 'failed' AND blake3 IS NOT NULL",
+        )
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if reset.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM jobs WHERE video_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        crate::jobs::insert_job(&mut *tx, crate::PROCESS_JOB, id, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Points the video at a new cover set. An automatic cover (`custom = false`) never
     /// replaces one the owner uploaded. Says what changed, naming the set replaced (its files
     /// can go).

@@ -45,7 +45,10 @@ pub fn validate_user_name(name: &str) -> Result<()> {
     }
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
+/// The columns [`user_from_row`] reads.
+pub(crate) const USER_COLUMNS: &str = "id, name, is_admin, used_bytes";
+
+pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
     Ok(User {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -78,16 +81,28 @@ impl Store {
 
     /// Looks a user up by name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, name, is_admin, used_bytes FROM users WHERE name = ?")
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?"))
             .bind(name)
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// A user and when they signed up (Unix ms), by name.
+    pub async fn user_created_at(&self, name: &str) -> Result<Option<(User, i64)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, created_at FROM users WHERE name = ?"
+        ))
+        .bind(name)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|row| Ok((user_from_row(&row)?, row.try_get("created_at")?)))
+            .transpose()
+    }
+
     /// Looks a user up by id.
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, name, is_admin, used_bytes FROM users WHERE id = ?")
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;

@@ -49,6 +49,8 @@ pub struct VideoRow {
     pub cover_custom: bool,
     /// Views counted so far (flushed in batches; the API adds what is still buffered).
     pub views: i64,
+    /// Likes (one per user).
+    pub likes: i64,
     /// Creation time, Unix ms.
     pub created_at: i64,
     /// Last change, Unix ms.
@@ -63,7 +65,7 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> MetadataError {
 pub(crate) const VIDEO_SELECT: &str = "SELECT v.id, v.owner_id, u.name AS owner_name, v.title, \
     v.description, v.tags, v.category, v.visibility, v.status, v.duration_ms, v.width, \
     v.height, v.blake3, v.size_bytes, v.error, v.progress, v.media, v.cover_gen, \
-    v.cover_custom, v.views, v.created_at, v.updated_at \
+    v.cover_custom, v.views, v.likes, v.created_at, v.updated_at \
     FROM videos v JOIN users u ON u.id = v.owner_id";
 
 pub(crate) fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
@@ -93,6 +95,7 @@ pub(crate) fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
         cover_gen: row.try_get("cover_gen")?,
         cover_custom: row.try_get::<i64, _>("cover_custom")? != 0,
         views: row.try_get("views")?,
+        likes: row.try_get("likes")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -305,6 +308,34 @@ impl Store {
         .await
     }
 
+    /// Public, ready videos of one owner (their channel), newest first.
+    pub async fn list_public_videos_by_owner(
+        &self,
+        owner: UserId,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<VideoRow>> {
+        self.list_videos(
+            "v.visibility = 'public' AND v.status = 'ready' AND v.owner_id = ?",
+            Some(owner),
+            after,
+            limit,
+        )
+        .await
+    }
+
+    /// How many public, ready videos `owner` has.
+    pub async fn count_public_videos_by_owner(&self, owner: UserId) -> Result<i64> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM videos \
+             WHERE owner_id = ? AND visibility = 'public' AND status = 'ready'",
+        )
+        .bind(owner)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Every video of `owner` whatever its status and visibility, newest first, at most
     /// `limit`, strictly after `after`.
     pub async fn list_videos_by_owner(
@@ -440,6 +471,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM jobs WHERE video_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM likes WHERE video_id = ?")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;

@@ -541,3 +541,125 @@ async fn view_counts_are_added_in_batches() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sessions_last_until_they_expire_or_are_deleted() {
+    on_each_engine(|engine, store, _| async move {
+        let carol = store
+            .create_user_with_password("carol", "$argon2id$fake")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.create_user_with_password("carol", "x").await,
+            Err(MetadataError::AlreadyExists("user"))
+        ));
+        let (user, hash) = store.user_with_password("carol").await.unwrap().unwrap();
+        assert_eq!(
+            (user, hash.as_deref()),
+            (carol.clone(), Some("$argon2id$fake"))
+        );
+        // Token-only accounts have no password.
+        store.create_user("dave", false).await.unwrap();
+        assert_eq!(
+            store.user_with_password("dave").await.unwrap().unwrap().1,
+            None
+        );
+        assert!(store.user_with_password("nobody").await.unwrap().is_none());
+
+        let live = store.create_session(carol.id, 60_000).await.unwrap();
+        let session = store.session(&live.secret).await.unwrap().expect("live");
+        assert_eq!(session.user, carol, "{engine:?}");
+        assert_eq!(session.csrf_token, live.csrf_token);
+        assert_ne!(live.secret, live.csrf_token);
+        assert!(store.session("forged").await.unwrap().is_none());
+        assert!(store.session(&"x".repeat(500)).await.unwrap().is_none());
+
+        let expired = store.create_session(carol.id, -1).await.unwrap();
+        assert!(store.session(&expired.secret).await.unwrap().is_none());
+        assert_eq!(
+            store.delete_expired_sessions(now_millis()).await.unwrap(),
+            1
+        );
+
+        store.delete_session(&live.secret).await.unwrap();
+        assert!(store.session(&live.secret).await.unwrap().is_none());
+        store.delete_session(&live.secret).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn likes_count_once_per_user_and_go_with_the_video() {
+    on_each_engine(|engine, store, _| async move {
+        let owner = store.create_user("owner", false).await.unwrap();
+        let fan = store.create_user("fan", false).await.unwrap();
+        let id = ready(&store, owner.id, Visibility::Public, b"liked clip").await;
+        let like = |user: UserId, liked: bool| {
+            let (store, id) = (store.clone(), id.clone());
+            async move { store.set_like(user, &id, liked).await.unwrap().unwrap() }
+        };
+        assert_eq!(like(fan.id, true).await.likes, 1, "{engine:?}");
+        assert_eq!(
+            like(fan.id, true).await.likes,
+            1,
+            "liking twice counts once"
+        );
+        let both = like(owner.id, true).await;
+        assert_eq!((both.likes, both.liked), (2, true));
+        assert!(store.likes_video(fan.id, &id).await.unwrap());
+        let undone = like(fan.id, false).await;
+        assert_eq!((undone.likes, undone.liked), (1, false));
+        assert_eq!(
+            like(fan.id, false).await.likes,
+            1,
+            "unliking twice counts once"
+        );
+        assert_eq!(store.video(&id).await.unwrap().unwrap().likes, 1);
+        assert!(
+            store
+                .set_like(fan.id, &VideoId::random(), true)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.delete_video(&id).await.unwrap();
+        assert!(!store.likes_video(owner.id, &id).await.unwrap());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failed_video_can_be_queued_again_and_channels_list_only_public_ready_videos() {
+    on_each_engine(|engine, store, _| async move {
+        let owner = store.create_user("maker", false).await.unwrap();
+        let (failed, _) = uploaded(&store, owner.id, Visibility::Public, b"broken").await;
+        assert!(
+            !store.retry_processing(&failed).await.unwrap(),
+            "not failed yet"
+        );
+        assert!(store.fail_video(&failed, "bad codec").await.unwrap());
+        assert!(store.retry_processing(&failed).await.unwrap(), "{engine:?}");
+        let row = store.video(&failed).await.unwrap().unwrap();
+        assert_eq!((row.status, row.error), (VideoStatus::Uploaded, None));
+        let job = store.job_for(PROCESS_JOB, &failed).await.unwrap().unwrap();
+        assert_eq!(job.attempts, 0);
+        assert!(!store.retry_processing(&failed).await.unwrap(), "only once");
+
+        let public = ready(&store, owner.id, Visibility::Public, b"one").await;
+        ready(&store, owner.id, Visibility::Private, b"two").await;
+        ready(&store, owner.id, Visibility::Unlisted, b"three").await;
+        let listed = store
+            .list_public_videos_by_owner(owner.id, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(ids(&listed), vec![public.to_string()]);
+        assert_eq!(
+            store.count_public_videos_by_owner(owner.id).await.unwrap(),
+            1
+        );
+        let (user, created_at) = store.user_created_at("maker").await.unwrap().unwrap();
+        assert_eq!(user.id, owner.id);
+        assert!(created_at > 0);
+    })
+    .await;
+}

@@ -192,6 +192,7 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
     };
     let sweeper = tokio::spawn(sweep_expired(
         uploads,
+        store.clone(),
         Duration::from_secs(config.upload.sweep_interval_s.max(1)),
         stop.clone(),
     ));
@@ -287,8 +288,13 @@ async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reclaims expired uploads until shutdown.
-async fn sweep_expired(uploads: UploadService, every: Duration, stop: CancellationToken) {
+/// Reclaims expired uploads and removes expired browser sessions until shutdown.
+async fn sweep_expired(
+    uploads: UploadService,
+    store: Store,
+    every: Duration,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
@@ -296,6 +302,9 @@ async fn sweep_expired(uploads: UploadService, every: Duration, stop: Cancellati
             _ = tick.tick() => {
                 if let Err(e) = uploads.sweep_expired().await {
                     tracing::warn!("expired-upload sweep failed: {e}");
+                }
+                if let Err(e) = store.delete_expired_sessions(spool_model::now_millis()).await {
+                    tracing::warn!("expired-session sweep failed: {e}");
                 }
             }
         }

@@ -1,0 +1,589 @@
+//! The browser side of the API through the router (no socket): sign-up, sign-in and its
+//! throttle, session cookies with CSRF protection, pages and assets with their security
+//! headers, likes, channels, related videos and retrying failed processing. Accounts run on
+//! SQLite and MariaDB.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use spool_api::AppState;
+use spool_config::Config;
+use spool_metadata::testing::{ENGINES, Engine, TestDb};
+use spool_metadata::{NewUpload, Store};
+use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
+use spool_storage::LocalStore;
+use spool_upload::UploadService;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+struct Harness {
+    app: Router,
+    store: Store,
+    web_dir: tempfile::TempDir,
+    _data: tempfile::TempDir,
+    _db: TestDb,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn code(&self) -> String {
+        let json = self.json();
+        assert!(
+            !json["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .is_empty(),
+            "{json}"
+        );
+        json["error"]["code"].as_str().unwrap().to_owned()
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map_or("", |v| v.to_str().unwrap_or(""))
+    }
+}
+
+/// A browser's cookie jar of one: the session cookie and its CSRF token.
+#[derive(Clone, Default)]
+struct Browser {
+    cookie: Option<String>,
+    csrf: Option<String>,
+}
+
+async fn harness(engine: Engine) -> Harness {
+    let (db, store) = TestDb::store(engine).await;
+    let data = tempfile::tempdir().unwrap();
+    let web_dir = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.server.data_dir = data.path().to_owned();
+    config.server.public_url = "http://spool.test".into();
+    config.web.dir = web_dir.path().to_owned();
+    config.web.max_failed_logins = 3;
+    let blobs = LocalStore::open(data.path()).unwrap();
+    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
+    let state = AppState::new(
+        store.clone(),
+        uploads,
+        Arc::new(config),
+        CancellationToken::new(),
+        None,
+    )
+    .unwrap();
+    Harness {
+        app: spool_api::router(state),
+        store,
+        web_dir,
+        _data: data,
+        _db: db,
+    }
+}
+
+impl Harness {
+    async fn send(&self, mut request: Request<Body>) -> Reply {
+        let peer: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
+    /// A request as `browser` sends it: with its cookie, and its CSRF token when `csrf`.
+    async fn call(
+        &self,
+        browser: &Browser,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+        csrf: bool,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(cookie) = &browser.cookie {
+            request = request.header("cookie", format!("theme=dark; {cookie}"));
+        }
+        if let (true, Some(token)) = (csrf, &browser.csrf) {
+            request = request.header("x-csrf-token", token);
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).unwrap()).await
+    }
+
+    /// Signs up or in; on success the browser holds the session.
+    async fn auth(&self, browser: &mut Browser, action: &str, name: &str, password: &str) -> Reply {
+        let reply = self
+            .call(
+                browser,
+                "POST",
+                &format!("/api/v1/auth/{action}"),
+                Some(json!({ "name": name, "password": password })),
+                false,
+            )
+            .await;
+        if reply.status.is_success() {
+            let set_cookie = reply.header("set-cookie").to_owned();
+            assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+            assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+            assert!(set_cookie.contains("Secure"), "{set_cookie}");
+            browser.cookie = Some(set_cookie.split(';').next().unwrap().to_owned());
+            browser.csrf = Some(reply.json()["csrf_token"].as_str().unwrap().to_owned());
+        }
+        reply
+    }
+
+    /// A ready public video of `owner` with `tags`, made through the store.
+    async fn ready_video(&self, owner: UserId, seed: &str, tags: &[&str]) -> VideoId {
+        let content = seed.as_bytes();
+        let hash = ContentHash::from(blake3::hash(content));
+        let upload = NewUpload {
+            id: UploadId::random(),
+            video_id: VideoId::random(),
+            owner_id: owner,
+            title: seed.into(),
+            visibility: Visibility::Public,
+            length: Some(content.len() as i64),
+            metadata: String::new(),
+            announced_blake3: None,
+            hash_state: vec![],
+            expires_at: now_millis() + 60_000,
+        };
+        self.store.create_upload(&upload, 0).await.unwrap();
+        let key = format!("blobs/{}/{}", &hash.to_hex()[..2], hash.to_hex());
+        self.store
+            .complete_upload(&upload.id, &hash, content.len() as i64, &key)
+            .await
+            .unwrap();
+        let update = spool_metadata::VideoUpdate {
+            tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+            ..Default::default()
+        };
+        self.store
+            .update_video(&upload.video_id, &update)
+            .await
+            .unwrap();
+        self.store
+            .publish_media(&upload.video_id, "{}", 100)
+            .await
+            .unwrap();
+        upload.video_id
+    }
+}
+
+#[tokio::test]
+async fn sign_up_sign_in_and_sessions_with_csrf() {
+    for engine in ENGINES {
+        eprintln!("engine: {engine:?}");
+        let h = harness(engine).await;
+        let mut alice = Browser::default();
+
+        // Sign-up refuses weak passwords and bad names with reasons, then taken names.
+        for (name, password, status, code) in [
+            ("alice", "short", 422, "weak_password"),
+            ("alice", "password123", 422, "weak_password"),
+            ("alice", "alice-rocks-99", 422, "weak_password"),
+            (
+                "<b>alice</b>",
+                "correct horse battery",
+                422,
+                "invalid_input",
+            ),
+        ] {
+            let reply = h.auth(&mut alice, "signup", name, password).await;
+            assert_eq!((reply.status.as_u16(), reply.code()), (status, code.into()));
+        }
+        let reply = h
+            .auth(&mut alice, "signup", "alice", "correct horse battery")
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{:?}", reply.json());
+        assert_eq!(reply.json()["user"]["name"], "alice");
+        let mut again = Browser::default();
+        let taken = h
+            .auth(&mut again, "signup", "alice", "another good phrase")
+            .await;
+        assert_eq!(
+            (taken.status, taken.code()),
+            (StatusCode::CONFLICT, "already_exists".into())
+        );
+
+        // The session cookie identifies the browser; the CSRF token guards changes.
+        let session = h
+            .call(&alice, "GET", "/api/v1/auth/session", None, false)
+            .await;
+        assert_eq!(session.json()["user"]["name"], "alice");
+        assert_eq!(session.json()["csrf_token"].as_str(), alice.csrf.as_deref());
+        let mine = h
+            .call(&alice, "GET", "/api/v1/me/videos", None, false)
+            .await;
+        assert_eq!(mine.status, StatusCode::OK);
+        let owner = h.store.user_by_name("alice").await.unwrap().unwrap();
+        let id = h.ready_video(owner.id, "alice clip", &[]).await;
+        let path = format!("/api/v1/videos/{id}");
+        let edit = json!({ "title": "<script>alert(1)</script>" });
+        let forged = h
+            .call(&alice, "PATCH", &path, Some(edit.clone()), false)
+            .await;
+        assert_eq!(
+            (forged.status, forged.code()),
+            (StatusCode::FORBIDDEN, "csrf_failed".into())
+        );
+        let wrong = Browser {
+            csrf: Some("not-the-token".into()),
+            ..alice.clone()
+        };
+        let forged = h
+            .call(&wrong, "PATCH", &path, Some(edit.clone()), true)
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let edited = h.call(&alice, "PATCH", &path, Some(edit), true).await;
+        assert_eq!(edited.status, StatusCode::OK);
+        assert_eq!(
+            edited.json()["title"],
+            "<script>alert(1)</script>",
+            "stored as text"
+        );
+
+        // Sign-in: a wrong password and an unknown user look the same.
+        let mut bob = Browser::default();
+        let wrong = h.auth(&mut bob, "login", "alice", "wrong password!").await;
+        let unknown = h.auth(&mut bob, "login", "nobody", "wrong password!").await;
+        for reply in [&wrong, &unknown] {
+            assert_eq!(
+                (reply.status, reply.code()),
+                (StatusCode::UNAUTHORIZED, "wrong_credentials".into())
+            );
+        }
+        assert_eq!(wrong.json(), unknown.json());
+        let ok = h
+            .auth(&mut bob, "login", "alice", "correct horse battery")
+            .await;
+        assert_eq!(ok.status, StatusCode::OK);
+        assert_ne!(bob.cookie, alice.cookie, "a new session per sign-in");
+
+        // Repeated failures are refused for a while, even with the right password.
+        for _ in 0..3 {
+            h.auth(
+                &mut Browser::default(),
+                "login",
+                "alice",
+                "guess guess guess",
+            )
+            .await;
+        }
+        let locked = h
+            .auth(
+                &mut Browser::default(),
+                "login",
+                "alice",
+                "correct horse battery",
+            )
+            .await;
+        assert_eq!(
+            (locked.status, locked.code()),
+            (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts".into())
+        );
+        assert!(locked.header("retry-after").parse::<u64>().unwrap() >= 1);
+
+        // A sign-in posted from another site is refused.
+        let cross = h
+            .send(
+                Request::post("/api/v1/auth/login")
+                    .header("origin", "https://evil.example")
+                    .body(Body::from(
+                        r#"{"name":"alice","password":"correct horse battery"}"#,
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(cross.code(), "csrf_failed");
+
+        // Signing out needs the token, ends the session and clears the cookie.
+        let refused = h
+            .call(&alice, "POST", "/api/v1/auth/logout", None, false)
+            .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let out = h
+            .call(&alice, "POST", "/api/v1/auth/logout", None, true)
+            .await;
+        assert_eq!(out.status, StatusCode::NO_CONTENT);
+        assert!(out.header("set-cookie").contains("Max-Age=0"));
+        let gone = h
+            .call(&alice, "GET", "/api/v1/auth/session", None, false)
+            .await;
+        assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
+        // A stale cookie reads public pages anonymously, and cannot change anything.
+        let public = h.call(&alice, "GET", "/api/v1/videos", None, false).await;
+        assert_eq!(public.status, StatusCode::OK);
+        let denied = h
+            .call(&alice, "GET", "/api/v1/me/videos", None, false)
+            .await;
+        assert_eq!(denied.status, StatusCode::UNAUTHORIZED);
+        // Bob's session still works and API tokens need no CSRF token.
+        assert_eq!(
+            h.call(&bob, "GET", "/api/v1/me/videos", None, false)
+                .await
+                .status,
+            StatusCode::OK
+        );
+        let token = h.store.create_token(owner.id).await.unwrap();
+        let by_token = h
+            .send(
+                Request::patch(&path)
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::from(r#"{"title":"by token"}"#))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(by_token.status, StatusCode::OK);
+        h.store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn pages_and_assets_carry_security_headers() {
+    let h = harness(Engine::Sqlite).await;
+    // Before the app is built the pages say how to build it.
+    let missing = h.call(&Browser::default(), "GET", "/", None, false).await;
+    assert_eq!(
+        (missing.status, missing.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "web_not_built".into())
+    );
+
+    let dir = h.web_dir.path();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><script type=module src=/assets/app-1.js></script>",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("assets")).unwrap();
+    std::fs::write(dir.join("assets/app-1.js"), "console.log(1)").unwrap();
+    for page in [
+        "/",
+        "/watch/abcdefghijk",
+        "/upload",
+        "/studio",
+        "/feed",
+        "/c/alice",
+        "/signin",
+        "/signup",
+    ] {
+        let reply = h.call(&Browser::default(), "GET", page, None, false).await;
+        assert_eq!(reply.status, StatusCode::OK, "{page}");
+        assert!(reply.header("content-type").starts_with("text/html"));
+        let csp = reply.header("content-security-policy");
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(reply.header("x-content-type-options"), "nosniff");
+        assert_eq!(reply.header("cache-control"), "no-cache");
+    }
+    let asset = h
+        .call(&Browser::default(), "GET", "/assets/app-1.js", None, false)
+        .await;
+    assert_eq!(asset.status, StatusCode::OK);
+    assert_eq!(asset.body, b"console.log(1)");
+    assert!(asset.header("cache-control").contains("immutable"));
+    assert!(asset.header("content-type").contains("javascript"));
+    for bad in [
+        "/assets/nope.js",
+        "/assets/../index.html",
+        "/assets/%2e%2e/index.html",
+    ] {
+        let reply = h.call(&Browser::default(), "GET", bad, None, false).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    // Unknown paths: the app (which renders "not found") for browsers, JSON for clients.
+    let request = Request::get("/no/such/page").header("accept", "text/html");
+    let html = h.send(request.body(Body::empty()).unwrap()).await;
+    assert_eq!(html.status, StatusCode::NOT_FOUND);
+    assert!(html.header("content-type").starts_with("text/html"));
+    let api = h
+        .call(&Browser::default(), "GET", "/api/v1/nope", None, false)
+        .await;
+    assert_eq!(
+        (api.status, api.code()),
+        (StatusCode::NOT_FOUND, "not_found".into())
+    );
+}
+
+#[tokio::test]
+async fn likes_channels_related_and_retry() {
+    for engine in ENGINES {
+        eprintln!("engine: {engine:?}");
+        let h = harness(engine).await;
+        let mut fan = Browser::default();
+        assert!(
+            h.auth(&mut fan, "signup", "fan", "listening all day")
+                .await
+                .status
+                .is_success()
+        );
+        let maker = h.store.create_user("maker", false).await.unwrap();
+        let other = h.store.create_user("other", false).await.unwrap();
+        let cats = h.ready_video(maker.id, "cats", &["cats", "pets"]).await;
+        let more_cats = h
+            .ready_video(other.id, "more cats", &["Cats", "pets"])
+            .await;
+        let by_maker = h.ready_video(maker.id, "maker again", &["cars"]).await;
+        let unrelated = h.ready_video(other.id, "rockets", &["space"]).await;
+
+        // Likes need a session (and its CSRF token), count once, and show on the video.
+        let like = format!("/api/v1/videos/{cats}/like");
+        assert_eq!(
+            h.call(&Browser::default(), "PUT", &like, None, false)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        for _ in 0..2 {
+            let liked = h.call(&fan, "PUT", &like, None, true).await;
+            assert_eq!(liked.json(), json!({ "likes": 1, "liked": true }));
+        }
+        let video = h
+            .call(&fan, "GET", &format!("/api/v1/videos/{cats}"), None, false)
+            .await
+            .json();
+        assert_eq!(
+            (video["likes"].clone(), video["liked"].clone()),
+            (json!(1), json!(true))
+        );
+        let anonymous = h
+            .call(
+                &Browser::default(),
+                "GET",
+                &format!("/api/v1/videos/{cats}"),
+                None,
+                false,
+            )
+            .await
+            .json();
+        assert_eq!(
+            (anonymous["likes"].clone(), anonymous["liked"].clone()),
+            (json!(1), Value::Null)
+        );
+        let unliked = h.call(&fan, "DELETE", &like, None, true).await;
+        assert_eq!(unliked.json(), json!({ "likes": 0, "liked": false }));
+
+        // Related: shared tags first, then the same channel, then the rest; never itself.
+        let related = h
+            .call(
+                &fan,
+                "GET",
+                &format!("/api/v1/videos/{cats}/related"),
+                None,
+                false,
+            )
+            .await
+            .json();
+        let order: Vec<&str> = related["videos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            order,
+            [more_cats.as_str(), by_maker.as_str(), unrelated.as_str()]
+        );
+
+        // Channels.
+        let channel = h
+            .call(&fan, "GET", "/api/v1/channels/maker", None, false)
+            .await
+            .json();
+        assert_eq!(
+            (channel["name"].clone(), channel["video_count"].clone()),
+            (json!("maker"), json!(2))
+        );
+        assert_eq!(
+            h.call(&fan, "GET", "/api/v1/channels/ghost", None, false)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        let listed = h
+            .call(&fan, "GET", "/api/v1/videos?channel=maker", None, false)
+            .await
+            .json();
+        assert_eq!(listed["videos"].as_array().unwrap().len(), 2);
+        let none = h
+            .call(&fan, "GET", "/api/v1/videos?channel=ghost", None, false)
+            .await
+            .json();
+        assert_eq!(none["videos"], json!([]));
+
+        // Retry: only the owner, only a failed video.
+        let fan_user = h.store.user_by_name("fan").await.unwrap().unwrap();
+        let mine = h.ready_video(fan_user.id, "fan clip", &[]).await;
+        let retry = format!("/api/v1/videos/{mine}/retry");
+        let not_failed = h.call(&fan, "POST", &retry, None, true).await;
+        assert_eq!(
+            (not_failed.status, not_failed.code()),
+            (StatusCode::CONFLICT, "not_retryable".into())
+        );
+        h.store.fail_video(&mine, "no video stream").await.unwrap();
+        let queued = h.call(&fan, "POST", &retry, None, true).await;
+        assert_eq!(queued.status, StatusCode::ACCEPTED);
+        assert_eq!(queued.json()["status"], "uploaded");
+        let theirs = h
+            .call(
+                &fan,
+                "POST",
+                &format!("/api/v1/videos/{cats}/retry"),
+                None,
+                true,
+            )
+            .await;
+        assert_eq!(theirs.code(), "not_owner");
+
+        // Cover candidates: none before anything is published with them.
+        let candidates = h
+            .call(
+                &fan,
+                "GET",
+                &format!("/api/v1/videos/{mine}/cover/candidates"),
+                None,
+                false,
+            )
+            .await;
+        assert_eq!(candidates.json(), json!({ "candidates": [] }));
+        let choose = h
+            .call(
+                &fan,
+                "POST",
+                &format!("/api/v1/videos/{mine}/cover/candidates/1"),
+                None,
+                true,
+            )
+            .await;
+        assert_eq!(choose.status, StatusCode::NOT_FOUND);
+        h.store.close().await;
+    }
+}
