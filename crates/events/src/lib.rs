@@ -10,6 +10,7 @@
 mod consumer;
 mod error;
 mod segment;
+pub mod tracking;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
