@@ -23,8 +23,9 @@ pub struct MaybeUser(pub Option<User>);
 /// The caller; the request is refused with 401 without a valid token or session.
 pub struct AuthUser(pub User);
 
-fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(value) = parts.headers.get(http::header::AUTHORIZATION) else {
+/// The `Authorization: Bearer` token, if any; another scheme or an unreadable value is 401.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
         return Ok(None);
     };
     let value = value.to_str().map_err(|_| ApiError::unauthorized())?;
@@ -70,7 +71,7 @@ impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(token) = bearer(parts)? {
+        if let Some(token) = bearer_token(&parts.headers)? {
             return match state.store.user_by_token(token).await? {
                 Some(user) => Ok(Self(Some(user))),
                 // A wrong token is an error, not silently anonymous: the client meant to sign in.

@@ -9,6 +9,7 @@ mod channels;
 mod covers;
 pub mod error;
 pub mod playback;
+pub mod tracking;
 mod uploads;
 mod videos;
 pub mod web;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub web: Arc<web::WebApp>,
     /// Failed sign-ins, for slowing down password guessing.
     pub logins: Arc<accounts::LoginThrottle>,
+    /// Tracking ingestion: the event log, recent event ids, the rate limit.
+    pub tracking: Arc<tracking::Tracking>,
 }
 
 impl AppState {
@@ -72,6 +75,10 @@ impl AppState {
                 media_origin.as_deref(),
             )),
             logins: Arc::new(accounts::LoginThrottle::new(config.web.max_failed_logins)),
+            tracking: Arc::new(tracking::Tracking::new(
+                config.server.data_dir.join("events"),
+                &config.events,
+            )),
             videos: Arc::new(cache::VideoCache::new(store.clone())),
             store,
             uploads,
@@ -102,13 +109,14 @@ fn media_origin(url: &str) -> Option<String> {
         uploads::find, uploads::prove, videos::get, videos::list, videos::list_mine,
         videos::patch, videos::delete, videos::events, videos::retry, channels::related,
         channels::like, channels::unlike, channels::channel, covers::put, covers::candidates,
-        covers::choose, accounts::signup, accounts::login, accounts::logout, accounts::session,
+        covers::choose, tracking::ingest, accounts::signup, accounts::login, accounts::logout, accounts::session,
         healthz,
     ),
     modifiers(&BearerAuth),
     tags((name = "uploads", description = "Resumable uploads (tus 1.0.0 + Spool extensions)"),
          (name = "videos", description = "Videos"),
-         (name = "auth", description = "Browser sign-up, sign-in and sessions"))
+         (name = "auth", description = "Browser sign-up, sign-in and sessions"),
+         (name = "events", description = "Event tracking (埋点)"))
 )]
 pub struct ApiDoc;
 
@@ -152,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .merge(tus)
         .merge(pages)
         .route("/assets/{*path}", get(web::asset))
+        .route("/api/v1/events", post(tracking::ingest))
         .route("/api/v1/auth/signup", post(accounts::signup))
         .route("/api/v1/auth/login", post(accounts::login))
         .route("/api/v1/auth/logout", post(accounts::logout))

@@ -1,7 +1,7 @@
 //! The browser side of the API through the router (no socket): sign-up, sign-in and its
 //! throttle, session cookies with CSRF protection, pages and assets with their security
-//! headers, likes, channels, related videos and retrying failed processing. Accounts run on
-//! SQLite and MariaDB.
+//! headers, likes, channels, related videos, retrying failed processing and tracking batches
+//! (`POST /api/v1/events`). Accounts run on SQLite and MariaDB.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +25,7 @@ use tower::ServiceExt;
 struct Harness {
     app: Router,
     store: Store,
+    tracking: Arc<spool_api::tracking::Tracking>,
     web_dir: tempfile::TempDir,
     _data: tempfile::TempDir,
     _db: TestDb,
@@ -88,6 +89,7 @@ async fn harness(engine: Engine) -> Harness {
     )
     .unwrap();
     Harness {
+        tracking: state.tracking.clone(),
         app: spool_api::router(state),
         store,
         web_dir,
@@ -586,4 +588,174 @@ async fn likes_channels_related_and_retry() {
         assert_eq!(choose.status, StatusCode::NOT_FOUND);
         h.store.close().await;
     }
+}
+
+/// Tracking events with unique ids: `types[i]` for the video, anonymous device `a-1`.
+fn events(video: &VideoId, types: &[&str]) -> Vec<Value> {
+    types
+        .iter()
+        .map(|kind| {
+            let properties = match *kind {
+                "heartbeat" => json!({"from_s": 0.0, "to_s": 10.0}),
+                _ => json!({}),
+            };
+            json!({
+                "event_id": format!("{:08x}-0000-4000-8000-{:012x}", rand_u32(), rand_u32()),
+                "type": kind,
+                "anonymous_id": "a-1",
+                "session_id": "s-1",
+                "video_id": video.as_str(),
+                "position_s": 1.5,
+                "properties": properties,
+                "occurred_at": now_millis() - 1000,
+                "sent_at": now_millis(),
+            })
+        })
+        .collect()
+}
+
+fn rand_u32() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Harness {
+    /// Every record in the event log, as JSON.
+    async fn logged(&self) -> Vec<Value> {
+        let log = self.tracking.log().await.unwrap();
+        log.read(0, 100_000)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.payload).unwrap())
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn tracking_batches_are_durable_deduplicated_and_attributed() {
+    let h = harness(Engine::Sqlite).await;
+    let anonymous = Browser::default();
+    let video = VideoId::random();
+    let post = |browser: &Browser, body: Value, csrf: bool| {
+        let browser = browser.clone();
+        let h = &h;
+        async move {
+            h.call(&browser, "POST", "/api/v1/events", Some(body), csrf)
+                .await
+        }
+    };
+
+    // Anonymous viewers may send; the answer comes once the events are in the log.
+    let batch = json!({ "events": events(&video, &["impression", "play", "heartbeat"]) });
+    let reply = post(&anonymous, batch.clone(), false).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+    assert_eq!(reply.json(), json!({"accepted": 3, "duplicates": 0}));
+    let logged = h.logged().await;
+    assert_eq!(logged.len(), 3);
+    assert_eq!(logged[1]["type"], "play");
+    assert!(logged[1].get("user").is_none());
+    let age = logged[1]["received_at"].as_i64().unwrap() - logged[1]["at"].as_i64().unwrap();
+    assert_eq!(
+        age, 1000,
+        "skew-corrected time is the device age before receipt"
+    );
+
+    // A retried batch is acknowledged but not appended twice.
+    let reply = post(&anonymous, batch, false).await;
+    assert_eq!(reply.json(), json!({"accepted": 0, "duplicates": 3}));
+    assert_eq!(h.logged().await.len(), 3);
+
+    // One invalid event refuses the whole batch, naming it; nothing is stored.
+    let mut mixed = events(&video, &["pause", "seek"]);
+    let bad_id = mixed[1]["event_id"].as_str().unwrap().to_owned();
+    let reply = post(&anonymous, json!({ "events": mixed.clone() }), false).await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (StatusCode::BAD_REQUEST, "invalid_event")
+    );
+    let message = reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        message.contains("event 1") && message.contains(&bad_id),
+        "{message}"
+    );
+    assert_eq!(h.logged().await.len(), 3);
+    // Fixed, the same batch goes in whole.
+    mixed[1]["properties"] = json!({"from_s": 30.0});
+    let reply = post(&anonymous, json!({ "events": mixed }), false).await;
+    assert_eq!(reply.json()["accepted"], 2);
+
+    // Too large: 413 with the limit's code.
+    let huge = json!({ "events": events(&video, &["play"]), "pad": "x".repeat(600 * 1024) });
+    let reply = post(&anonymous, huge, false).await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "batch_too_large")
+    );
+
+    // Signed in: the session's user, when the CSRF token comes in the header or (sendBeacon)
+    // in the body; without it the events are kept but attributed to nobody.
+    let mut alice = Browser::default();
+    let reply = h
+        .auth(&mut alice, "signup", "alice", "correct horse battery")
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    let reply = post(&alice, json!({ "events": events(&video, &["like"]) }), true).await;
+    assert_eq!(reply.json()["accepted"], 1);
+    let body_token = json!({
+        "events": events(&video, &["share"]),
+        "csrf_token": alice.csrf.clone().unwrap(),
+    });
+    assert_eq!(post(&alice, body_token, false).await.json()["accepted"], 1);
+    let forged = json!({ "events": events(&video, &["unlike"]), "csrf_token": "guess" });
+    assert_eq!(post(&alice, forged, false).await.json()["accepted"], 1);
+    let logged = h.logged().await;
+    let users: Vec<(&str, Option<&str>)> = logged[5..]
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), e["user"].as_str()))
+        .collect();
+    assert_eq!(
+        users,
+        [
+            ("like", Some("alice")),
+            ("share", Some("alice")),
+            ("unlike", None)
+        ]
+    );
+
+    // A wrong bearer token is 401, not anonymous.
+    let request = Request::post("/api/v1/events")
+        .header("authorization", "Bearer spool_wrong")
+        .body(Body::from(
+            json!({ "events": events(&video, &["play"]) }).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(h.send(request).await.status, StatusCode::UNAUTHORIZED);
+
+    // One address flooding: the burst (2000 by default) passes, then 429 with Retry-After.
+    let mut statuses = Vec::new();
+    while statuses.len() < 4 && statuses.last() != Some(&StatusCode::TOO_MANY_REQUESTS) {
+        let kinds = vec!["impression"; 1000];
+        let reply = post(
+            &anonymous,
+            json!({ "events": events(&video, &kinds) }),
+            false,
+        )
+        .await;
+        statuses.push(reply.status);
+        if reply.status == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(reply.code(), "rate_limited");
+            assert!(reply.header("retry-after").parse::<u64>().unwrap() >= 1);
+        }
+    }
+    assert_eq!(statuses[0], StatusCode::OK, "{statuses:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
 }

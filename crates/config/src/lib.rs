@@ -52,6 +52,8 @@ pub struct Config {
     pub playback: PlaybackConfig,
     /// The browser app and its sessions.
     pub web: WebConfig,
+    /// Event tracking (埋点): ingestion limits and the event log.
+    pub events: EventsConfig,
 }
 
 /// `[server]`
@@ -185,6 +187,33 @@ impl Default for WebConfig {
             secure_cookies: true,
             session_ttl_s: 30 * 24 * 3600,
             max_failed_logins: 5,
+        }
+    }
+}
+
+/// `[events]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Tracking events one client address may send per second, sustained; 0 turns the limit off.
+    pub rate_limit_per_s: u32,
+    /// Events one client address may send at once above the sustained rate (a page flushing
+    /// its queue).
+    pub rate_limit_burst: u32,
+    /// Seconds an `event_id` is remembered at ingestion, so a retried batch is not appended
+    /// twice (consumers still deduplicate: delivery is at least once).
+    pub dedup_window_s: u64,
+    /// Days the event log keeps events.
+    pub retention_days: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_s: 200,
+            rate_limit_burst: 2000,
+            dedup_window_s: 600,
+            retention_days: 7,
         }
     }
 }
@@ -416,6 +445,21 @@ impl Config {
         if self.web.session_ttl_s < 60 || self.web.max_failed_logins == 0 {
             return Err(ConfigError::OutOfRange(
                 "web.session_ttl_s must be at least 60 and web.max_failed_logins at least 1".into(),
+            ));
+        }
+        let events = &self.events;
+        // The largest batch (1000 events) must be able to pass a full bucket.
+        if events.rate_limit_per_s > 0
+            && events.rate_limit_burst < events.rate_limit_per_s.max(1000)
+        {
+            return Err(ConfigError::OutOfRange(
+                "events.rate_limit_burst must be at least 1000 and at least events.rate_limit_per_s"
+                    .into(),
+            ));
+        }
+        if events.retention_days == 0 {
+            return Err(ConfigError::OutOfRange(
+                "events.retention_days must be at least 1".into(),
             ));
         }
         if self.database.max_connections == 0 {

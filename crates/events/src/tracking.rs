@@ -128,8 +128,13 @@ struct WireEvent {
     occurred_at: Option<Value>,
 }
 
+/// A batch whose size and shape are checked, its events not yet validated.
 #[derive(Deserialize)]
-struct WireBatch {
+pub struct Batch {
+    /// A browser's session CSRF token, for clients that cannot set headers
+    /// (`navigator.sendBeacon`).
+    #[serde(default)]
+    pub csrf_token: Option<String>,
     events: Vec<Value>,
 }
 
@@ -244,37 +249,56 @@ impl BatchError {
 
 /// Validates a batch body and returns its events normalized, or why it is refused.
 pub fn parse_batch(body: &[u8], received: &Received) -> Result<Vec<TrackedEvent>, BatchError> {
-    if body.len() > MAX_BATCH_BYTES {
-        return Err(BatchError::BatchTooLarge { len: body.len() });
+    Batch::parse(body)?.validate(received)
+}
+
+impl Batch {
+    /// Checks the size limits and the JSON shape `{ "events": [ … ] }`.
+    pub fn parse(body: &[u8]) -> Result<Self, BatchError> {
+        if body.len() > MAX_BATCH_BYTES {
+            return Err(BatchError::BatchTooLarge { len: body.len() });
+        }
+        let batch: Batch =
+            serde_json::from_slice(body).map_err(|e| BatchError::InvalidJson(e.to_string()))?;
+        if batch.events.is_empty() {
+            return Err(BatchError::Empty);
+        }
+        if batch.events.len() > MAX_BATCH_EVENTS {
+            return Err(BatchError::TooManyEvents {
+                count: batch.events.len(),
+            });
+        }
+        Ok(batch)
     }
-    let batch: WireBatch =
-        serde_json::from_slice(body).map_err(|e| BatchError::InvalidJson(e.to_string()))?;
-    if batch.events.is_empty() {
-        return Err(BatchError::Empty);
+
+    /// How many events the batch holds.
+    pub fn len(&self) -> usize {
+        self.events.len()
     }
-    if batch.events.len() > MAX_BATCH_EVENTS {
-        return Err(BatchError::TooManyEvents {
-            count: batch.events.len(),
-        });
+
+    /// Whether the batch is empty (never, once parsed).
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
     }
-    // Sizes are of each event's compact JSON, so whitespace in the body does not count.
-    let texts: Vec<String> = batch.events.iter().map(Value::to_string).collect();
-    if let Some((index, text)) = texts
-        .iter()
-        .enumerate()
-        .find(|(_, text)| text.len() > MAX_EVENT_BYTES)
-    {
-        return Err(BatchError::EventTooLarge {
-            index,
-            len: text.len(),
-        });
+
+    /// Validates every event; the first invalid one refuses the whole batch.
+    pub fn validate(self, received: &Received) -> Result<Vec<TrackedEvent>, BatchError> {
+        // Sizes are of each event's compact JSON, so whitespace in the body does not count.
+        if let Some((index, len)) = self
+            .events
+            .iter()
+            .map(|event| event.to_string().len())
+            .enumerate()
+            .find(|(_, len)| *len > MAX_EVENT_BYTES)
+        {
+            return Err(BatchError::EventTooLarge { index, len });
+        }
+        self.events
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| parse_event(index, value, received))
+            .collect()
     }
-    batch
-        .events
-        .into_iter()
-        .enumerate()
-        .map(|(index, value)| parse_event(index, value, received))
-        .collect()
 }
 
 /// An invalid-event error for event `index`.

@@ -1,0 +1,286 @@
+//! `POST /api/v1/events`: tracking (埋点) batches into the durable event log.
+//!
+//! The contract (limits, types, validation, all-or-nothing batches) is
+//! [`spool_events::tracking`]. Here: who sent it, a per-address rate limit, dropping events
+//! whose `event_id` was accepted recently (so a retried batch is not appended twice), and the
+//! append, answered only once the events are on disk.
+//!
+//! Who: a bearer token or a session cookie names the user. Browsers flush with
+//! `navigator.sendBeacon`, which cannot set headers, so a cookie-authenticated batch may carry
+//! the session's CSRF token in the body (`csrf_token`) instead of `X-CSRF-Token`; without a
+//! matching token the batch is still taken, as anonymous: a forged beacon from another site can
+//! then not put events in someone's history, and a real one is never lost.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, StatusCode};
+use serde::Serialize;
+use spool_config::EventsConfig;
+use spool_events::tracking::{Batch, BatchError, MAX_BATCH_BYTES, Received};
+use spool_events::{EventLog, LogConfig};
+use spool_metadata::User;
+use subtle::ConstantTimeEq;
+use tokio::sync::OnceCell;
+
+use crate::AppState;
+use crate::auth::{SESSION_COOKIE, bearer_token, cookie, csrf_matches};
+use crate::error::{ApiError, ApiResult};
+
+/// Address buckets kept before idle ones are pruned.
+const MAX_BUCKETS: usize = 100_000;
+/// Event ids remembered for deduplication at most (about 100 MB).
+const MAX_REMEMBERED_IDS: u64 = 1_000_000;
+
+/// The ingestion side of event tracking: the log (opened on first use), recent event ids and
+/// the per-address rate limit.
+pub struct Tracking {
+    dir: PathBuf,
+    log_config: LogConfig,
+    log: OnceCell<EventLog>,
+    seen: moka::future::Cache<String, ()>,
+    limiter: RateLimiter,
+}
+
+impl Tracking {
+    /// Tracking with its log in `dir`.
+    pub fn new(dir: PathBuf, config: &EventsConfig) -> Self {
+        Self {
+            dir,
+            log_config: LogConfig {
+                retention_age: Some(Duration::from_secs(config.retention_days * 24 * 3600)),
+                ..LogConfig::default()
+            },
+            log: OnceCell::new(),
+            seen: moka::future::Cache::builder()
+                .max_capacity(MAX_REMEMBERED_IDS)
+                .time_to_live(Duration::from_secs(config.dedup_window_s.max(1)))
+                .build(),
+            limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
+        }
+    }
+
+    /// The event log, opened (and recovered) on first use.
+    pub async fn log(&self) -> ApiResult<&EventLog> {
+        self.log
+            .get_or_try_init(|| EventLog::open(&self.dir, self.log_config.clone()))
+            .await
+            .map_err(log_unavailable)
+    }
+}
+
+fn log_unavailable(e: spool_events::LogError) -> ApiError {
+    tracing::error!("event log: {e}");
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "event_log_unavailable",
+        "events cannot be stored right now; retry the same batch later",
+    )
+}
+
+/// The answer to an accepted batch.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IngestResult {
+    /// Events appended to the log.
+    accepted: usize,
+    /// Events dropped because their `event_id` was accepted recently (a retry).
+    duplicates: usize,
+}
+
+fn batch_error(e: BatchError) -> ApiError {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    ApiError::new(status, e.code(), e.to_string())
+}
+
+/// Record a batch of tracking events.
+#[utoipa::path(post, path = "/api/v1/events", tag = "events",
+    request_body(content = String, description = "{\"events\": [ ... ], \"csrf_token\"?: \"...\"}: at most 500 KB, 1000 events, 32 KB per event; see docs/events.md"),
+    responses((status = 200, body = IngestResult, description = "every event is durable (or was already)"),
+        (status = 400, body = crate::error::ErrorBody, description = "invalid_json, empty_batch or invalid_event (names the event and field); nothing is stored"),
+        (status = 413, body = crate::error::ErrorBody, description = "batch_too_large or event_too_large"),
+        (status = 429, body = crate::error::ErrorBody, description = "rate_limited; see Retry-After"),
+        (status = 503, body = crate::error::ErrorBody, description = "event_log_unavailable: retry the same batch")))]
+pub async fn ingest(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<IngestResult>> {
+    let body = axum::body::to_bytes(body, MAX_BATCH_BYTES + 1)
+        .await
+        .map_err(|_| {
+            batch_error(BatchError::BatchTooLarge {
+                len: MAX_BATCH_BYTES + 1,
+            })
+        })?;
+    let batch = Batch::parse(&body).map_err(batch_error)?;
+    let peer = extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    if let Some(peer) = peer
+        && let Err(wait) = state.tracking.limiter.take(peer, batch.len())
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many events from this address; slow down and resend the batch",
+        )
+        .with_retry_after(wait));
+    }
+    let user = sender(&state, &headers, batch.csrf_token.as_deref()).await?;
+    let received = Received {
+        user: user.map(|u| u.name),
+        received_at: now_ms(),
+    };
+    let events = batch.validate(&received).map_err(batch_error)?;
+    let tracking = &state.tracking;
+    let mut fresh_ids = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for event in &events {
+        if tracking
+            .seen
+            .entry_by_ref(&event.event_id)
+            .or_insert(())
+            .await
+            .is_fresh()
+        {
+            fresh_ids.push(event.event_id.as_str());
+            payloads.push(Bytes::from(
+                serde_json::to_vec(event).expect("events serialize"),
+            ));
+        }
+    }
+    let accepted = payloads.len();
+    if !payloads.is_empty() {
+        let appended = match tracking.log().await {
+            Ok(log) => log.append(payloads).await.map_err(log_unavailable),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = appended {
+            // Not stored: forget the ids so the client's retry is taken.
+            for id in fresh_ids {
+                tracking.seen.invalidate(id).await;
+            }
+            return Err(e);
+        }
+    }
+    metrics::counter!("spool_events_accepted_total").increment(accepted as u64);
+    metrics::counter!("spool_events_duplicates_total").increment((events.len() - accepted) as u64);
+    Ok(Json(IngestResult {
+        accepted,
+        duplicates: events.len() - accepted,
+    }))
+}
+
+/// The user a batch is attributed to: the bearer token's, or the session's when the CSRF token
+/// matches (in the header or the body); anonymous otherwise. A wrong bearer token is 401.
+async fn sender(
+    state: &AppState,
+    headers: &HeaderMap,
+    body_csrf: Option<&str>,
+) -> ApiResult<Option<User>> {
+    if let Some(token) = bearer_token(headers)? {
+        return match state.store.user_by_token(token).await? {
+            Some(user) => Ok(Some(user)),
+            None => Err(ApiError::unauthorized()),
+        };
+    }
+    let Some(secret) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(session) = state.store.session(secret).await? else {
+        return Ok(None);
+    };
+    let in_body = body_csrf
+        .is_some_and(|given| bool::from(given.as_bytes().ct_eq(session.csrf_token.as_bytes())));
+    Ok((in_body || csrf_matches(headers, &session.csrf_token)).then_some(session.user))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Token buckets per client address: `per_s` events a second sustained, `burst` at once.
+struct RateLimiter {
+    per_s: f64,
+    burst: f64,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimiter {
+    fn new(per_s: u32, burst: u32) -> Self {
+        Self {
+            per_s: f64::from(per_s),
+            burst: f64::from(burst.max(per_s)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes `events` tokens for `addr`, or says how long until there would be enough.
+    fn take(&self, addr: IpAddr, events: usize) -> Result<(), Duration> {
+        if self.per_s == 0.0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let wanted = events as f64;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() >= MAX_BUCKETS {
+            // Full buckets carry no state worth keeping.
+            let (per_s, burst) = (self.per_s, self.burst);
+            buckets
+                .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_s < burst);
+        }
+        let bucket = buckets.entry(addr).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.per_s)
+            .min(self.burst);
+        bucket.at = now;
+        if bucket.tokens >= wanted {
+            bucket.tokens -= wanted;
+            Ok(())
+        } else {
+            // A batch larger than the burst can never pass; tell it the longest sensible wait.
+            let missing = (wanted.min(self.burst) - bucket.tokens).max(0.0);
+            Err(Duration::from_secs_f64(missing / self.per_s).max(Duration::from_secs(1)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_limit_allows_a_burst_then_the_sustained_rate() {
+        let limiter = RateLimiter::new(100, 1000);
+        let addr: IpAddr = "192.0.2.1".parse().unwrap();
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert!(limiter.take(addr, 1000).is_ok(), "the burst is allowed");
+        let wait = limiter.take(addr, 50).unwrap_err();
+        assert!(wait >= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            limiter.take(other, 500).is_ok(),
+            "addresses are independent"
+        );
+        assert!(
+            RateLimiter::new(0, 0).take(addr, 1_000_000).is_ok(),
+            "0 turns it off"
+        );
+    }
+}
