@@ -7,6 +7,7 @@
 //! [`EventLog::enforce_retention`]. Each record on disk is
 //! `len u32 LE | crc32(payload) u32 LE | offset u64 LE | timestamp_ms i64 LE | payload`.
 
+pub mod aggregate;
 mod consumer;
 mod error;
 mod segment;

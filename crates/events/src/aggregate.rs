@@ -1,0 +1,257 @@
+//! Stream aggregates over tracking events: per video views, unique viewers, watch time,
+//! average view duration, completion rate, retention curve; per user a watch history with the
+//! position to resume from.
+//!
+//! [`Aggregates::apply`] folds one event in. It is deterministic and idempotent by `event_id`
+//! (an id seen in the last [`DEDUP_WINDOW_MS`] of event time is ignored), so replaying the log
+//! from a checkpoint, or receiving a retried event twice, never counts anything twice, and a
+//! recount from the whole log gives the same numbers.
+//!
+//! Definitions:
+//! - a viewer is the signed-in user, else the device's `anonymous_id`;
+//! - watch time is the sum of heartbeat intervals (the player sends one every 10 s of playback
+//!   and a last, partial one when playback stops);
+//! - a **view** counts once a viewer has watched at least 10 s, or 30% of the video, since
+//!   their last counted view, and at most once per viewer per hour;
+//! - retention at `i`% is the share of unique viewers who watched any part of the `i`-th
+//!   hundredth of the video; completion rate is the share who reached its last hundredth (or
+//!   sent `ended`).
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::tracking::{EventType, TrackedEvent};
+
+/// How long an event id is remembered to ignore its duplicates, in event time.
+pub const DEDUP_WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// Watched seconds that make a view.
+pub const VIEW_AFTER_S: f64 = 10.0;
+/// Watched share of the duration that makes a view (for videos shorter than 33 s).
+pub const VIEW_AFTER_SHARE: f64 = 0.3;
+/// A viewer's views of one video are counted at most once per this long.
+pub const VIEW_EVERY_MS: i64 = 3600 * 1000;
+/// Watch history entries kept per user (most recent first).
+pub const HISTORY_LEN: usize = 200;
+
+/// What one viewer did with one video.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct ViewerState {
+    /// Hundredths of the video watched, one bit each.
+    watched: u128,
+    /// Seconds watched since the last counted view.
+    pending_s: f64,
+    /// When the last view was counted (event time, ms); 0 for never.
+    last_view_at: i64,
+    completed: bool,
+}
+
+/// One video's numbers.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct VideoAggregate {
+    duration_s: Option<f64>,
+    views: u64,
+    watch_time_s: f64,
+    viewers: HashMap<String, ViewerState>,
+}
+
+/// A video's stats as the API shows them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct VideoStats {
+    /// Counted views (see the module docs).
+    pub views: u64,
+    /// Distinct viewers who played any of it.
+    pub unique_viewers: u64,
+    /// Total seconds watched.
+    pub watch_time_s: f64,
+    /// Watch time divided by views (0 without views).
+    pub avg_view_duration_s: f64,
+    /// Share of unique viewers who reached the end, 0 to 1.
+    pub completion_rate: f64,
+    /// Share of unique viewers who watched each hundredth of the video, 100 values from 0 to 1
+    /// (empty until the duration is known).
+    pub retention: Vec<f64>,
+}
+
+/// One entry of a user's watch history.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct HistoryEntry {
+    /// The video.
+    pub video_id: String,
+    /// Where to resume, seconds.
+    pub position_s: f64,
+    /// When it was last watched (event time, Unix ms).
+    pub watched_at: i64,
+}
+
+/// The aggregates of a stream of events.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Aggregates {
+    videos: HashMap<String, VideoAggregate>,
+    /// Per user name, most recent first.
+    history: HashMap<String, VecDeque<HistoryEntry>>,
+    /// Event ids seen, by event time, for dropping duplicates.
+    seen: HashMap<String, i64>,
+    seen_order: BTreeSet<(i64, String)>,
+    /// Events folded in (duplicates excluded).
+    pub applied: u64,
+    /// Duplicates ignored.
+    pub duplicates: u64,
+}
+
+impl Aggregates {
+    /// Empty aggregates.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Folds `event` in; `duration_s` is the video's duration when known. Returns false for a
+    /// duplicate (nothing changes).
+    pub fn apply(&mut self, event: &TrackedEvent, duration_s: Option<f64>) -> bool {
+        if self.seen.contains_key(&event.event_id) {
+            self.duplicates += 1;
+            return false;
+        }
+        self.remember(&event.event_id, event.at);
+        self.applied += 1;
+        let Some(video_id) = event.video_id.as_deref() else {
+            return true;
+        };
+        let Some(viewer) = event.user.as_deref().or(event.anonymous_id.as_deref()) else {
+            return true;
+        };
+        let video = self.videos.entry(video_id.to_owned()).or_default();
+        if let Some(d) = duration_s.filter(|d| d.is_finite() && *d > 0.0) {
+            video.duration_s = Some(d);
+        }
+        let duration = video.duration_s;
+        let state = video.viewers.entry(viewer.to_owned()).or_default();
+        match event.kind {
+            EventType::Heartbeat => {
+                let from = number(event, "from_s");
+                let to = number(event, "to_s");
+                let watched = (to - from).max(0.0);
+                video.watch_time_s += watched;
+                state.pending_s += watched;
+                if let Some(d) = duration {
+                    state.watched |= hundredths(from, to, d);
+                }
+            }
+            EventType::Ended => state.completed = true,
+            _ => {}
+        }
+        // Views: enough watched since the last counted one, and not within the hour.
+        let threshold = duration.map_or(VIEW_AFTER_S, |d| (d * VIEW_AFTER_SHARE).min(VIEW_AFTER_S));
+        if state.pending_s >= threshold
+            && (state.last_view_at == 0 || event.at - state.last_view_at >= VIEW_EVERY_MS)
+        {
+            video.views += 1;
+            state.last_view_at = event.at;
+            state.pending_s = 0.0;
+        }
+        if state.watched & (1 << 99) != 0 {
+            state.completed = true;
+        }
+        if let (Some(user), Some(position)) = (event.user.as_deref(), event.position_s) {
+            let history = self.history.entry(user.to_owned()).or_default();
+            history.retain(|h| h.video_id != video_id);
+            history.push_front(HistoryEntry {
+                video_id: video_id.to_owned(),
+                position_s: position,
+                watched_at: event.at,
+            });
+            history.truncate(HISTORY_LEN);
+        }
+        true
+    }
+
+    fn remember(&mut self, event_id: &str, at: i64) {
+        self.seen.insert(event_id.to_owned(), at);
+        self.seen_order.insert((at, event_id.to_owned()));
+        // Forget ids older than the window, relative to the newest event time seen.
+        let newest = self.seen_order.last().map_or(at, |(t, _)| *t);
+        while self
+            .seen_order
+            .first()
+            .is_some_and(|(t, _)| newest - *t > DEDUP_WINDOW_MS)
+        {
+            if let Some((_, id)) = self.seen_order.pop_first() {
+                self.seen.remove(&id);
+            }
+        }
+    }
+
+    /// The stats of a video (zeros when nothing was seen).
+    pub fn video(&self, video_id: &str) -> VideoStats {
+        let Some(video) = self.videos.get(video_id) else {
+            return VideoStats {
+                views: 0,
+                unique_viewers: 0,
+                watch_time_s: 0.0,
+                avg_view_duration_s: 0.0,
+                completion_rate: 0.0,
+                retention: Vec::new(),
+            };
+        };
+        let unique = video.viewers.len() as u64;
+        let completions = video.viewers.values().filter(|v| v.completed).count() as f64;
+        let retention = if video.duration_s.is_some() && unique > 0 {
+            (0..100)
+                .map(|i| {
+                    let n = video
+                        .viewers
+                        .values()
+                        .filter(|v| v.watched & (1 << i) != 0)
+                        .count();
+                    n as f64 / unique as f64
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        VideoStats {
+            views: video.views,
+            unique_viewers: unique,
+            watch_time_s: video.watch_time_s,
+            avg_view_duration_s: if video.views > 0 {
+                video.watch_time_s / video.views as f64
+            } else {
+                0.0
+            },
+            completion_rate: if unique > 0 {
+                completions / unique as f64
+            } else {
+                0.0
+            },
+            retention,
+        }
+    }
+
+    /// A user's watch history, most recent first.
+    pub fn history(&self, user: &str) -> Vec<HistoryEntry> {
+        self.history
+            .get(user)
+            .map(|h| h.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+fn number(event: &TrackedEvent, key: &str) -> f64 {
+    event
+        .properties
+        .get(key)
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+/// The hundredths of a `duration`-second video that `from..to` touches, as bits.
+fn hundredths(from: f64, to: f64, duration: f64) -> u128 {
+    let bucket = |t: f64| ((t / duration * 100.0).floor().clamp(0.0, 99.0)) as u32;
+    // `to` is exclusive: an interval ending on a boundary does not touch the next hundredth.
+    let (first, last) = (bucket(from), bucket((to - 1e-9).max(from)));
+    let mut bits = 0u128;
+    for i in first..=last {
+        bits |= 1 << i;
+    }
+    bits
+}
