@@ -9,6 +9,7 @@ mod channels;
 mod covers;
 pub mod error;
 pub mod playback;
+pub mod stats;
 pub mod tracking;
 mod uploads;
 mod videos;
@@ -109,7 +110,7 @@ fn media_origin(url: &str) -> Option<String> {
         uploads::find, uploads::prove, videos::get, videos::list, videos::list_mine,
         videos::patch, videos::delete, videos::events, videos::retry, channels::related,
         channels::like, channels::unlike, channels::channel, covers::put, covers::candidates,
-        covers::choose, tracking::ingest, accounts::signup, accounts::login, accounts::logout, accounts::session,
+        covers::choose, tracking::ingest, stats::video_stats, stats::my_history, accounts::signup, accounts::login, accounts::logout, accounts::session,
         healthz,
     ),
     modifiers(&BearerAuth),
@@ -161,6 +162,8 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .route("/assets/{*path}", get(web::asset))
         .route("/api/v1/events", post(tracking::ingest))
+        .route("/api/v1/videos/{id}/stats", get(stats::video_stats))
+        .route("/api/v1/me/history", get(stats::my_history))
         .route("/api/v1/auth/signup", post(accounts::signup))
         .route("/api/v1/auth/login", post(accounts::login))
         .route("/api/v1/auth/logout", post(accounts::logout))

@@ -41,11 +41,17 @@ const MAX_REMEMBERED_IDS: u64 = 1_000_000;
 /// The ingestion side of event tracking: the log (opened on first use), recent event ids and
 /// the per-address rate limit.
 pub struct Tracking {
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
     log_config: LogConfig,
     log: OnceCell<EventLog>,
     seen: moka::future::Cache<String, ()>,
     limiter: RateLimiter,
+    /// The stream aggregates, as of [`Tracking::aggregated_offset`].
+    pub(crate) aggregates: tokio::sync::RwLock<spool_events::aggregate::Aggregates>,
+    /// Log offset the aggregates have folded in everything below.
+    pub(crate) aggregated: std::sync::atomic::AtomicU64,
+    /// Fired after each append, so the aggregator wakes at once.
+    pub(crate) appended: tokio::sync::Notify,
 }
 
 impl Tracking {
@@ -63,7 +69,15 @@ impl Tracking {
                 .time_to_live(Duration::from_secs(config.dedup_window_s.max(1)))
                 .build(),
             limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
+            aggregates: Default::default(),
+            aggregated: Default::default(),
+            appended: tokio::sync::Notify::new(),
         }
+    }
+
+    /// The log offset below which every event is in the aggregates.
+    pub fn aggregated_offset(&self) -> u64 {
+        self.aggregated.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The event log, opened (and recovered) on first use.
@@ -169,6 +183,7 @@ pub async fn ingest(
             }
             return Err(e);
         }
+        tracking.appended.notify_one();
     }
     metrics::counter!("spool_events_accepted_total").increment(accepted as u64);
     metrics::counter!("spool_events_duplicates_total").increment((events.len() - accepted) as u64);

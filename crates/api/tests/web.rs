@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -25,9 +26,10 @@ use tower::ServiceExt;
 struct Harness {
     app: Router,
     store: Store,
+    state: AppState,
     tracking: Arc<spool_api::tracking::Tracking>,
     web_dir: tempfile::TempDir,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
     _db: TestDb,
 }
 
@@ -90,10 +92,11 @@ async fn harness(engine: Engine) -> Harness {
     .unwrap();
     Harness {
         tracking: state.tracking.clone(),
-        app: spool_api::router(state),
+        app: spool_api::router(state.clone()),
+        state,
         store,
         web_dir,
-        _data: data,
+        data,
         _db: db,
     }
 }
@@ -758,4 +761,87 @@ async fn tracking_batches_are_durable_deduplicated_and_attributed() {
         Some(&StatusCode::TOO_MANY_REQUESTS),
         "{statuses:?}"
     );
+}
+
+#[tokio::test]
+async fn stats_follow_the_event_log_within_a_second() {
+    let h = harness(Engine::Sqlite).await;
+    let stop = CancellationToken::new();
+    let aggregator = tokio::spawn(spool_api::stats::run_aggregator(
+        h.state.clone(),
+        stop.clone(),
+    ));
+    let (mut alice, mut bob) = (Browser::default(), Browser::default());
+    h.auth(&mut alice, "signup", "alice", "correct horse battery")
+        .await;
+    h.auth(&mut bob, "signup", "bob", "staple battery horse")
+        .await;
+    let owner = h.store.user_by_name("alice").await.unwrap().unwrap();
+    let video = h.ready_video(owner.id, "stats clip", &[]).await;
+
+    // Bob watches 25 s: play, heartbeats 0-10, 10-20, 20-25 (the last on pause), then likes.
+    let mut batch = events(
+        &video,
+        &["play", "heartbeat", "heartbeat", "heartbeat", "pause"],
+    );
+    for (i, (from, to)) in [(0.0, 10.0), (10.0, 20.0), (20.0, 25.0)].iter().enumerate() {
+        batch[i + 1]["properties"] = json!({"from_s": from, "to_s": to});
+        batch[i + 1]["position_s"] = json!(to);
+    }
+    batch[4]["position_s"] = json!(25.0);
+    let sent = Instant::now();
+    let reply = h
+        .call(
+            &bob,
+            "POST",
+            "/api/v1/events",
+            Some(json!({ "events": batch })),
+            true,
+        )
+        .await;
+    assert_eq!(reply.json()["accepted"], 5);
+    let path = format!("/api/v1/videos/{video}/stats");
+    let stats = loop {
+        let reply = h.call(&alice, "GET", &path, None, false).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
+        let stats = reply.json();
+        if stats["views"] == 1 || sent.elapsed() > Duration::from_secs(1) {
+            break stats;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        sent.elapsed() <= Duration::from_secs(1),
+        "stats lag: {stats}"
+    );
+    assert_eq!(stats["views"], 1, "{stats}");
+    assert_eq!(stats["unique_viewers"], 1);
+    assert_eq!(stats["watch_time_s"], 25.0);
+    assert_eq!(stats["avg_view_duration_s"], 25.0);
+    assert_eq!(stats["likes"], 0);
+    assert!(stats["events_counted"].as_u64().unwrap() >= 5);
+
+    // Bob's history says where to resume.
+    let reply = h.call(&bob, "GET", "/api/v1/me/history", None, false).await;
+    let history = reply.json()["history"].clone();
+    assert_eq!(history[0]["video_id"], video.as_str(), "{history}");
+    assert_eq!(history[0]["position_s"], 25.0);
+
+    // Only the owner sees the numbers.
+    let reply = h.call(&bob, "GET", &path, None, false).await;
+    assert_eq!(
+        (reply.status, reply.code().as_str()),
+        (StatusCode::FORBIDDEN, "not_owner")
+    );
+    let reply = h.call(&Browser::default(), "GET", &path, None, false).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+
+    // Stopping writes the checkpoint: the numbers and the offset they cover.
+    stop.cancel();
+    aggregator.await.unwrap();
+    let checkpoint: Value = serde_json::from_slice(
+        &std::fs::read(h.data.path().join("events/aggregates.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(checkpoint["next_offset"], stats["events_counted"]);
 }

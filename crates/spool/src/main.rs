@@ -190,6 +190,10 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
         let (videos, stop) = (state.videos.clone(), stop.clone());
         tokio::spawn(async move { videos.run_flusher(stop).await })
     };
+    let aggregator = tokio::spawn(spool_api::stats::run_aggregator(
+        state.clone(),
+        stop.clone(),
+    ));
     let sweeper = tokio::spawn(sweep_expired(
         uploads,
         store.clone(),
@@ -227,6 +231,8 @@ async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()
     }
     stop.cancel();
     let _ = sweeper.await;
+    // The aggregates checkpoint is written once more.
+    let _ = aggregator.await;
     // Buffered view counts are written once more before the store closes.
     let _ = views.await;
     for worker in workers {

@@ -1,0 +1,275 @@
+//! Video stats and watch history from the event log: the aggregator task that folds the log
+//! into [`Aggregates`] within moments of each append, its checkpoint, and the endpoints
+//! `GET /api/v1/videos/{id}/stats` (owner or admin) and `GET /api/v1/me/history`.
+//!
+//! Exactly once in effect: the checkpoint file holds the aggregates together with the log
+//! offset they cover, written atomically, so after a crash the task resumes from that offset
+//! and folds in each record once; duplicates of an event (retries) are ignored by `event_id`
+//! inside [`Aggregates`].
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::{Path as UrlPath, State};
+use serde::{Deserialize, Serialize};
+use spool_events::aggregate::{Aggregates, HistoryEntry};
+use spool_events::tracking::TrackedEvent;
+use tokio_util::sync::CancellationToken;
+
+use crate::AppState;
+use crate::auth::AuthUser;
+use crate::error::ApiResult;
+use crate::videos::{owned_video, parse_id};
+
+/// Records folded in per read.
+const READ_BATCH: usize = 10_000;
+/// The checkpoint is written at most this often while events flow.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+/// How long the task sleeps when no append wakes it.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    /// Every record below this offset is folded into `aggregates`.
+    next_offset: u64,
+    aggregates: Aggregates,
+}
+
+fn checkpoint_path(dir: &Path) -> PathBuf {
+    dir.join("aggregates.json")
+}
+
+fn load_checkpoint(path: &Path) -> std::io::Result<Option<Checkpoint>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the checkpoint atomically: a temp file, fsynced, renamed over the old one.
+fn write_checkpoint(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("json.tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+async fn save(state: &AppState, next_offset: u64) {
+    let bytes = {
+        let aggregates = state.tracking.aggregates.read().await;
+        serde_json::to_vec(&Checkpoint {
+            next_offset,
+            aggregates: aggregates.clone(),
+        })
+        .expect("aggregates serialize")
+    };
+    let path = checkpoint_path(&state.tracking.dir);
+    match tokio::task::spawn_blocking(move || write_checkpoint(&path, &bytes)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("writing the aggregates checkpoint: {e}"),
+        Err(e) => tracing::warn!("writing the aggregates checkpoint: {e}"),
+    }
+}
+
+/// Folds the event log into the aggregates until `stop`; run once per `spool serve`.
+pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
+    let tracking = state.tracking.clone();
+    let log = loop {
+        match tracking.log().await {
+            Ok(log) => break log,
+            Err(_) => {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+        }
+    };
+    let path = checkpoint_path(&tracking.dir);
+    let mut offset = match tokio::task::spawn_blocking(move || load_checkpoint(&path)).await {
+        Ok(Ok(Some(checkpoint))) => {
+            *tracking.aggregates.write().await = checkpoint.aggregates;
+            checkpoint.next_offset
+        }
+        Ok(Ok(None)) => 0,
+        // An unreadable checkpoint is rebuilt from the log rather than trusted.
+        Ok(Err(e)) => {
+            tracing::warn!("aggregates checkpoint unreadable, recounting from the log: {e}");
+            0
+        }
+        Err(e) => {
+            tracing::warn!("aggregates checkpoint unreadable, recounting from the log: {e}");
+            0
+        }
+    };
+    tracking.aggregated.store(offset, Ordering::Release);
+    let mut durations: HashMap<String, Option<f64>> = HashMap::new();
+    let mut saved_offset = offset;
+    let mut saved_at = Instant::now();
+    loop {
+        let records = match log.read(offset, READ_BATCH).await {
+            Ok(records) => records,
+            Err(e) => {
+                tracing::warn!("reading the event log: {e}");
+                Vec::new()
+            }
+        };
+        if records.is_empty() {
+            if offset != saved_offset && saved_at.elapsed() >= CHECKPOINT_EVERY {
+                save(&state, offset).await;
+                (saved_offset, saved_at) = (offset, Instant::now());
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tracking.appended.notified() => {}
+                () = tokio::time::sleep(IDLE_POLL) => {}
+            }
+            continue;
+        }
+        let next = records.last().map_or(offset, |r| r.offset + 1);
+        let events: Vec<TrackedEvent> = records
+            .iter()
+            .filter_map(|r| match serde_json::from_slice(&r.payload) {
+                Ok(event) => Some(event),
+                Err(e) => {
+                    tracing::warn!(offset = r.offset, "unreadable event in the log: {e}");
+                    None
+                }
+            })
+            .collect();
+        for event in &events {
+            if let Some(id) = event.video_id.as_deref()
+                && !matches!(durations.get(id), Some(Some(_)))
+            {
+                durations.insert(id.to_owned(), duration_of(&state, id).await);
+            }
+        }
+        {
+            let mut aggregates = tracking.aggregates.write().await;
+            for event in &events {
+                let duration = event
+                    .video_id
+                    .as_deref()
+                    .and_then(|id| durations.get(id).copied().flatten());
+                aggregates.apply(event, duration);
+            }
+        }
+        offset = next;
+        tracking.aggregated.store(offset, Ordering::Release);
+        if saved_at.elapsed() >= CHECKPOINT_EVERY {
+            save(&state, offset).await;
+            (saved_offset, saved_at) = (offset, Instant::now());
+        }
+    }
+    if offset != saved_offset {
+        save(&state, offset).await;
+    }
+}
+
+async fn duration_of(state: &AppState, id: &str) -> Option<f64> {
+    let id = id.parse().ok()?;
+    state
+        .videos
+        .get(&id)
+        .await
+        .ok()
+        .flatten()?
+        .duration_ms
+        .map(|ms| ms as f64 / 1000.0)
+}
+
+/// A video's numbers for its owner.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct StatsJson {
+    /// Counted views: 10 s or 30% watched, once per viewer per hour.
+    views: u64,
+    unique_viewers: u64,
+    watch_time_s: f64,
+    avg_view_duration_s: f64,
+    /// Share of viewers who reached the end, 0 to 1.
+    completion_rate: f64,
+    /// Share of viewers who watched each hundredth of the video (100 values, 0 to 1).
+    retention: Vec<f64>,
+    likes: i64,
+    /// Events in the log folded into these numbers (its offset).
+    events_counted: u64,
+}
+
+/// A video's stats (owner or admin).
+#[utoipa::path(get, path = "/api/v1/videos/{id}/stats", tag = "events",
+    params(("id" = String, Path, description = "Video id")),
+    responses((status = 200, body = StatsJson), (status = 403, body = crate::error::ErrorBody, description = "not_owner"),
+        (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn video_stats(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<Json<StatsJson>> {
+    let video = owned_video(&state, &user, &parse_id(&id)?).await?;
+    let stats = state
+        .tracking
+        .aggregates
+        .read()
+        .await
+        .video(video.id.as_str());
+    Ok(Json(StatsJson {
+        views: stats.views,
+        unique_viewers: stats.unique_viewers,
+        watch_time_s: stats.watch_time_s,
+        avg_view_duration_s: stats.avg_view_duration_s,
+        completion_rate: stats.completion_rate,
+        retention: stats.retention,
+        likes: video.likes,
+        events_counted: state.tracking.aggregated_offset(),
+    }))
+}
+
+/// One watched video.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HistoryJson {
+    video_id: String,
+    /// Where to resume, seconds.
+    position_s: f64,
+    /// When it was last watched, RFC 3339.
+    watched_at: String,
+}
+
+/// The caller's watch history, most recent first.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HistoryPage {
+    history: Vec<HistoryJson>,
+}
+
+/// My watch history with resume positions.
+#[utoipa::path(get, path = "/api/v1/me/history", tag = "events",
+    responses((status = 200, body = HistoryPage), (status = 401, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn my_history(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> ApiResult<Json<HistoryPage>> {
+    let entries: Vec<HistoryEntry> = state.tracking.aggregates.read().await.history(&user.name);
+    Ok(Json(HistoryPage {
+        history: entries
+            .into_iter()
+            .map(|e| HistoryJson {
+                video_id: e.video_id,
+                position_s: e.position_s,
+                watched_at: crate::rfc3339(e.watched_at),
+            })
+            .collect(),
+    }))
+}
