@@ -110,7 +110,7 @@ fn media_origin(url: &str) -> Option<String> {
         uploads::find, uploads::prove, videos::get, videos::list, videos::list_mine,
         videos::patch, videos::delete, videos::events, videos::retry, channels::related,
         channels::like, channels::unlike, channels::channel, covers::put, covers::candidates,
-        covers::choose, tracking::ingest, stats::video_stats, stats::my_history, accounts::signup, accounts::login, accounts::logout, accounts::session,
+        covers::choose, tracking::ingest, tracking::tail, stats::video_stats, stats::my_history, accounts::signup, accounts::login, accounts::logout, accounts::session,
         healthz,
     ),
     modifiers(&BearerAuth),
@@ -162,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages)
         .route("/assets/{*path}", get(web::asset))
         .route("/api/v1/events", post(tracking::ingest))
+        .route("/api/v1/events/tail", get(tracking::tail))
         .route("/api/v1/videos/{id}/stats", get(stats::video_stats))
         .route("/api/v1/me/history", get(stats::my_history))
         .route("/api/v1/auth/signup", post(accounts::signup))

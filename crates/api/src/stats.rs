@@ -115,6 +115,7 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
         }
     };
     tracking.aggregated.store(offset, Ordering::Release);
+    let mut appended = tracking.appended.subscribe();
     let mut durations: HashMap<String, Option<f64>> = HashMap::new();
     let mut saved_offset = offset;
     let mut saved_at = Instant::now();
@@ -133,7 +134,7 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
             }
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = tracking.appended.notified() => {}
+                _ = appended.changed() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
             }
             continue;

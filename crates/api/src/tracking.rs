@@ -50,8 +50,8 @@ pub struct Tracking {
     pub(crate) aggregates: tokio::sync::RwLock<spool_events::aggregate::Aggregates>,
     /// Log offset the aggregates have folded in everything below.
     pub(crate) aggregated: std::sync::atomic::AtomicU64,
-    /// Fired after each append, so the aggregator wakes at once.
-    pub(crate) appended: tokio::sync::Notify,
+    /// The log's next offset after each append, so the aggregator and tails wake at once.
+    pub(crate) appended: tokio::sync::watch::Sender<u64>,
 }
 
 impl Tracking {
@@ -71,7 +71,7 @@ impl Tracking {
             limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
             aggregates: Default::default(),
             aggregated: Default::default(),
-            appended: tokio::sync::Notify::new(),
+            appended: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -176,14 +176,22 @@ pub async fn ingest(
             Ok(log) => log.append(payloads).await.map_err(log_unavailable),
             Err(e) => Err(e),
         };
-        if let Err(e) = appended {
-            // Not stored: forget the ids so the client's retry is taken.
-            for id in fresh_ids {
-                tracking.seen.invalidate(id).await;
+        match appended {
+            Ok(offsets) => {
+                tracking.appended.send_if_modified(|next| {
+                    let newer = offsets.end > *next;
+                    *next = (*next).max(offsets.end);
+                    newer
+                });
             }
-            return Err(e);
+            Err(e) => {
+                // Not stored: forget the ids so the client's retry is taken.
+                for id in fresh_ids {
+                    tracking.seen.invalidate(id).await;
+                }
+                return Err(e);
+            }
         }
-        tracking.appended.notify_one();
     }
     metrics::counter!("spool_events_accepted_total").increment(accepted as u64);
     metrics::counter!("spool_events_duplicates_total").increment((events.len() - accepted) as u64);
@@ -298,4 +306,78 @@ mod tests {
             "0 turns it off"
         );
     }
+}
+
+/// Query of `GET /api/v1/events/tail`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TailParams {
+    /// First log offset wanted; default: the end of the log (only new events).
+    from: Option<u64>,
+    /// Most events per answer, 1 to 1000 (default 100).
+    limit: Option<usize>,
+    /// How long to wait for new events before answering empty, ms (default 25000, at most 60000).
+    wait_ms: Option<u64>,
+}
+
+/// Logged events, as `GET /api/v1/events/tail` answers them.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TailPage {
+    /// Each with its `offset` and the log's `logged_at` (Unix ms) added.
+    events: Vec<serde_json::Value>,
+    /// Pass as `from` to continue.
+    next: u64,
+}
+
+/// The live event stream, for debugging (admins only): long-polls for events from `from` on.
+#[utoipa::path(get, path = "/api/v1/events/tail", tag = "events", params(TailParams),
+    responses((status = 200, body = TailPage), (status = 403, body = crate::error::ErrorBody, description = "not_admin")),
+    security(("bearer" = [])))]
+pub async fn tail(
+    State(state): State<AppState>,
+    crate::auth::AuthUser(user): crate::auth::AuthUser,
+    axum::extract::Query(params): axum::extract::Query<TailParams>,
+) -> ApiResult<Json<TailPage>> {
+    if !user.is_admin {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_admin",
+            "only admins may read the event stream",
+        ));
+    }
+    let tracking = &state.tracking;
+    let log = tracking.log().await?;
+    let from = params.from.unwrap_or_else(|| log.next_offset());
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let wait = Duration::from_millis(params.wait_ms.unwrap_or(25_000).min(60_000));
+    let mut appended = tracking.appended.subscribe();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let records = log.read(from, limit).await.map_err(log_unavailable)?;
+        if !records.is_empty() {
+            let next = records.last().map_or(from, |r| r.offset + 1);
+            let events = records
+                .iter()
+                .map(|r| {
+                    let mut event: serde_json::Value =
+                        serde_json::from_slice(&r.payload).unwrap_or(serde_json::Value::Null);
+                    if let Some(map) = event.as_object_mut() {
+                        map.insert("offset".into(), r.offset.into());
+                        map.insert("logged_at".into(), r.timestamp_ms.into());
+                    }
+                    event
+                })
+                .collect();
+            return Ok(Json(TailPage { events, next }));
+        }
+        tokio::select! {
+            changed = appended.changed() => if changed.is_err() { break },
+            () = tokio::time::sleep_until(deadline) => break,
+            () = state.stop.cancelled() => break,
+        }
+    }
+    Ok(Json(TailPage {
+        events: Vec::new(),
+        next: from.max(log.oldest_offset()),
+    }))
 }

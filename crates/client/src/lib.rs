@@ -13,6 +13,7 @@
 
 pub mod backoff;
 mod error;
+pub mod events;
 pub mod hash;
 mod progress;
 pub mod proof;

@@ -64,6 +64,17 @@ enum Command {
     },
     /// Upload video files (resumable; prints one video id per file on stdout).
     Upload(spool_client::UploadArgs),
+    /// Tracking events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Print the live event stream, one JSON line per event (admin token).
+    Tail(spool_client::events::TailArgs),
 }
 
 #[derive(Subcommand)]
@@ -130,6 +141,18 @@ async fn main() -> std::process::ExitCode {
         Command::User {
             command: UserCommand::Add { name, admin, store },
         } => user_add(store, &name, admin).await,
+        Command::Events {
+            command: EventsCommand::Tail(args),
+        } => {
+            init_logging(false);
+            return match spool_client::events::run_tail(args).await {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("spool events tail: {e}");
+                    std::process::ExitCode::FAILURE
+                }
+            };
+        }
         Command::Upload(args) => {
             init_logging(false);
             return match spool_client::run_upload(args).await {

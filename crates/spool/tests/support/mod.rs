@@ -216,8 +216,13 @@ impl Server {
 
     /// Runs `spool user add NAME` against this server's store and returns the raw output.
     pub fn user_add_output(&self, name: &str) -> Output {
+        self.user_add_with(name, &[])
+    }
+
+    fn user_add_with(&self, name: &str, flags: &[&str]) -> Output {
         self.command()
             .args(["user", "add", name])
+            .args(flags)
             .args(self.store_args())
             .stdin(Stdio::null())
             .output()
@@ -226,7 +231,15 @@ impl Server {
 
     /// Creates a user and returns its API token.
     pub fn user_add(&self, name: &str) -> String {
-        let out = self.user_add_output(name);
+        self.token_of(name, self.user_add_output(name))
+    }
+
+    /// Creates an admin and returns its API token.
+    pub fn admin_add(&self, name: &str) -> String {
+        self.token_of(name, self.user_add_with(name, &["--admin"]))
+    }
+
+    fn token_of(&self, name: &str, out: Output) -> String {
         assert!(
             out.status.success(),
             "spool user add {name} failed: {}\nstderr: {}",
