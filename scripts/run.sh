@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Runs Spool on embedded defaults (SQLite + local disk under ./data) at 127.0.0.1:8080.
-# Installs what is missing, builds a release binary, then `spool serve "$@"`.
+# Installs what is missing, builds the web app and a release binary, then `spool serve "$@"`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-apt_need ffmpeg:ffmpeg gcc:cc pkg-config:pkg-config
+apt_need ffmpeg:ffmpeg gcc:cc pkg-config:pkg-config nodejs:node npm:npm
 need_cargo
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+npm --prefix web run build --silent
 cargo build --release -p spool
 exec "${CARGO_TARGET_DIR:-target}/release/spool" serve "$@"

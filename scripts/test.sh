@@ -2,7 +2,7 @@
 # Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB,
 # the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the media
 # pipeline with the real ffmpeg, playlists through a strict HLS parser, and playback with
-# ffmpeg and hls.js in headless Chromium.
+# ffmpeg and hls.js in headless Chromium, and the web app driven in Chromium end to end.
 # Installs what the tests need and starts local services that are down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,9 @@ mysqladmin -h127.0.0.1 -uroot status >/dev/null
 
 # Real third-party clients: tus uploaders, a strict HLS parser, hls.js + playwright-core.
 npm ci --prefix interop --no-audit --no-fund --loglevel=error
+# The web app: built once here; its end-to-end test (crates/spool/tests/web.rs) serves web/dist.
+npm ci --prefix web --no-audit --no-fund --loglevel=error
+npm --prefix web run build --silent
 # tuspy goes into a venv (Debian's system Python refuses pip installs, PEP 668); the interop
 # tests run `python3` from PATH, so the venv comes first.
 if [ ! -x interop/.venv/bin/python3 ]; then

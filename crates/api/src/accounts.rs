@@ -353,17 +353,20 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
 
 /// The browser's session: who is signed in and the CSRF token.
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
-    responses((status = 200, body = SessionJson), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = SessionJson, description = "the signed-in user, or `{\"user\": null, \"csrf_token\": null}` when anonymous")))]
 pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    let secret = cookie(&headers, SESSION_COOKIE).ok_or_else(ApiError::unauthorized)?;
-    let session = state
-        .store
-        .session(secret)
-        .await?
-        .ok_or_else(ApiError::unauthorized)?;
-    let body = SessionJson {
-        user: (&session.user).into(),
-        csrf_token: session.csrf_token,
+    // Anonymous is an answer, not an error: browsers log every 4xx to the console.
+    let session = match cookie(&headers, SESSION_COOKIE) {
+        Some(secret) => state.store.session(secret).await?,
+        None => None,
+    };
+    let body = match session {
+        Some(session) => serde_json::to_value(SessionJson {
+            user: (&session.user).into(),
+            csrf_token: session.csrf_token,
+        })
+        .expect("session serializes"),
+        None => serde_json::json!({ "user": null, "csrf_token": null }),
     };
     Ok(([(http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }

@@ -9,8 +9,8 @@
 //!
 //! Definitions:
 //! - a viewer is the signed-in user, else the device's `anonymous_id`;
-//! - watch time is the sum of heartbeat intervals (the player sends one every 10 s of playback
-//!   and a last, partial one when playback stops);
+//! - watch time is the sum of heartbeat intervals (the player sends one every 10 s of playback,
+//!   listing the stretches played between seeks, and a last, partial one when playback stops);
 //! - a **view** counts once a viewer has watched at least 10 s, or 30% of the video, since
 //!   their last counted view, and at most once per viewer per hour;
 //! - retention at `i`% is the share of unique viewers who watched any part of the `i`-th
@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::tracking::{EventType, TrackedEvent};
+use crate::tracking::{EventType, TrackedEvent, heartbeat_intervals};
 
 /// How long an event id is remembered to ignore its duplicates, in event time.
 pub const DEDUP_WINDOW_MS: i64 = 24 * 3600 * 1000;
@@ -128,13 +128,13 @@ impl Aggregates {
         let state = video.viewers.entry(viewer.to_owned()).or_default();
         match event.kind {
             EventType::Heartbeat => {
-                let from = number(event, "from_s");
-                let to = number(event, "to_s");
-                let watched = (to - from).max(0.0);
-                video.watch_time_s += watched;
-                state.pending_s += watched;
-                if let Some(d) = duration {
-                    state.watched |= hundredths(from, to, d);
+                for (from, to) in heartbeat_intervals(&event.properties).unwrap_or_default() {
+                    let watched = (to - from).max(0.0);
+                    video.watch_time_s += watched;
+                    state.pending_s += watched;
+                    if let Some(d) = duration {
+                        state.watched |= hundredths(from, to, d);
+                    }
                 }
             }
             EventType::Ended => state.completed = true,
@@ -234,14 +234,6 @@ impl Aggregates {
             .map(|h| h.iter().cloned().collect())
             .unwrap_or_default()
     }
-}
-
-fn number(event: &TrackedEvent, key: &str) -> f64 {
-    event
-        .properties
-        .get(key)
-        .and_then(serde_json::Value::as_f64)
-        .unwrap_or(0.0)
 }
 
 /// The hundredths of a `duration`-second video that `from..to` touches, as bits.

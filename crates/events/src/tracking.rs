@@ -425,11 +425,26 @@ fn check_properties(
     };
     match kind {
         EventType::Heartbeat => {
-            let (from, to) = (number("from_s")?, number("to_s")?);
-            if from > to || to - from > MAX_HEARTBEAT_S {
+            let intervals = heartbeat_intervals(properties).ok_or_else(|| {
+                (
+                    "properties",
+                    format!(
+                        "a heartbeat needs from_s and to_s, or intervals [[from_s, to_s], ...] \
+                         (at most {MAX_INTERVALS}), seconds from 0 to 604800"
+                    ),
+                )
+            })?;
+            let mut total = 0.0;
+            for (from, to) in intervals {
+                if from > to {
+                    return Err(("properties", "an interval ends before it starts".into()));
+                }
+                total += to - from;
+            }
+            if total > MAX_HEARTBEAT_S {
                 return Err((
                     "properties",
-                    format!("from_s..to_s must be an interval of at most {MAX_HEARTBEAT_S} s"),
+                    format!("a heartbeat covers at most {MAX_HEARTBEAT_S} s of playback"),
                 ));
             }
         }
@@ -457,6 +472,32 @@ fn check_properties(
         _ => {}
     }
     Ok(())
+}
+
+/// Most intervals in one heartbeat (playback between seeks).
+const MAX_INTERVALS: usize = 100;
+
+/// The playback intervals a heartbeat reports: `intervals: [[from_s, to_s], ...]` (what the
+/// web player sends: one per stretch between seeks) or one `from_s`..`to_s`. None when
+/// neither is there in a valid form.
+pub fn heartbeat_intervals(properties: &Map<String, Value>) -> Option<Vec<(f64, f64)>> {
+    let seconds = |v: &Value| v.as_f64().filter(|s| (0.0..=MAX_POSITION_S).contains(s));
+    if let Some(list) = properties.get("intervals") {
+        let list = list
+            .as_array()
+            .filter(|l| !l.is_empty() && l.len() <= MAX_INTERVALS)?;
+        return list
+            .iter()
+            .map(|pair| match pair.as_array().map(Vec::as_slice) {
+                Some([from, to]) => Some((seconds(from)?, seconds(to)?)),
+                _ => None,
+            })
+            .collect();
+    }
+    Some(vec![(
+        seconds(properties.get("from_s")?)?,
+        seconds(properties.get("to_s")?)?,
+    )])
 }
 
 /// `[A-Za-z0-9_-]{1,64}`: ids the device makes up (UUIDs or shorter tokens).

@@ -177,6 +177,25 @@ fn duplicates_and_replays_change_nothing() {
 }
 
 #[test]
+fn heartbeats_may_list_the_stretches_between_seeks() {
+    let mut script = Script::new();
+    // 6 s from the start, a seek, then 6 s from 50 s: one view of 12 s, two stretches.
+    script.push(
+        "a",
+        EventType::Heartbeat,
+        MINUTE,
+        56.0,
+        json!({"intervals": [[0.0, 6.0], [50.0, 56.0]]}),
+    );
+    let stats = run(&script, 100.0).video(VIDEO);
+    assert_eq!(stats.views, 1);
+    assert_eq!(stats.watch_time_s, 12.0);
+    assert_eq!(stats.retention[3], 1.0);
+    assert_eq!(stats.retention[20], 0.0, "skipped over");
+    assert_eq!(stats.retention[52], 1.0);
+}
+
+#[test]
 fn history_keeps_where_each_user_left_off() {
     let mut script = Script::new();
     script.watch("user:bob", 0, 0.0, 42.0);

@@ -179,6 +179,33 @@ fn each_invalid_event_is_refused_naming_the_field() {
             "properties",
         ),
         (
+            "heartbeat with intervals",
+            with(
+                with(play(), "type", json!("heartbeat")),
+                "properties",
+                json!({"intervals": [[0.0, 4.0], [30.0, 36.0]], "watched_s": 10.0}),
+            ),
+            "accepted",
+        ),
+        (
+            "heartbeat with a malformed interval",
+            with(
+                with(play(), "type", json!("heartbeat")),
+                "properties",
+                json!({"intervals": [[0.0, 4.0, 5.0]]}),
+            ),
+            "properties",
+        ),
+        (
+            "heartbeat intervals over a minute",
+            with(
+                with(play(), "type", json!("heartbeat")),
+                "properties",
+                json!({"intervals": [[0.0, 40.0], [100.0, 140.0]]}),
+            ),
+            "properties",
+        ),
+        (
             "seek without from",
             with(play(), "type", json!("seek")),
             "properties",

@@ -1,0 +1,74 @@
+//! The web app in a real browser: `web/tests/e2e.mjs` drives Debian's Chromium through
+//! playwright-core against a real `spool serve` with a fresh data dir (sign-up, upload through
+//! the page, processing, playback, storyboard, seeking, the feed's prefetch, a throttled
+//! network, private videos, no XSS, no console errors, screenshots). The script asserts; this
+//! test runs it, checks its report and keeps its measurements and screenshots.
+
+#![allow(clippy::disallowed_methods)] // drives node, like the interop tests
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::Server;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Where screenshots and the measurements go: `SPOOL_WEB_ARTIFACTS`, else under the target dir.
+fn artifacts_dir() -> PathBuf {
+    std::env::var_os("SPOOL_WEB_ARTIFACTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-e2e"))
+}
+
+#[tokio::test]
+async fn the_web_app_works_in_chromium() {
+    let web = repo().join("web");
+    assert!(
+        web.join("dist/index.html").exists() && web.join("node_modules/playwright-core").exists(),
+        "the web app is not built: run `npm --prefix web ci && npm --prefix web run build` \
+         (scripts/test.sh does)"
+    );
+    let dist = web.join("dist");
+    let server = Server::start_with(None, &[("SPOOL__WEB__DIR", dist.to_str().unwrap())]).await;
+    let artifacts = artifacts_dir();
+    let samples = server.dir().join("samples");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::create_dir_all(&samples).unwrap();
+
+    let out = Command::new("node")
+        .arg(web.join("tests/e2e.mjs"))
+        .env("SPOOL_URL", &server.base)
+        .env("SPOOL_ARTIFACTS", &artifacts)
+        .env("SPOOL_SAMPLES", &samples)
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "e2e.mjs failed:\n{stdout}\n{stderr}\n--- server log ---\n{}",
+        server.log_tail()
+    );
+    let last = stdout.trim().lines().last().unwrap_or_default();
+    let report: Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("e2e.mjs last line is not JSON ({e}): {stdout}"));
+    std::fs::write(
+        artifacts.join("measurements.json"),
+        serde_json::to_vec_pretty(&report).unwrap(),
+    )
+    .unwrap();
+    eprintln!("web e2e measurements: {report}");
+    let shots = std::fs::read_dir(artifacts.join("screenshots"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(
+        shots >= 16,
+        "expected screenshots of 8 pages at 2 widths, found {shots}"
+    );
+    server.assert_healthy().await;
+}

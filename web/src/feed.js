@@ -1,0 +1,270 @@
+// The feed's media side: prefetching the start of the next videos into memory, and the hls.js
+// loader that serves those bytes from memory when the viewer swipes to them.
+//
+// Prefetch rule: for each upcoming video fetch ONLY its master playlist, the media playlist of
+// one level (the lowest rung of at least 360p, else the lowest), that level's init segment and
+// its FIRST media segment; when the level has a separate audio rendition, the same three for the
+// audio (playlist, init, first segment), since the first frame cannot play without it. Nothing
+// else, and no hls.js instance: the bytes wait in a Map until the video becomes current.
+
+import { Hls, HLS_CONFIG } from './player.js'
+
+export const PREFETCH_MIN_HEIGHT = 360
+
+/** Public metrics for tests and diagnostics. */
+export const metrics = {
+  prefetched: {}, // videoId → [urls]
+  prefetchBytes: {}, // videoId → bytes
+  prefetchMs: {}, // videoId → ms for the whole prefetch
+  prefetchLevel: {}, // videoId → {name, height, url}
+  servedFromCache: {}, // videoId → [urls]
+  networkAfterSwitch: {}, // videoId → [urls] hls.js had to fetch itself
+  firstFrameMs: {}, // videoId → ms from swipe (or feed start) to the first rendered frame
+  coldStart: {}, // videoId → true when it started without prefetched data
+  startLevel: {}, // videoId → level name hls.js started with
+  swipes: 0,
+  order: [],
+  current: null,
+}
+window.__spoolFeedMetrics = metrics
+
+/** The URL without hls.js's CMCD query parameter (the cache key). */
+export function cacheKey(url) {
+  try {
+    const u = new URL(url, location.href)
+    u.searchParams.delete('CMCD')
+    u.hash = ''
+    return u.href
+  } catch {
+    return url
+  }
+}
+
+function parseAttributes(text) {
+  const attrs = {}
+  const re = /([A-Z0-9-]+)=("[^"]*"|[^,]*)/g
+  let m
+  while ((m = re.exec(text))) attrs[m[1]] = m[2].startsWith('"') ? m[2].slice(1, -1) : m[2]
+  return attrs
+}
+
+/** The variants and audio renditions of a master playlist, URIs resolved. */
+export function parseMaster(text, baseUrl) {
+  const lines = text.split(/\r?\n/).map((l) => l.trim())
+  const variants = []
+  const audio = []
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    if (line.startsWith('#EXT-X-STREAM-INF:')) {
+      const attrs = parseAttributes(line.slice('#EXT-X-STREAM-INF:'.length))
+      let j = i + 1
+      while (j < lines.length && (!lines[j] || lines[j].startsWith('#'))) j++
+      if (j >= lines.length) continue
+      const [w, hgt] = (attrs.RESOLUTION || '').split('x').map(Number)
+      variants.push({
+        url: new URL(lines[j], baseUrl).href,
+        bandwidth: Number(attrs.BANDWIDTH) || 0,
+        width: w || 0,
+        height: hgt || 0,
+        audioGroup: attrs.AUDIO || null,
+      })
+      i = j
+    } else if (line.startsWith('#EXT-X-MEDIA:')) {
+      const attrs = parseAttributes(line.slice('#EXT-X-MEDIA:'.length))
+      if (attrs.TYPE === 'AUDIO' && attrs.URI) {
+        audio.push({ group: attrs['GROUP-ID'], url: new URL(attrs.URI, baseUrl).href, isDefault: attrs.DEFAULT === 'YES' })
+      }
+    }
+  }
+  return { variants, audio }
+}
+
+/** The init segment and the first media segment of a media playlist. */
+export function parseMedia(text, baseUrl) {
+  const lines = text.split(/\r?\n/).map((l) => l.trim())
+  let init = null
+  let first = null
+  let sawInf = false
+  for (const line of lines) {
+    if (line.startsWith('#EXT-X-MAP:')) {
+      const attrs = parseAttributes(line.slice('#EXT-X-MAP:'.length))
+      if (attrs.URI && !init) init = new URL(attrs.URI, baseUrl).href
+    } else if (line.startsWith('#EXTINF')) sawInf = true
+    else if (line && !line.startsWith('#') && sawInf) {
+      first = new URL(line, baseUrl).href
+      break
+    }
+  }
+  return { init, first }
+}
+
+/** The rung to prefetch and start on: the lowest of at least 360p (short side), else the lowest. */
+export function pickVariant(variants) {
+  const short = (v) => Math.min(v.width || Infinity, v.height || Infinity)
+  const byBandwidth = [...variants].sort((a, b) => a.bandwidth - b.bandwidth)
+  return byBandwidth.find((v) => Number.isFinite(short(v)) && short(v) >= PREFETCH_MIN_HEIGHT) || byBandwidth[0] || null
+}
+
+/**
+ * In-memory media: url → {data: ArrayBuffer, ms, ttfb, bytes, videoId}. Entries are kept per
+ * video and dropped when the video leaves the feed's window.
+ */
+export class MediaCache {
+  constructor() {
+    this.entries = new Map()
+    this.videos = new Map() // videoId → {promise, controller, variant, urls}
+  }
+
+  get(url) {
+    return this.entries.get(cacheKey(url)) || null
+  }
+
+  has(videoId) {
+    return this.videos.has(videoId)
+  }
+
+  info(videoId) {
+    return this.videos.get(videoId) || null
+  }
+
+  drop(videoId) {
+    const v = this.videos.get(videoId)
+    if (!v) return
+    v.controller.abort()
+    for (const url of v.urls) this.entries.delete(url)
+    this.videos.delete(videoId)
+  }
+
+  async fetchInto(videoId, url, signal) {
+    const key = cacheKey(url)
+    const start = performance.now()
+    const response = await fetch(key, { signal, credentials: 'same-origin', priority: 'low' })
+    const ttfb = performance.now() - start
+    if (!response.ok) throw new Error(`prefetch ${key}: HTTP ${response.status}`)
+    const data = await response.arrayBuffer()
+    const ms = Math.max(1, performance.now() - start)
+    const entry = { data, ms, ttfb: Math.min(ttfb, ms), bytes: data.byteLength, videoId }
+    this.entries.set(key, entry)
+    const record = this.videos.get(videoId)
+    record?.urls.push(key)
+    ;(metrics.prefetched[videoId] ||= []).push(key)
+    metrics.prefetchBytes[videoId] = (metrics.prefetchBytes[videoId] || 0) + data.byteLength
+    return entry
+  }
+
+  /** Prefetches the start of a video (see the rule at the top). Resolves to the variant. */
+  prefetch(video) {
+    const existing = this.videos.get(video.id)
+    if (existing) return existing.promise
+    const controller = new AbortController()
+    const record = { controller, urls: [], variant: null, audio: null, promise: null, done: false }
+    this.videos.set(video.id, record)
+    const { signal } = controller
+    const started = performance.now()
+    const text = (entry) => new TextDecoder().decode(entry.data)
+    record.promise = (async () => {
+      const masterUrl = new URL(video.hls_url, location.href).href
+      const master = parseMaster(text(await this.fetchInto(video.id, masterUrl, signal)), masterUrl)
+      const variant = pickVariant(master.variants)
+      if (!variant) throw new Error('prefetch: the master playlist lists no variant')
+      record.variant = variant
+      const audio = variant.audioGroup ? master.audio.filter((a) => a.group === variant.audioGroup).sort((a, b) => b.isDefault - a.isDefault)[0] || null : null
+      record.audio = audio
+      const rendition = async (playlistUrl) => {
+        const media = parseMedia(text(await this.fetchInto(video.id, playlistUrl, signal)), playlistUrl)
+        await Promise.all([media.init && this.fetchInto(video.id, media.init, signal), media.first && this.fetchInto(video.id, media.first, signal)])
+      }
+      await Promise.all([rendition(variant.url), audio ? rendition(audio.url) : null])
+      record.done = true
+      metrics.prefetchMs[video.id] = Math.round(performance.now() - started)
+      metrics.prefetchLevel[video.id] = { height: variant.height, width: variant.width, url: cacheKey(variant.url), name: `${Math.min(variant.width || variant.height, variant.height || variant.width)}p` }
+      return variant
+    })()
+    record.promise.catch(() => {
+      // A failed or aborted prefetch only costs the cold start; keep what did arrive.
+    })
+    return record.promise
+  }
+}
+
+/**
+ * An hls.js loader (subclass of the default XHR loader) that answers from `cache` when it holds
+ * the URL, with load stats derived from the prefetch's real timing so the bandwidth estimate
+ * stays honest, and otherwise loads over the network as usual.
+ */
+export function cachingLoader(cache, { onServed, onNetwork } = {}) {
+  const Base = Hls.DefaultConfig.loader
+  return class CachingLoader extends Base {
+    loadInternal() {
+      const context = this.context
+      const entry = context && !context.rangeEnd ? cache.get(context.url) : null
+      if (!entry) {
+        if (context) onNetwork?.(cacheKey(context.url))
+        super.loadInternal()
+        return
+      }
+      const stats = this.stats
+      const now = performance.now()
+      stats.loading.start = now - entry.ms
+      stats.loading.first = stats.loading.start + entry.ttfb
+      stats.loading.end = now
+      stats.loaded = stats.total = entry.bytes
+      stats.bwEstimate = (entry.bytes * 8000) / Math.max(1, entry.ms - entry.ttfb)
+      this.cacheTimer = self.setTimeout(() => {
+        this.cacheTimer = 0
+        const callbacks = this.callbacks
+        if (!callbacks || this.stats.aborted) return
+        const key = cacheKey(context.url)
+        // hls.js may transfer the buffer to its worker: hand it a copy, keep ours intact.
+        const data = context.responseType === 'arraybuffer' ? entry.data.slice(0) : new TextDecoder().decode(entry.data)
+        onServed?.(key, entry)
+        callbacks.onProgress?.(stats, context, data, null)
+        callbacks.onSuccess({ url: key, data, code: 200 }, stats, context, null)
+      }, 0)
+    }
+
+    abortInternal() {
+      if (this.cacheTimer) {
+        self.clearTimeout(this.cacheTimer)
+        this.cacheTimer = 0
+        this.stats.aborted = true
+      }
+      super.abortInternal()
+    }
+  }
+}
+
+/** The hls.js instance for the current feed video, fed from the cache. */
+export function createFeedHls(video, cache) {
+  const served = (metrics.servedFromCache[video.id] ||= [])
+  const network = (metrics.networkAfterSwitch[video.id] ||= [])
+  const Loader = cachingLoader(cache, {
+    onServed: (url) => served.push(url),
+    onNetwork: (url) => network.push(url),
+  })
+  const hls = new Hls({
+    ...HLS_CONFIG,
+    loader: Loader,
+    autoStartLoad: false,
+  })
+  const record = cache.info(video.id)
+  // Start loading as soon as both the manifest is parsed and the MediaSource is open: starting
+  // before the media is attached would wait for hls.js's next 100 ms tick.
+  let parsed = false
+  let attached = false
+  const maybeStart = () => {
+    if (parsed && attached) hls.startLoad(0)
+  }
+  hls.once(Hls.Events.MANIFEST_PARSED, () => {
+    const prefetchedUrl = record && record.variant ? cacheKey(record.variant.url) : null
+    const index = prefetchedUrl ? hls.levels.findIndex((l) => cacheKey(l.uri || (l.url && l.url[0]) || '') === prefetchedUrl) : -1
+    if (index >= 0) hls.startLevel = index
+    parsed = true
+    maybeStart()
+  })
+  hls.once(Hls.Events.MEDIA_ATTACHED, () => {
+    attached = true
+    maybeStart()
+  })
+  return hls
+}

@@ -1,0 +1,96 @@
+// The app shell: the top bar and the routes.
+
+import { h } from './dom.js'
+import { loadSession, currentUser, onAuthChange, signOut, messageOf } from './api.js'
+import { route, notFound, start, onNavigate, navigate } from './router.js'
+import './telemetry.js'
+
+route('/', () => import('./pages/home.js'))
+route('/watch/:id', () => import('./pages/watch.js'))
+route('/upload', () => import('./pages/upload.js'))
+route('/studio', () => import('./pages/studio.js'))
+route('/feed', () => import('./pages/feed.js'))
+route('/c/:name', () => import('./pages/channel.js'))
+route('/signin', () => import('./pages/signin.js'))
+route('/signup', () => import('./pages/signup.js'))
+notFound(() => import('./pages/notfound.js'))
+
+const NAV = [
+  ['/', 'Home'],
+  ['/feed', 'Feed'],
+  ['/upload', 'Upload'],
+  ['/studio', 'Studio'],
+]
+
+const topbar = document.getElementById('topbar')
+const main = document.getElementById('main')
+
+function isActive(path, pathname) {
+  return path === '/' ? pathname === '/' : pathname === path || pathname.startsWith(path + '/')
+}
+
+function renderTopbar() {
+  const pathname = location.pathname
+  const user = currentUser()
+  const next = encodeURIComponent(location.pathname + location.search)
+  const onAuthPage = pathname === '/signin' || pathname === '/signup'
+  const account = user
+    ? h(
+        'div',
+        { class: 'account' },
+        h('a', { class: 'account-name', href: `/c/${encodeURIComponent(user.name)}`, title: 'Your channel' }, user.name),
+        h('span', { class: 'dot', 'aria-hidden': 'true' }, '·'),
+        h(
+          'button',
+          {
+            class: 'link-button',
+            type: 'button',
+            onclick: async (e) => {
+              e.currentTarget.disabled = true
+              try {
+                await signOut()
+              } catch (err) {
+                // Signed out locally either way; tell why the server did not confirm.
+                window.alert(messageOf(err))
+              }
+              navigate('/')
+            },
+          },
+          'Sign out',
+        ),
+      )
+    : h(
+        'div',
+        { class: 'account' },
+        h('a', { class: 'btn btn-ghost', href: onAuthPage ? '/signin' : `/signin?next=${next}` }, 'Sign in'),
+        h('a', { class: 'btn btn-primary', href: onAuthPage ? '/signup' : `/signup?next=${next}` }, 'Sign up'),
+      )
+  topbar.replaceChildren(
+    h(
+      'div',
+      { class: 'topbar-inner' },
+      h('a', { class: 'logo', href: '/', 'aria-label': 'Spool home' }, h('span', { class: 'logo-mark', 'aria-hidden': 'true' }), h('span', { class: 'logo-text' }, 'Spool')),
+      h(
+        'nav',
+        { class: 'nav', 'aria-label': 'Main' },
+        NAV.map(([path, label]) => h('a', { href: path, class: 'nav-link', 'aria-current': isActive(path, pathname) ? 'page' : undefined }, label)),
+      ),
+      account,
+    ),
+  )
+}
+
+onNavigate(() => renderTopbar())
+onAuthChange(() => renderTopbar())
+
+async function boot() {
+  try {
+    await loadSession()
+  } catch {
+    /* offline or server error: carry on signed out; pages show their own errors */
+  }
+  renderTopbar()
+  await start(main)
+}
+
+boot()

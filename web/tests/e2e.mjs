@@ -1,0 +1,836 @@
+// End-to-end test of the Spool web app against a running `spool serve`, in headless Chromium.
+//
+//   SPOOL_URL=http://127.0.0.1:8099 SPOOL_ARTIFACTS=/tmp/artifacts SPOOL_SAMPLES=/tmp/samples \
+//     node web/tests/e2e.mjs
+//
+// SPOOL_URL: a server with a fresh data dir (the test signs up its own users).
+// SPOOL_ARTIFACTS: screenshots/<page>-<phone|desktop>.png and measurements.json go here.
+// SPOOL_SAMPLES: scratch dir for the generated sample videos (real ffmpeg).
+// CHROMIUM (optional): the browser binary, default /usr/bin/chromium.
+//
+// Progress lines go to stdout; the last line is one JSON object of measurements.
+
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { createReadStream, mkdirSync, statSync, existsSync, writeFileSync } from 'node:fs'
+import { join, basename } from 'node:path'
+import { chromium } from 'playwright-core'
+import * as tus from 'tus-js-client'
+
+const BASE = (process.env.SPOOL_URL || '').replace(/\/$/, '')
+const ARTIFACTS = process.env.SPOOL_ARTIFACTS
+const SAMPLES = process.env.SPOOL_SAMPLES
+if (!BASE || !ARTIFACTS || !SAMPLES) {
+  console.error('set SPOOL_URL, SPOOL_ARTIFACTS and SPOOL_SAMPLES')
+  process.exit(2)
+}
+const SHOTS = join(ARTIFACTS, 'screenshots')
+mkdirSync(SHOTS, { recursive: true })
+mkdirSync(SAMPLES, { recursive: true })
+
+const T0 = Date.now()
+const log = (...args) => console.log(`[e2e +${((Date.now() - T0) / 1000).toFixed(1)}s]`, ...args)
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+const PHONE = { width: 390, height: 844 }
+const DESKTOP = { width: 1366, height: 900 }
+const PROCESSING_TIMEOUT = 180_000
+const RUN = Math.random().toString(36).slice(2, 7)
+const USER_A = `alice_${RUN}`
+const USER_B = `bob_${RUN}`
+const PASS_A = 'correct horse battery staple'
+const PASS_B = 'tr0ub4dor & three'
+const XSS_TITLE = `Launch <img src=x onerror="window.__xss=1"> & <script>window.__xss=2</script> "demo"`
+const measurements = {}
+
+async function waitFor(what, fn, { timeout = 30_000, interval = 250 } = {}) {
+  const end = Date.now() + timeout
+  let last
+  for (;;) {
+    try {
+      last = await fn()
+      if (last) return last
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
+    await sleep(interval)
+  }
+}
+
+// ---------------------------------------------------------------- samples (real ffmpeg)
+
+function makeSample(name, { seconds, size, source = 'testsrc2', freq = 440 }) {
+  const out = join(SAMPLES, name)
+  if (existsSync(out)) return out
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `${source}=size=${size}:rate=30`,
+    '-f', 'lavfi', '-i', `sine=frequency=${freq}:sample_rate=48000`,
+    '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '26', '-pix_fmt', 'yuv420p',
+    '-c:a', 'aac', '-b:a', '96k', '-shortest', out,
+  ])
+  return out
+}
+
+// ---------------------------------------------------------------- API helpers (node side)
+
+async function apiSession(name, password) {
+  const r = await fetch(`${BASE}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name, password }),
+  })
+  const text = await r.text()
+  assert.equal(r.status, 200, `login ${name} over the API: HTTP ${r.status} ${text}`)
+  const cookie = r.headers.get('set-cookie').split(';')[0]
+  const { csrf_token } = JSON.parse(text)
+  return { cookie, csrf: csrf_token }
+}
+
+async function apiGet(path, session) {
+  const r = await fetch(`${BASE}${path}`, { headers: session ? { cookie: session.cookie } : {} })
+  const text = await r.text()
+  return { status: r.status, json: text ? JSON.parse(text) : null }
+}
+
+function tusUpload(session, file, title) {
+  return new Promise((resolve, reject) => {
+    let videoId = null
+    const upload = new tus.Upload(createReadStream(file), {
+      endpoint: `${BASE}/api/v1/uploads`,
+      chunkSize: 8 * 1024 * 1024,
+      retryDelays: [0, 1000, 3000],
+      headers: { cookie: session.cookie, 'X-CSRF-Token': session.csrf },
+      metadata: { filename: basename(file), title },
+      onAfterResponse(_req, res) {
+        videoId ||= res.getHeader('Spool-Video-Id') || null
+      },
+      onError: reject,
+      onSuccess: () => (videoId ? resolve(videoId) : reject(new Error('no Spool-Video-Id header on the creation answer'))),
+    })
+    upload.start()
+  })
+}
+
+async function waitProcessed(id, session, { complete = true } = {}) {
+  return waitFor(
+    `video ${id} to be ${complete ? 'fully processed' : 'playable'}`,
+    async () => {
+      const { status, json } = await apiGet(`/api/v1/videos/${id}`, session)
+      assert.equal(status, 200, `GET video ${id}: ${status}`)
+      if (json.status === 'failed') throw Object.assign(new Error(`processing of ${id} failed: ${json.error}`), { fatal: true })
+      return (complete ? json.processing_complete : json.renditions.length > 0) ? json : null
+    },
+    { timeout: PROCESSING_TIMEOUT, interval: 1000 },
+  ).catch((e) => {
+    throw e
+  })
+}
+
+// ---------------------------------------------------------------- browser instrumentation
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--headless=new', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+})
+
+const consoleErrors = [] // {page, text, url}
+const consoleWarnings = []
+// 4xx answers the test provokes on purpose; Chromium logs each failed request as a console
+// error ("Failed to load resource"), which is the browser reporting the request, not our code.
+const expectedFailures = [] // {url: RegExp, status}
+function expectFailure(url, status) {
+  expectedFailures.push({ url, status })
+}
+
+function instrument(page, label) {
+  page.on('console', (msg) => {
+    const type = msg.type()
+    const where = msg.location()?.url || ''
+    if (type === 'error') {
+      const m = /status of (\d{3})/.exec(msg.text())
+      if (m && expectedFailures.some((f) => f.status === Number(m[1]) && f.url.test(where))) return
+      consoleErrors.push({ page: label, text: msg.text(), url: where })
+    } else if (type === 'warning') consoleWarnings.push({ page: label, text: msg.text(), url: where })
+  })
+  page.on('pageerror', (err) => consoleErrors.push({ page: label, text: `pageerror: ${err.message}`, url: page.url() }))
+  return page
+}
+
+async function newPage(context, label) {
+  const page = await context.newPage()
+  return instrument(page, label)
+}
+
+function requestLog(page) {
+  const entries = []
+  page.on('request', (r) => entries.push({ url: r.url(), at: Date.now(), method: r.method() }))
+  return entries
+}
+
+const stripQuery = (u) => u.split('?')[0]
+
+// ---------------------------------------------------------------- the run
+
+let failed = null
+const uploads = {} // name → id
+try {
+  log(`server ${BASE}; run id ${RUN}`)
+  const health = await fetch(`${BASE}/healthz`)
+  assert.equal(health.status, 200, 'the server is not healthy')
+
+  const sampleA = makeSample(`main-30s-720p.mp4`, { seconds: 30, size: '1280x720', source: 'testsrc2', freq: 440 })
+  log(`sample ${basename(sampleA)} ${(statSync(sampleA).size / 1e6).toFixed(1)} MB`)
+
+  const ctxA = await browser.newContext({ viewport: DESKTOP })
+  const pageA = await newPage(ctxA, 'A')
+
+  // ------------------------------------------------------------ 1. accounts
+  log('1. sign up, duplicate name, weak password, wrong password, sign in')
+  await pageA.goto(`${BASE}/signup`)
+  await pageA.getByLabel('User name').fill(USER_A)
+  await pageA.getByLabel('Password').fill(PASS_A)
+  await pageA.getByRole('button', { name: 'Sign up' }).click()
+  await pageA.waitForURL(`${BASE}/`)
+  await waitFor('the top bar to show the user', async () => (await pageA.locator('.account-name').textContent()) === USER_A)
+
+  await pageA.getByRole('button', { name: 'Sign out' }).click()
+  await pageA.getByRole('link', { name: 'Sign in' }).waitFor()
+
+  expectFailure(/\/api\/v1\/auth\/signup$/, 409)
+  await pageA.goto(`${BASE}/signup`)
+  await pageA.getByLabel('User name').fill(USER_A)
+  await pageA.getByLabel('Password').fill('another decent passphrase')
+  await pageA.getByRole('button', { name: 'Sign up' }).click()
+  const taken = await pageA.getByRole('alert').filter({ hasText: /taken/i }).textContent({ timeout: 10_000 })
+  assert.match(taken, /that user name is taken/i, `duplicate name message: ${taken}`)
+
+  expectFailure(/\/api\/v1\/auth\/signup$/, 422)
+  await pageA.getByLabel('User name').fill(`carol_${RUN}`)
+  await pageA.getByLabel('Password').fill('password')
+  await pageA.getByRole('button', { name: 'Sign up' }).click()
+  const weak = await pageA.getByRole('alert').filter({ hasText: /common/i }).textContent({ timeout: 10_000 })
+  const serverWeak = await fetch(`${BASE}/api/v1/auth/signup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `dave_${RUN}`, password: 'password' }) }).then((r) => r.json())
+  assert.equal(weak.trim().toLowerCase(), serverWeak.error.message.toLowerCase(), 'the weak-password alert shows the server message')
+
+  expectFailure(/\/api\/v1\/auth\/login$/, 401)
+  await pageA.goto(`${BASE}/signin`)
+  await pageA.getByLabel('User name').fill(USER_A)
+  await pageA.getByLabel('Password').fill('not my password at all')
+  await pageA.getByRole('button', { name: 'Sign in' }).click()
+  const wrong = await pageA.getByRole('alert').filter({ hasText: /wrong/i }).textContent({ timeout: 10_000 })
+  assert.match(wrong, /wrong user name or password/i, `wrong-password message: ${wrong}`)
+
+  // 429: five failures for one (unknown) name lock it; the sixth answer is "too many attempts".
+  expectFailure(/\/api\/v1\/auth\/login$/, 429)
+  const ghost = `ghost_${RUN}`
+  let lockedText = null
+  for (let i = 0; i < 8 && !lockedText; i++) {
+    await pageA.getByLabel('User name').fill(ghost)
+    await pageA.getByLabel('Password').fill(`guess number ${i} here`)
+    await pageA.getByRole('button', { name: 'Sign in' }).click()
+    const alert = pageA.getByRole('alert')
+    await waitFor('a sign-in answer', async () => (await pageA.getByRole('button', { name: 'Sign in' }).isEnabled()) && (await alert.textContent()).trim() !== '')
+    const text = (await alert.textContent()).trim()
+    if (/too many attempts/i.test(text)) lockedText = text
+    else assert.match(text, /wrong user name or password/i, `unknown user answer: ${text}`)
+  }
+  assert.ok(lockedText, 'no "too many attempts" after repeated failures')
+  assert.match(lockedText, /^Too many attempts, try again in \d+ s/, `429 message: ${lockedText}`)
+
+  // Signing in from a page that needs it comes back to that page (?next=).
+  await pageA.goto(`${BASE}/studio`)
+  await pageA.locator('.page-studio').getByRole('link', { name: 'Sign in' }).click()
+  await pageA.waitForURL(`${BASE}/signin?next=%2Fstudio`)
+  await pageA.getByLabel('User name').fill(USER_A)
+  await pageA.getByLabel('Password').fill(PASS_A)
+  await pageA.getByRole('button', { name: 'Sign in' }).click()
+  await pageA.waitForURL(`${BASE}/studio`)
+  await waitFor('signed in again', async () => (await pageA.locator('.account-name').textContent()) === USER_A)
+  log(`   signed up ${USER_A}; taken / weak / wrong / 429 messages shown`)
+
+  // ------------------------------------------------------------ 2. upload through the page
+  log('2. upload through /upload with an XSS title: pause, resume, reload and resume')
+  // Slow the upload down (3 MB/s) so pausing and reloading land mid-file.
+  const cdpUp = await ctxA.newCDPSession(pageA)
+  await cdpUp.send('Network.enable')
+  await cdpUp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 3_000_000 })
+  await pageA.goto(`${BASE}/upload`)
+  await pageA.locator('input[type=file]').setInputFiles(sampleA)
+  await pageA.getByLabel('Title').fill(XSS_TITLE)
+  await pageA.getByRole('button', { name: 'Upload', exact: true }).click()
+  const root = pageA.locator('.page-upload')
+  const pct = async () => Number(((await pageA.locator('.upload-pct').textContent().catch(() => '')) || '0').replace('%', '')) || 0
+  await waitFor('15% uploaded', async () => (await pct()) >= 15, { timeout: 30_000, interval: 100 })
+  const detailText = await pageA.locator('.upload-detail').textContent()
+  assert.match(detailText, /MB of .* MB · [\d.]+ MB\/s/, `upload detail shows bytes and rate: ${detailText}`)
+  await pageA.getByRole('button', { name: 'Pause' }).click()
+  assert.equal(await root.getAttribute('data-upload-state'), 'paused')
+  const pausedAt = await pct()
+  // While paused, the server's offset stays put (tus HEAD on the upload's URL).
+  const uploadUrl = await root.getAttribute('data-upload-url')
+  assert.ok(uploadUrl, 'the upload page knows its upload URL')
+  const serverOffset = async () => Number((await pageA.request.head(uploadUrl, { headers: { 'Tus-Resumable': '1.0.0' } })).headers()['upload-offset'])
+  await sleep(500)
+  const offset1 = await serverOffset()
+  await sleep(1000)
+  const offset2 = await serverOffset()
+  assert.equal(offset2, offset1, `the server offset moved while paused (${offset1} → ${offset2})`)
+  assert.ok((await pct()) - pausedAt <= 1, `the progress moved while paused (${pausedAt}% → ${await pct()}%)`)
+  await pageA.getByRole('button', { name: 'Resume' }).click()
+  await waitFor('upload progress after resuming', async () => (await pct()) > pausedAt + 5, { timeout: 30_000, interval: 100 })
+  await waitFor('60% uploaded', async () => (await pct()) >= 60, { timeout: 30_000, interval: 100 })
+  const videoBeforeReload = await root.getAttribute('data-video-id')
+  assert.ok(videoBeforeReload, 'the creation answer named the video (Spool-Video-Id)')
+  log(`   paused at ${pausedAt}% (server offset ${offset1} held), resumed; reloading at ${await pct()}% (video ${videoBeforeReload})`)
+  await pageA.reload()
+  await pageA.locator('input[type=file]').setInputFiles(sampleA)
+  await pageA.getByLabel('Title').fill(XSS_TITLE)
+  await pageA.getByRole('button', { name: 'Upload', exact: true }).click()
+  const resumedText = await pageA.locator('.upload-message').filter({ hasText: /Resuming from/ }).textContent({ timeout: 15_000 })
+  const resumedMB = Number(/Resuming from ([\d.]+) MB/.exec(resumedText)?.[1] || 0)
+  assert.ok(resumedMB >= 8, `resumed from ${resumedText}; expected at least the first 8 MiB chunk`)
+  await waitFor(
+    'the upload to reach processing',
+    async () => {
+      const state = await root.getAttribute('data-upload-state')
+      if (state === 'error') throw new Error(`upload failed: ${await pageA.locator('.upload-message').textContent()}`)
+      return ['processing', 'playable', 'complete'].includes(state)
+    },
+    { timeout: 60_000, interval: 100 },
+  )
+  await cdpUp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+  await cdpUp.detach()
+  measurements.upload_resumed_from_mb = resumedMB
+  const videoA = await root.getAttribute('data-video-id')
+  assert.equal(videoA, videoBeforeReload, 'the reload resumed the same upload (same video)')
+  uploads.main = videoA
+  const processingStarted = Date.now()
+  log(`   upload resumed from ${resumedMB} MB after the reload and finished; processing ${videoA}`)
+
+  // The feed videos go over the API meanwhile (processing queues behind the first).
+  const sessionA = await apiSession(USER_A, PASS_A)
+  const feedSamples = [
+    makeSample(`feed1-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'smptehdbars', freq: 330 }),
+    makeSample(`feed2-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'testsrc', freq: 550 }),
+    makeSample(`feed3-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'rgbtestsrc', freq: 660 }),
+  ]
+  const brokenFile = join(SAMPLES, `broken.mp4`)
+  writeFileSync(brokenFile, Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 7919) % 251)))
+  const feedUploads = (async () => {
+    const ids = []
+    for (const [i, file] of feedSamples.entries()) ids.push(await tusUpload(sessionA, file, `Feed clip ${i + 1} — ${['bars', 'pattern', 'colours'][i]}`))
+    // Not a video at all: its processing fails (the studio shows why and offers a retry).
+    ids.broken = await tusUpload(sessionA, brokenFile, 'Broken file')
+    return ids
+  })()
+
+  await waitFor(
+    'the upload page to show "Watch now"',
+    async () => {
+      const state = await root.getAttribute('data-upload-state')
+      if (state === 'failed') throw Object.assign(new Error(`processing failed: ${await pageA.locator('.upload-message').textContent()}`), { fatal: true })
+      return state === 'playable' || state === 'complete'
+    },
+    { timeout: PROCESSING_TIMEOUT, interval: 250 },
+  )
+  measurements.processing_to_playable_ms = Date.now() - processingStarted
+  const watchNow = await pageA.getByRole('link', { name: 'Watch now' }).getAttribute('href')
+  assert.equal(watchNow, `/watch/${videoA}`)
+  log(`   playable ${measurements.processing_to_playable_ms} ms after the upload; waiting for the full ladder`)
+  await waitFor('the upload page to show the full ladder', async () => (await root.getAttribute('data-upload-state')) === 'complete', { timeout: PROCESSING_TIMEOUT, interval: 500 })
+  measurements.processing_to_complete_ms = Date.now() - processingStarted
+  assert.equal(await pageA.evaluate(() => window.__xss), undefined, 'XSS payload ran on the upload page')
+
+  // ------------------------------------------------------------ 3. watch: play + storyboard
+  log('3. watch page: play, storyboard preview')
+  const sprites = []
+  pageA.on('response', (r) => {
+    if (/\/sb_\d+\.jpg/.test(r.url())) sprites.push({ url: r.url(), status: r.status() })
+  })
+  await pageA.goto(`${BASE}/watch/${videoA}`)
+  const titleText = await pageA.locator('.watch-title').textContent()
+  assert.equal(titleText, XSS_TITLE, 'the title shows literally on the watch page')
+  assert.equal(await pageA.locator('img[src="x"]').count(), 0, 'an <img> from the title made it into the DOM')
+  await waitFor('the player to parse the manifest', () => pageA.evaluate(() => window.__spoolPlayer?.metrics?.ready === true))
+  // The player preloads the first segment; TTFF is measured from the click on Play.
+  await waitFor('the preload', () => pageA.evaluate(() => window.__spoolPlayer.video.readyState >= 2), { timeout: 20_000 })
+  await pageA.getByRole('button', { name: 'Play', exact: true }).click()
+  await waitFor('playback to pass 2 s', () => pageA.evaluate(() => window.__spoolPlayer.video.currentTime > 2.2), { timeout: 30_000 })
+  const watchState = await pageA.evaluate(() => ({ m: window.__spoolPlayer.metrics, levels: window.__spoolPlayer.hls.levels.map((l) => l.height) }))
+  assert.equal(watchState.m.fatal, null, `hls.js fatal error: ${watchState.m.fatal}`)
+  assert.deepEqual(watchState.m.errors.filter((e) => e.fatal), [], 'hls.js reported fatal errors')
+  assert.ok(watchState.levels.length >= 3, `expected a ladder of at least 3 levels, got ${watchState.levels}`)
+  measurements.watch_ttff_ms = watchState.m.ttffMs
+  measurements.watch_levels = watchState.levels
+  assert.equal(await pageA.evaluate(() => window.__xss), undefined, 'XSS payload ran on the watch page')
+
+  const bar = pageA.locator('.player-progress')
+  const box = await bar.boundingBox()
+  await pageA.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2)
+  await pageA.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 })
+  const preview = pageA.locator('.player-preview .preview-img')
+  await preview.waitFor({ state: 'visible', timeout: 10_000 })
+  const bg = await preview.evaluate((el) => ({ image: el.style.backgroundImage, pos: el.style.backgroundPosition, w: el.offsetWidth, h: el.offsetHeight }))
+  assert.match(bg.image, /sb_\d+\.jpg/, `storyboard background: ${bg.image}`)
+  assert.ok(bg.w > 0 && bg.h > 0, 'storyboard thumbnail has a size')
+  await waitFor('the sprite download', () => sprites.length > 0, { timeout: 10_000 })
+  assert.ok(sprites.every((s) => s.status === 200), `sprite answers: ${JSON.stringify(sprites)}`)
+  // Keyboard: k pauses and plays, → seeks 5 s, m mutes.
+  await pageA.keyboard.press('k')
+  await waitFor('k to pause', () => pageA.evaluate(() => window.__spoolPlayer.video.paused))
+  const tBefore = await pageA.evaluate(() => window.__spoolPlayer.video.currentTime)
+  await pageA.keyboard.press('ArrowRight')
+  const tAfter = await pageA.evaluate(() => window.__spoolPlayer.video.currentTime)
+  assert.ok(Math.abs(tAfter - tBefore - 5) < 0.5, `→ moved ${tBefore} → ${tAfter}`)
+  const muted0 = await pageA.evaluate(() => window.__spoolPlayer.video.muted)
+  await pageA.keyboard.press('m')
+  assert.equal(await pageA.evaluate(() => window.__spoolPlayer.video.muted), !muted0, 'm toggles mute')
+  await pageA.keyboard.press('m')
+  await pageA.keyboard.press('k')
+  await waitFor('k to play again', () => pageA.evaluate(() => !window.__spoolPlayer.video.paused))
+  log(`   ttff ${measurements.watch_ttff_ms} ms; ladder ${watchState.levels.join('/')}; storyboard ${bg.image} @ ${bg.pos}`)
+
+  // ------------------------------------------------------------ 4. seek to the end
+  log('4. seek near the end on a fresh load: only the last segments are fetched')
+  const pageS = await newPage(ctxA, 'seek')
+  const reqS = requestLog(pageS)
+  await pageS.goto(`${BASE}/watch/${videoA}`)
+  await waitFor('the preload', () => pageS.evaluate(() => {
+    const v = window.__spoolPlayer?.video
+    return v && v.readyState >= 2 && v.buffered.length > 0
+  }), { timeout: 20_000 })
+  await sleep(500)
+  const duration = await pageS.evaluate(() => window.__spoolPlayer.video.duration)
+  const target = duration - 3
+  const seekBox = await pageS.locator('.player-progress').boundingBox()
+  const seekMark = reqS.length
+  await pageS.mouse.click(seekBox.x + (seekBox.width * target) / duration, seekBox.y + seekBox.height / 2)
+  await waitFor('the seek to buffer', () => pageS.evaluate((t) => {
+    const v = window.__spoolPlayer.video
+    for (let i = 0; i < v.buffered.length; i++) if (v.buffered.start(i) <= t + 0.5 && v.buffered.end(i) >= Math.min(v.duration - 0.2, t + 1)) return true
+    return false
+  }, target), { timeout: 20_000 })
+  await sleep(1000)
+  const seekedTo = await pageS.evaluate(() => window.__spoolPlayer.video.currentTime)
+  assert.ok(Math.abs(seekedTo - target) < 1, `seeked to ${seekedTo}, wanted ${target}`)
+  assert.ok(reqS.some((r) => /seg_\d+\.m4s\?(.*&)?CMCD=/.test(r.url)), 'segment requests carry CMCD data')
+  const afterSeek = reqS.slice(seekMark).map((r) => stripQuery(r.url)).filter((u) => u.includes(`/media/`) && /seg_\d+\.m4s$/.test(u))
+  const segs = afterSeek.map((u) => {
+    const m = /\/([^/]+)\/seg_(\d+)\.m4s$/.exec(u)
+    return { rendition: m[1], n: Number(m[2]), url: u }
+  })
+  // Segment timing from the media playlist of each rendition fetched.
+  const segStart = {}
+  for (const rendition of new Set(segs.map((s) => s.rendition))) {
+    const url = segs.find((s) => s.rendition === rendition).url.replace(/seg_\d+\.m4s$/, 'index.m3u8')
+    const text = await (await fetch(url)).text()
+    let t = 0
+    const starts = {}
+    for (const line of text.split('\n')) {
+      const inf = /^#EXTINF:([\d.]+)/.exec(line)
+      if (inf) {
+        starts.pending = Number(inf[1])
+      } else if (/^seg_(\d+)\.m4s/.test(line.trim())) {
+        const n = Number(/^seg_(\d+)/.exec(line.trim())[1])
+        starts[n] = { start: t, end: t + starts.pending }
+        t += starts.pending
+      }
+    }
+    segStart[rendition] = starts
+  }
+  assert.ok(segs.length > 0, 'no segment was fetched after the seek')
+  for (const s of segs) {
+    const span = segStart[s.rendition][s.n]
+    assert.ok(span && span.end > duration - 7, `segment ${s.rendition}/seg_${s.n} (${JSON.stringify(span)}) fetched after seeking to ${target.toFixed(1)} of ${duration.toFixed(1)} s is not near the end`)
+  }
+  const videoSegNumbers = new Set(segs.filter((s) => s.rendition !== 'audio').map((s) => s.n))
+  assert.ok(videoSegNumbers.size <= 3, `too many video segments after the seek: ${[...videoSegNumbers]}`)
+  measurements.seek_segments_fetched = segs.length
+  measurements.seek_segment_urls = segs.map((s) => `${s.rendition}/seg_${s.n}`)
+  log(`   after seeking to ${target.toFixed(1)}/${duration.toFixed(1)} s fetched: ${measurements.seek_segment_urls.join(', ')}`)
+  await pageS.close()
+
+  // ------------------------------------------------------------ 5. feed: prefetch and swipe
+  log('5. feed: prefetch of the next two, swipe served from memory')
+  const feedIds = await feedUploads
+  for (const [i, id] of feedIds.entries()) uploads[`feed${i + 1}`] = id
+  for (const id of feedIds) await waitProcessed(id, sessionA)
+  log(`   feed videos processed: ${feedIds.join(', ')}`)
+  const publicList = (await apiGet('/api/v1/videos?limit=24')).json.videos
+  assert.ok(publicList.every((v) => v.visibility === 'public'), 'uploads default to public')
+  assert.ok(publicList.length >= 4, `expected at least 4 public videos, got ${publicList.length}`)
+
+  const ctxF = await browser.newContext({ viewport: PHONE, hasTouch: true })
+  const pageF = await newPage(ctxF, 'feed')
+  const reqF = requestLog(pageF)
+  // On loopback every start is fast; a phone-like link (1.5 Mbit/s, 40 ms) shows what the
+  // prefetch buys. The cold start and the swipes are measured under the same conditions.
+  const cdpF = await ctxF.newCDPSession(pageF)
+  await cdpF.send('Network.enable')
+  await cdpF.send('Network.emulateNetworkConditions', { offline: false, latency: 40, downloadThroughput: 187500, uploadThroughput: 187500 })
+  measurements.feed_network = '1.5 Mbit/s down, 40 ms latency (CDP emulation)'
+  await pageF.goto(`${BASE}/feed`)
+  const order = await waitFor('the feed order', () => pageF.evaluate(() => (window.__spoolFeedMetrics?.order?.length >= 4 ? window.__spoolFeedMetrics.order.slice() : null)))
+  assert.deepEqual(order, publicList.map((v) => v.id), 'the feed lists the public videos newest first')
+  const cold = await waitFor('the first video to show a frame', () => pageF.evaluate((id) => window.__spoolFeedMetrics.firstFrameMs[id], order[0]), { timeout: 30_000 })
+  measurements.feed_first_frame_cold_ms = cold
+  await waitFor('the next two videos to be prefetched', () => pageF.evaluate((ids) => ids.every((id) => window.__spoolFeedMetrics.prefetchLevel[id]), [order[1], order[2]]), { timeout: 30_000 })
+  const before = await pageF.evaluate(() => JSON.parse(JSON.stringify(window.__spoolFeedMetrics)))
+  const mediaRequests = (id, list) => list.map((r) => stripQuery(r.url)).filter((u) => u.includes(`/media/${id}/`) && /\.(m3u8|mp4|m4s)$/.test(u))
+  const prefetchCounts = []
+  for (const id of [order[1], order[2]]) {
+    const urls = mediaRequests(id, reqF)
+    const kinds = urls.map((u) => u.replace(/^.*\/media\/[^/]+\//, ''))
+    for (const k of kinds) assert.match(k, /(^master\.m3u8$|\/index\.m3u8$|\/init\.mp4$|\/seg_1\.m4s$)/, `video ${id}: prefetch fetched ${k}, beyond playlists + init + first segment`)
+    const renditions = new Set(kinds.filter((k) => k !== 'master.m3u8').map((k) => k.split('/').slice(-2, -1)[0]))
+    const videoRenditions = [...renditions].filter((r) => r !== 'audio')
+    assert.equal(videoRenditions.length, 1, `video ${id}: prefetched ${videoRenditions.length} video renditions (${videoRenditions})`)
+    for (const r of renditions) {
+      const segCount = kinds.filter((k) => k.endsWith(`${r}/seg_1.m4s`)).length
+      assert.equal(segCount, 1, `video ${id}: rendition ${r} first segment requested ${segCount} times`)
+    }
+    assert.equal(kinds.filter((k) => k === 'master.m3u8').length, 1, `video ${id}: master requested more than once`)
+    assert.equal(new Set(urls).size, urls.length, `video ${id}: a prefetch URL was requested twice: ${kinds}`)
+    assert.deepEqual([...before.prefetched[id]].sort(), [...new Set(urls)].sort(), `video ${id}: metrics list what went over the network`)
+    const level = before.prefetchLevel[id]
+    assert.ok(Math.min(level.width, level.height) >= 360, `prefetched level ${level.name} is below 360p`)
+    prefetchCounts.push(urls.length)
+    log(`   prefetched ${id}: ${kinds.join(', ')} (${before.prefetchBytes[id]} bytes, ${before.prefetchMs[id]} ms)`)
+  }
+  measurements.feed_prefetch_requests_per_video = prefetchCounts.reduce((a, b) => a + b, 0) / prefetchCounts.length
+
+  const swipe = async (to) => {
+    const mark = reqF.length
+    await pageF.keyboard.press('ArrowDown')
+    const ms = await waitFor(`video ${to} to show a frame after the swipe`, () => pageF.evaluate((id) => window.__spoolFeedMetrics.firstFrameMs[id], to), { timeout: 20_000 })
+    await sleep(300)
+    const m = await pageF.evaluate(() => JSON.parse(JSON.stringify(window.__spoolFeedMetrics)))
+    const prefetched = before.prefetched[to]
+    const served = m.servedFromCache[to] || []
+    for (const url of prefetched) assert.ok(served.includes(url), `video ${to}: ${url} was prefetched but not served from memory (served: ${served})`)
+    const again = mediaRequests(to, reqF.slice(mark)).filter((u) => prefetched.includes(u))
+    assert.deepEqual(again, [], `video ${to}: prefetched URLs went over the network again after the swipe`)
+    assert.equal(m.coldStart[to], false, `video ${to} started cold`)
+    return { ms, served: served.length, startLevel: m.startLevel[to] }
+  }
+  await sleep(500)
+  const s1 = await swipe(order[1])
+  log(`   swipe 1 → ${order[1]}: first frame ${s1.ms} ms, ${s1.served} URLs from memory, start level ${s1.startLevel}`)
+  await sleep(800)
+  const s2 = await swipe(order[2])
+  log(`   swipe 2 → ${order[2]}: first frame ${s2.ms} ms, ${s2.served} URLs from memory, start level ${s2.startLevel}`)
+  await sleep(1500)
+  const fm = await pageF.evaluate(() => JSON.parse(JSON.stringify(window.__spoolFeedMetrics)))
+  assert.equal(fm.swipes, 2)
+  measurements.feed_next_first_frame_prefetched_ms = Math.round((s1.ms + s2.ms) / 2)
+  measurements.feed_next_first_frame_each_ms = [s1.ms, s2.ms]
+  // Prefetched but never watched (the viewer stopped before reaching them).
+  const skipped = Object.keys(fm.prefetchBytes).filter((id) => fm.firstFrameMs[id] === undefined && fm.prefetchLevel[id])
+  measurements.feed_prefetched_never_watched = skipped.length
+  measurements.wasted_prefetch_bytes_per_skipped_video = skipped.length ? Math.round(skipped.reduce((a, id) => a + fm.prefetchBytes[id], 0) / skipped.length) : 0
+  measurements.feed_prefetch_bytes_per_video = Math.round(Object.values(fm.prefetchBytes).reduce((a, b) => a + b, 0) / Object.keys(fm.prefetchBytes).length)
+  const telemetryTypes = await pageF.evaluate(() => [...new Set(window.__spoolTelemetry.events.map((e) => e.type))])
+  for (const t of ['impression', 'skip', 'play']) assert.ok(telemetryTypes.includes(t), `feed telemetry has no ${t} event (${telemetryTypes})`)
+  log(`   cold ${cold} ms vs prefetched ${measurements.feed_next_first_frame_prefetched_ms} ms; telemetry: ${telemetryTypes.join(', ')}`)
+  await ctxF.close()
+
+  // ------------------------------------------------------------ 6. throttled playback
+  log('6. throttled watch (1.5 Mbit/s, 40 ms)')
+  // A new anonymous viewer, so that this playback makes a new view in the owner's stats.
+  const ctxT = await browser.newContext({ viewport: DESKTOP })
+  const pageT = await newPage(ctxT, 'throttled')
+  const cdp = await ctxT.newCDPSession(pageT)
+  await cdp.send('Network.enable')
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 40, downloadThroughput: 187500, uploadThroughput: 187500 })
+  await pageT.goto(`${BASE}/watch/${videoA}`)
+  await waitFor('the player', () => pageT.evaluate(() => window.__spoolPlayer?.metrics?.ready === true), { timeout: 30_000 })
+  await pageT.getByRole('button', { name: 'Play', exact: true }).click()
+  await waitFor('throttled playback to start', () => pageT.evaluate(() => window.__spoolPlayer.stats.firstPlayingAt !== null), { timeout: 30_000 })
+  const throttleStart = Date.now()
+  // Meanwhile: once the browser has delivered its first heartbeat (10 s watched), the view
+  // must show in the video's stats within a second.
+  const statsBefore = (await apiGet(`/api/v1/videos/${videoA}/stats`, sessionA)).json
+  const viewLag = (async () => {
+    let ackAt = null
+    const until = Date.now() + 45_000
+    while (Date.now() < until) {
+      if (ackAt === null) {
+        if (await pageT.evaluate(() => (window.__spoolTelemetry.sent.byType.heartbeat ?? 0) > 0)) ackAt = Date.now()
+      } else {
+        const { json } = await apiGet(`/api/v1/videos/${videoA}/stats`, sessionA)
+        if (json.views > statsBefore.views) return Date.now() - ackAt
+      }
+      await sleep(25)
+    }
+    return null
+  })()
+  const heights = []
+  while (Date.now() - throttleStart < 26_000) {
+    await sleep(2000)
+    heights.push(await pageT.evaluate(() => {
+      const { hls } = window.__spoolPlayer
+      return hls.levels[hls.currentLevel]?.height ?? null
+    }))
+  }
+  const thr = await pageT.evaluate(() => ({
+    stats: window.__spoolPlayer.stats,
+    t: window.__spoolPlayer.video.currentTime,
+    level: window.__spoolPlayer.hls.levels[window.__spoolPlayer.hls.currentLevel]?.height,
+    switches: window.__spoolPlayer.metrics.levelSwitches.map((s) => s.height),
+    fatal: window.__spoolPlayer.metrics.fatal,
+    stalls: window.__spoolPlayer.metrics.errors.filter((e) => e.details === 'bufferStalledError').length,
+  }))
+  measurements.rebuffers_throttled = thr.stats.rebuffers
+  measurements.throttled_level_height = thr.level
+  measurements.throttled_level_switches = thr.switches
+  measurements.throttled_played_s = Math.round(thr.t * 10) / 10
+  log(`   level heights over time ${heights.join(' ')}; switches ${thr.switches.join('→')}; rebuffers ${thr.stats.rebuffers}; stall errors ${thr.stalls}; played ${thr.t.toFixed(1)} s`)
+  const beats = await pageT.evaluate(() => window.__spoolTelemetry.events.filter((e) => e.type === 'heartbeat' && e.properties.surface === 'watch'))
+  assert.ok(beats.length >= 2, `expected heartbeats every 10 s of playback, got ${beats.length}`)
+  for (const b of beats.filter((x) => !x.properties.final)) {
+    assert.ok(b.properties.watched_s >= 10 && b.properties.watched_s < 11, `heartbeat watched_s ${b.properties.watched_s}`)
+    assert.ok(b.properties.intervals.length >= 1, 'heartbeat without watched intervals')
+  }
+  measurements.heartbeats_throttled = beats.length
+  const lag = await viewLag
+  assert.ok(lag !== null, 'the view never showed in the stats')
+  assert.ok(lag <= 1000, `the view showed in the stats ${lag} ms after its heartbeat was delivered`)
+  measurements.view_in_stats_after_ms = lag
+  const sentT = await pageT.evaluate(() => window.__spoolTelemetry.sent)
+  assert.equal(sentT.dropped, 0, 'the server refused telemetry events')
+  const statsAfter = (await apiGet(`/api/v1/videos/${videoA}/stats`, sessionA)).json
+  assert.ok(statsAfter.watch_time_s - statsBefore.watch_time_s >= 10, `watch time grew by ${statsAfter.watch_time_s - statsBefore.watch_time_s} s`)
+  assert.equal(statsAfter.unique_viewers, statsBefore.unique_viewers + 1)
+  assert.equal(thr.fatal, null)
+  assert.ok(thr.level <= 480, `throttled playback settled at ${thr.level}p, above 480p`)
+  assert.ok(heights.slice(-4).every((hgt) => hgt <= 480), `level over the last samples: ${heights.slice(-4)}`)
+  assert.equal(thr.stats.waitingAfterStart, 0, `${thr.stats.waitingAfterStart} stalls after playback started`)
+  assert.ok(thr.t > 15, `played only ${thr.t} s in ~26 s`)
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })
+  await pageT.close()
+  await ctxT.close()
+
+  // ------------------------------------------------------------ 7. private video
+  log('7. private video: hidden from others')
+  const privateId = feedIds[0]
+  await pageA.goto(`${BASE}/studio`)
+  const item = pageA.locator(`.studio-item[data-video-id="${privateId}"]`)
+  await item.waitFor()
+  assert.equal(await pageA.locator(`.studio-item[data-video-id="${videoA}"] .studio-title`).textContent(), XSS_TITLE, 'the title shows literally in the studio')
+  await item.locator('summary').click()
+  await item.getByLabel('Visibility').selectOption('private')
+  await item.getByRole('button', { name: 'Save' }).click()
+  await waitFor('the save', async () => (await item.getAttribute('data-visibility')) === 'private' && (await item.locator('.saved-note').textContent()) === 'Saved')
+  assert.equal((await apiGet(`/api/v1/videos/${privateId}`, sessionA)).json.visibility, 'private')
+
+  // A value past its limit: the server's 422 message shows in the form's alert.
+  const itemA = pageA.locator(`.studio-item[data-video-id="${videoA}"]`)
+  await itemA.locator('summary').click()
+  expectFailure(new RegExp(`/api/v1/videos/${videoA}$`), 422)
+  await itemA.getByLabel('Tags').fill(`demo, ${'x'.repeat(40)}`)
+  await itemA.getByRole('button', { name: 'Save' }).click()
+  const tagError = await itemA.getByRole('alert').filter({ hasText: /tag/ }).textContent({ timeout: 10_000 })
+  assert.match(tagError, /at most 32 characters/, `422 message: ${tagError}`)
+  await itemA.getByLabel('Tags').fill('demo, test pattern')
+  await itemA.getByLabel('Description').fill('Line one\n<b>not bold</b>\nLine three')
+  await itemA.getByRole('button', { name: 'Save' }).click()
+  await waitFor('the fixed save', async () => (await itemA.locator('.saved-note').textContent()) === 'Saved')
+  assert.deepEqual((await apiGet(`/api/v1/videos/${videoA}`, sessionA)).json.tags, ['demo', 'test pattern'])
+
+  // Cover chooser: pick the third proposed frame.
+  const coverBefore = (await apiGet(`/api/v1/videos/${videoA}`, sessionA)).json.cover_url
+  const candidate = itemA.locator('.cover-candidate').nth(2)
+  await candidate.waitFor({ timeout: 10_000 })
+  const chosen = pageA.waitForResponse((r) => /\/cover\/candidates\/\d+$/.test(r.url()) && r.request().method() === 'POST')
+  await candidate.click()
+  assert.ok((await chosen).ok(), 'choosing a cover candidate failed')
+  await waitFor('the new cover', async () => (await apiGet(`/api/v1/videos/${videoA}`, sessionA)).json.cover_url !== coverBefore, { timeout: 10_000 })
+  await waitFor('the chosen candidate to be marked', async () => (await candidate.getAttribute('aria-pressed')) === 'true')
+
+  // A failed video: its error and a retry, then deletion through the confirmation dialog.
+  const brokenId = feedIds.broken
+  await waitFor('the broken upload to fail', async () => (await apiGet(`/api/v1/videos/${brokenId}`, sessionA)).json.status === 'failed', { timeout: 60_000, interval: 500 })
+  // Its watch page says so instead of a player.
+  await pageA.goto(`${BASE}/watch/${brokenId}`)
+  const pending = await pageA.locator('.processing-box').filter({ hasText: 'Processing failed' }).textContent({ timeout: 10_000 })
+  assert.match(pending, /Processing failed.*not a supported video/s, `watch page of a failed video: ${pending}`)
+  await pageA.goto(`${BASE}/studio`)
+  const brokenItem = pageA.locator(`.studio-item[data-video-id="${brokenId}"]`)
+  const failure = await brokenItem.locator('.notice-error').textContent({ timeout: 10_000 })
+  assert.match(failure, /Processing failed: \S/, `failed video shows its error: ${failure}`)
+  const retried = pageA.waitForResponse((r) => r.url().endsWith(`/api/v1/videos/${brokenId}/retry`))
+  await brokenItem.getByRole('button', { name: 'Retry processing' }).click()
+  assert.equal((await retried).status(), 202, 'retry was not accepted')
+  await waitFor('the retried video to fail again', async () => (await apiGet(`/api/v1/videos/${brokenId}`, sessionA)).json.status === 'failed', { timeout: 60_000, interval: 500 })
+  await brokenItem.getByRole('button', { name: 'Delete' }).click()
+  const dialog = pageA.getByRole('dialog')
+  await dialog.waitFor()
+  assert.match(await dialog.textContent(), /Delete “Broken file”\?/)
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  assert.equal(await brokenItem.count(), 1, 'cancel deleted the video')
+  await brokenItem.getByRole('button', { name: 'Delete' }).click()
+  await dialog.getByRole('button', { name: 'Delete' }).click()
+  await waitFor('the item to go', async () => (await brokenItem.count()) === 0)
+  assert.equal((await apiGet(`/api/v1/videos/${brokenId}`, sessionA)).status, 404, 'the deleted video still answers')
+  log(`   studio: 422 shown (${tagError.trim()}), cover chosen, failed video retried (“${failure.replace('Retry processing', '').trim()}”) and deleted`)
+  // The owner still sees it.
+  await pageA.goto(`${BASE}/watch/${privateId}`)
+  await pageA.locator('.watch-title').waitFor()
+
+  const ctxB = await browser.newContext({ viewport: DESKTOP })
+  const pageB = await newPage(ctxB, 'B')
+  await pageB.goto(`${BASE}/signup`)
+  await pageB.getByLabel('User name').fill(USER_B)
+  await pageB.getByLabel('Password').fill(PASS_B)
+  await pageB.getByRole('button', { name: 'Sign up' }).click()
+  await pageB.waitForURL(`${BASE}/`)
+  // B likes A's video, then takes it back.
+  await pageB.goto(`${BASE}/watch/${videoA}`)
+  const like = pageB.locator('.like-btn')
+  await like.waitFor()
+  assert.equal(await like.getAttribute('aria-pressed'), 'false')
+  await like.click()
+  await waitFor('the like', async () => (await like.getAttribute('aria-pressed')) === 'true' && (await like.isEnabled()))
+  assert.equal((await apiGet(`/api/v1/videos/${videoA}`)).json.likes, 1)
+  assert.match(await like.textContent(), /1 like$/)
+  await like.click()
+  await waitFor('the unlike', async () => (await like.getAttribute('aria-pressed')) === 'false' && (await like.isEnabled()))
+  assert.equal((await apiGet(`/api/v1/videos/${videoA}`)).json.likes, 0)
+  const chips = await pageB.locator('.chip').allTextContents()
+  assert.deepEqual(chips, ['demo', 'test pattern'])
+  assert.equal(await pageB.locator('.description').textContent(), 'Line one\n<b>not bold</b>\nLine three')
+  const likeEvents = await pageB.evaluate(() => window.__spoolTelemetry.events.filter((e) => e.type === 'like' || e.type === 'unlike').map((e) => e.type))
+  assert.deepEqual(likeEvents, ['like', 'unlike'])
+
+  const ctxAnon = await browser.newContext({ viewport: DESKTOP })
+  const pageAnon = await newPage(ctxAnon, 'anonymous')
+  expectFailure(new RegExp(`/api/v1/videos/${privateId}$`), 404)
+  for (const [who, page] of [['user B', pageB], ['anonymous', pageAnon]]) {
+    await page.goto(`${BASE}/`)
+    await page.locator('.card').first().waitFor()
+    assert.equal(await page.locator(`.card[data-video-id="${privateId}"]`).count(), 0, `${who} sees the private video on home`)
+    assert.ok((await page.locator('.card').count()) >= 3, `${who} sees the public videos on home`)
+    await page.goto(`${BASE}/c/${USER_A}`)
+    await page.locator('.channel-name').waitFor()
+    await page.locator('.card').first().waitFor()
+    assert.equal(await page.locator(`.card[data-video-id="${privateId}"]`).count(), 0, `${who} sees the private video on the channel page`)
+    assert.match(await page.locator('.channel-count').textContent(), /^3 videos$/, `${who}: channel count`)
+    await page.goto(`${BASE}/watch/${privateId}`)
+    await page.locator('.page-notfound').waitFor({ timeout: 10_000 })
+    assert.match(await page.locator('.page-notfound h1').textContent(), /isn’t available/)
+    const api = await page.request.get(`${BASE}/api/v1/videos/${privateId}`)
+    assert.equal(api.status(), 404, `${who}: GET /api/v1/videos/${privateId} → ${api.status()}`)
+  }
+  log('   private video hidden from B and anonymous (home, channel, watch, API)')
+
+  // 404 page for an unknown route (the server answers the app with status 404, which the
+  // browser logs as a failed load).
+  expectFailure(/\/no\/such\/page$/, 404)
+  await pageAnon.goto(`${BASE}/no/such/page`)
+  await pageAnon.locator('.page-notfound').waitFor()
+
+  // ------------------------------------------------------------ 8. screenshots
+  log('8. screenshots')
+  const stateA = await ctxA.storageState()
+  for (const [vpName, viewport] of [['phone', PHONE], ['desktop', DESKTOP]]) {
+    const ctxShot = await browser.newContext({ viewport, storageState: stateA, hasTouch: vpName === 'phone' })
+    const ctxAnonShot = await browser.newContext({ viewport, hasTouch: vpName === 'phone' })
+    const p = await newPage(ctxShot, `shots-${vpName}`)
+    const q = await newPage(ctxAnonShot, `shots-anon-${vpName}`)
+    const shot = async (page, name) => {
+      await page.evaluate(() => document.fonts.ready)
+      await page.screenshot({ path: join(SHOTS, `${name}-${vpName}.png`) })
+    }
+    const settleImages = (page) => page.waitForFunction(() => [...document.images].filter((i) => i.getBoundingClientRect().top < innerHeight).every((i) => i.complete), null, { timeout: 10_000 }).catch(() => {})
+
+    await p.goto(`${BASE}/`)
+    await p.locator('.card').first().waitFor()
+    await settleImages(p)
+    await shot(p, 'home')
+
+    await p.goto(`${BASE}/watch/${videoA}`)
+    await waitFor('player', () => p.evaluate(() => window.__spoolPlayer?.metrics?.ready === true))
+    await p.getByRole('button', { name: 'Play', exact: true }).click()
+    await waitFor('playback', () => p.evaluate(() => window.__spoolPlayer.video.currentTime > 1.5), { timeout: 20_000 })
+    await p.evaluate(() => window.__spoolPlayer.video.pause())
+    await p.locator('.related-item').first().waitFor()
+    await settleImages(p)
+    await shot(p, 'watch')
+
+    await p.goto(`${BASE}/upload`)
+    await p.locator('.dropzone').waitFor()
+    await shot(p, 'upload')
+
+    await p.goto(`${BASE}/studio`)
+    await p.locator('.studio-item').first().waitFor()
+    await p.locator('.studio-item').first().locator('summary').click()
+    await p.locator('.cover-candidate').first().waitFor({ timeout: 10_000 })
+    await settleImages(p)
+    await shot(p, 'studio')
+
+    await p.goto(`${BASE}/feed`)
+    await waitFor('feed frame', () => p.evaluate(() => {
+      const m = window.__spoolFeedMetrics
+      return m && m.current && m.firstFrameMs[m.current] !== undefined
+    }), { timeout: 20_000 })
+    await sleep(800)
+    await shot(p, 'feed')
+
+    await p.goto(`${BASE}/c/${USER_A}`)
+    await p.locator('.card').first().waitFor()
+    await settleImages(p)
+    await shot(p, 'channel')
+
+    await q.goto(`${BASE}/signin`)
+    await q.getByLabel('User name').waitFor()
+    await shot(q, 'signin')
+    await q.goto(`${BASE}/signup`)
+    await q.getByLabel('User name').waitFor()
+    await shot(q, 'signup')
+
+    // Nothing may stick out sideways on any page.
+    for (const path of ['/', `/watch/${videoA}`, '/upload', '/studio', `/c/${USER_A}`]) {
+      await p.goto(`${BASE}${path}`)
+      await p.waitForLoadState('load')
+      await sleep(400)
+      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
+      assert.ok(overflow <= 0, `${path} overflows horizontally by ${overflow}px at ${vpName}`)
+    }
+    await ctxShot.close()
+    await ctxAnonShot.close()
+  }
+  log(`   16 screenshots in ${SHOTS}`)
+
+  // Telemetry shape (watch page).
+  const events = await pageA.evaluate(() => window.__spoolTelemetry.events.slice())
+  for (const e of events) {
+    for (const key of ['event_id', 'type', 'anonymous_id', 'session_id', 'video_id', 'position_s', 'properties', 'occurred_at']) assert.ok(key in e, `telemetry event lacks ${key}`)
+  }
+
+  await ctxB.close()
+  await ctxAnon.close()
+  await ctxA.close()
+
+  // ------------------------------------------------------------ 9. console
+  log('9. console errors')
+  if (consoleWarnings.length) log(`   ${consoleWarnings.length} console warnings (not failing): ${JSON.stringify(consoleWarnings.slice(0, 5))}`)
+  assert.deepEqual(consoleErrors, [], `console errors: ${JSON.stringify(consoleErrors, null, 1)}`)
+  log('   none')
+} catch (e) {
+  failed = e
+} finally {
+  await browser.close().catch(() => {})
+}
+
+measurements.videos = uploads
+measurements.total_s = Math.round((Date.now() - T0) / 100) / 10
+writeFileSync(join(ARTIFACTS, 'measurements.json'), JSON.stringify(measurements, null, 2))
+if (failed) {
+  console.log(`FAILED: ${failed.stack || failed}`)
+  if (consoleErrors.length) console.log(`console errors so far: ${JSON.stringify(consoleErrors, null, 1)}`)
+  console.log(JSON.stringify({ ok: false, error: String(failed.message || failed), ...measurements }))
+  process.exit(1)
+}
+console.log(JSON.stringify({ ok: true, ...measurements }))
