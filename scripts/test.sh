@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB,
+# Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB
+# (the event log also on NATS JetStream),
 # the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the media
 # pipeline with the real ffmpeg, playlists through a strict HLS parser, and playback with
 # ffmpeg and hls.js in headless Chromium, and the web app driven in Chromium end to end.
@@ -8,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 apt_need gcc:cc pkg-config:pkg-config nodejs:node npm:npm python3:python3 \
-    mariadb-server:mariadbd curl:curl ffmpeg:ffmpeg ffmpeg:ffprobe chromium:chromium
+    mariadb-server:mariadbd curl:curl ffmpeg:ffmpeg ffmpeg:ffprobe chromium:chromium \
+    nats-server:nats-server
 need_cargo
 
 # MariaDB for the metadata tests (127.0.0.1:3306, root without password).
@@ -18,6 +20,17 @@ if ! mysqladmin -h127.0.0.1 -uroot status >/dev/null 2>&1; then
     for _ in $(seq 60); do mysqladmin -h127.0.0.1 -uroot status >/dev/null 2>&1 && break; sleep 1; done
 fi
 mysqladmin -h127.0.0.1 -uroot status >/dev/null
+
+# NATS JetStream for the event log tests (127.0.0.1:4222).
+nats_up() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }
+if ! nats_up; then
+    echo "starting NATS JetStream" >&2
+    as_root mkdir -p /var/lib/nats-server
+    as_root start-stop-daemon --start --oknodo --background --exec "$(command -v nats-server)" -- \
+        -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+    for _ in $(seq 30); do nats_up && break; sleep 1; done
+fi
+nats_up || { echo "NATS JetStream is not answering on 127.0.0.1:4222" >&2; exit 1; }
 
 # Real third-party clients: tus uploaders, a strict HLS parser, hls.js + playwright-core.
 npm ci --prefix interop --no-audit --no-fund --loglevel=error

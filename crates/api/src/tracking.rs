@@ -24,7 +24,7 @@ use axum::http::{Extensions, HeaderMap, StatusCode};
 use serde::Serialize;
 use spool_config::EventsConfig;
 use spool_events::tracking::{Batch, BatchError, MAX_BATCH_BYTES, Received};
-use spool_events::{EventLog, LogConfig};
+use spool_events::{EventStore, LogConfig, StoreConfig};
 use spool_metadata::User;
 use subtle::ConstantTimeEq;
 use tokio::sync::OnceCell;
@@ -41,9 +41,10 @@ const MAX_REMEMBERED_IDS: u64 = 1_000_000;
 /// The ingestion side of event tracking: the log (opened on first use), recent event ids and
 /// the per-address rate limit.
 pub struct Tracking {
+    /// Local state (the aggregates checkpoint; the embedded log, when in use).
     pub(crate) dir: PathBuf,
-    log_config: LogConfig,
-    log: OnceCell<EventLog>,
+    store_config: StoreConfig,
+    log: OnceCell<EventStore>,
     seen: moka::future::Cache<String, ()>,
     limiter: RateLimiter,
     /// The stream aggregates, as of [`Tracking::aggregated_offset`].
@@ -55,14 +56,27 @@ pub struct Tracking {
 }
 
 impl Tracking {
-    /// Tracking with its log in `dir`.
+    /// Tracking with its local state in `dir` and the log `config.log_url` names.
     pub fn new(dir: PathBuf, config: &EventsConfig) -> Self {
+        let max_age = Duration::from_secs(config.retention_days * 24 * 3600);
+        let store_config = if config.log_url.is_empty() {
+            StoreConfig::Embedded {
+                dir: dir.clone(),
+                config: LogConfig {
+                    retention_age: Some(max_age),
+                    ..LogConfig::default()
+                },
+            }
+        } else {
+            StoreConfig::JetStream {
+                url: config.log_url.clone(),
+                stream: config.nats_stream.clone(),
+                max_age,
+            }
+        };
         Self {
             dir,
-            log_config: LogConfig {
-                retention_age: Some(Duration::from_secs(config.retention_days * 24 * 3600)),
-                ..LogConfig::default()
-            },
+            store_config,
             log: OnceCell::new(),
             seen: moka::future::Cache::builder()
                 .max_capacity(MAX_REMEMBERED_IDS)
@@ -80,10 +94,10 @@ impl Tracking {
         self.aggregated.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    /// The event log, opened (and recovered) on first use.
-    pub async fn log(&self) -> ApiResult<&EventLog> {
+    /// The event log, opened (recovered, or connected to) on first use.
+    pub async fn log(&self) -> ApiResult<&EventStore> {
         self.log
-            .get_or_try_init(|| EventLog::open(&self.dir, self.log_config.clone()))
+            .get_or_try_init(|| EventStore::open(&self.store_config))
             .await
             .map_err(log_unavailable)
     }
@@ -165,8 +179,9 @@ pub async fn ingest(
             .is_fresh()
         {
             fresh_ids.push(event.event_id.as_str());
-            payloads.push(Bytes::from(
-                serde_json::to_vec(event).expect("events serialize"),
+            payloads.push((
+                event.event_id.clone(),
+                Bytes::from(serde_json::to_vec(event).expect("events serialize")),
             ));
         }
     }
@@ -177,10 +192,10 @@ pub async fn ingest(
             Err(e) => Err(e),
         };
         match appended {
-            Ok(offsets) => {
+            Ok(end) => {
                 tracking.appended.send_if_modified(|next| {
-                    let newer = offsets.end > *next;
-                    *next = (*next).max(offsets.end);
+                    let newer = end > *next;
+                    *next = (*next).max(end);
                     newer
                 });
             }
@@ -347,7 +362,10 @@ pub async fn tail(
     }
     let tracking = &state.tracking;
     let log = tracking.log().await?;
-    let from = params.from.unwrap_or_else(|| log.next_offset());
+    let from = match params.from {
+        Some(from) => from,
+        None => log.next_offset().await.map_err(log_unavailable)?,
+    };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
     let wait = Duration::from_millis(params.wait_ms.unwrap_or(25_000).min(60_000));
     let mut appended = tracking.appended.subscribe();
@@ -370,14 +388,18 @@ pub async fn tail(
                 .collect();
             return Ok(Json(TailPage { events, next }));
         }
+        // Appends through this node wake the tail at once; other nodes' (a shared JetStream
+        // log) are found by looking again every half second.
         tokio::select! {
             changed = appended.changed() => if changed.is_err() { break },
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
             () = tokio::time::sleep_until(deadline) => break,
             () = state.stop.cancelled() => break,
         }
     }
+    let oldest = log.oldest_offset().await.map_err(log_unavailable)?;
     Ok(Json(TailPage {
         events: Vec::new(),
-        next: from.max(log.oldest_offset()),
+        next: from.max(oldest),
     }))
 }

@@ -205,6 +205,11 @@ pub struct EventsConfig {
     pub dedup_window_s: u64,
     /// Days the event log keeps events.
     pub retention_days: u64,
+    /// Where events are logged: empty for the embedded log in `<data_dir>/events`, or a NATS
+    /// JetStream server (`nats://host:4222`) shared by several nodes.
+    pub log_url: String,
+    /// The JetStream stream (with `log_url`).
+    pub nats_stream: String,
 }
 
 impl Default for EventsConfig {
@@ -214,6 +219,8 @@ impl Default for EventsConfig {
             rate_limit_burst: 2000,
             dedup_window_s: 600,
             retention_days: 7,
+            log_url: String::new(),
+            nats_stream: "SPOOL_EVENTS".into(),
         }
     }
 }
@@ -331,6 +338,8 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--log-json`
     pub log_json: Option<bool>,
+    /// `--events URL`
+    pub events_log_url: Option<String>,
 }
 
 impl Config {
@@ -355,6 +364,9 @@ impl Config {
         }
         if let Some(listen) = overrides.listen {
             figment = figment.merge(Serialized::default("server.listen", listen.to_string()));
+        }
+        if let Some(url) = &overrides.events_log_url {
+            figment = figment.merge(Serialized::default("events.log_url", url));
         }
         if let Some(json) = overrides.log_json {
             figment = figment.merge(Serialized::default("server.log_json", json));
@@ -455,6 +467,11 @@ impl Config {
             return Err(ConfigError::OutOfRange(
                 "events.rate_limit_burst must be at least 1000 and at least events.rate_limit_per_s"
                     .into(),
+            ));
+        }
+        if !(events.log_url.is_empty() || events.log_url.starts_with("nats://")) {
+            return Err(ConfigError::OutOfRange(
+                "events.log_url must be empty (the embedded log) or nats://HOST:PORT".into(),
             ));
         }
         if events.retention_days == 0 {

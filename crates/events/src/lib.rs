@@ -10,7 +10,9 @@
 pub mod aggregate;
 mod consumer;
 mod error;
+pub mod jetstream;
 mod segment;
+pub mod store;
 pub mod tracking;
 
 use std::fs::{self, File, OpenOptions};
@@ -27,6 +29,7 @@ use tokio::task::JoinHandle;
 pub use consumer::validate_consumer_name;
 pub use error::{LogError, Result};
 pub use segment::Record;
+pub use store::{EventStore, StoreConfig};
 
 use consumer::Consumers;
 use segment::{HEADER_LEN, Scanner, Step, Summary, segment_path, sync_dir};

@@ -47,6 +47,10 @@ enum Command {
         /// Address to listen on.
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Event log: a NATS JetStream server (`nats://127.0.0.1:4222`) instead of the
+        /// embedded log (`events.log_url`).
+        #[arg(long, value_name = "URL")]
+        events: Option<String>,
     },
     /// Run media-pipeline workers only (no HTTP), against the same database and data dir as
     /// `spool serve`; run as many as you like.
@@ -92,11 +96,20 @@ enum UserCommand {
 }
 
 fn load_config(args: &StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
+    load_config_with(args, listen, None)
+}
+
+fn load_config_with(
+    args: &StoreArgs,
+    listen: Option<SocketAddr>,
+    events_log_url: Option<String>,
+) -> anyhow::Result<Config> {
     let overrides = Overrides {
         data_dir: args.data.clone(),
         database_url: args.database.clone(),
         listen,
         log_json: args.log_json.then_some(true),
+        events_log_url,
     };
     Ok(Config::load(args.config.as_deref(), &overrides)?)
 }
@@ -136,7 +149,11 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { store, listen } => serve(store, listen).await,
+        Command::Serve {
+            store,
+            listen,
+            events,
+        } => serve(store, listen, events).await,
         Command::Worker { store, workers } => worker(store, workers).await,
         Command::User {
             command: UserCommand::Add { name, admin, store },
@@ -185,8 +202,12 @@ async fn user_add(args: StoreArgs, name: &str, admin: bool) -> anyhow::Result<()
     Ok(())
 }
 
-async fn serve(args: StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<()> {
-    let config = load_config(&args, listen)?;
+async fn serve(
+    args: StoreArgs,
+    listen: Option<SocketAddr>,
+    events: Option<String>,
+) -> anyhow::Result<()> {
+    let config = load_config_with(&args, listen, events)?;
     init_logging(config.server.log_json);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()

@@ -1,7 +1,8 @@
 //! Event tracking against a real `spool serve`: the server is SIGKILLed while clients send
 //! batches; clients resend what was not acknowledged (and some of what was). After the restart
 //! no acknowledged event is missing from the log (read back with `spool events tail`), nothing
-//! is counted twice, and the video's stats equal a recount of the log.
+//! is counted twice, and the video's stats equal a recount of the log. Once with the embedded
+//! log, once with NATS JetStream.
 
 #![allow(clippy::disallowed_methods)] // runs the real spool binary
 
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use spool_events::aggregate::Aggregates;
+use spool_events::jetstream::JetStreamLog;
 use spool_events::tracking::TrackedEvent;
 use support::{BIN, Server, random_file, upload_command, upload_ok};
 use tokio::sync::Mutex;
@@ -49,8 +51,36 @@ fn batch(video: &str, client: usize, n: usize) -> Value {
 }
 
 #[tokio::test]
-async fn acknowledged_events_survive_a_crash_and_count_once() {
-    let mut server = Server::start_with(None, &[("SPOOL__EVENTS__RATE_LIMIT_PER_S", "0")]).await;
+async fn acknowledged_events_survive_a_crash_and_count_once_embedded() {
+    crash_under_load(&[]).await;
+}
+
+/// The same against the machine's NATS JetStream (`SPOOL_TEST_NATS`, default
+/// nats://127.0.0.1:4222) in a stream of its own, deleted afterwards.
+#[tokio::test]
+async fn acknowledged_events_survive_a_crash_and_count_once_jetstream() {
+    let url = std::env::var("SPOOL_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let stream = format!("SPOOL_TEST_CRASH_{}", std::process::id());
+    crash_under_load(&[
+        ("SPOOL__EVENTS__LOG_URL", &url),
+        ("SPOOL__EVENTS__NATS_STREAM", &stream),
+    ])
+    .await;
+    let log = JetStreamLog::connect(&url, &stream, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let logged = log.next_offset().await.unwrap();
+    assert!(
+        logged >= (CLIENTS * BATCHES_PER_CLIENT * EVENTS_PER_BATCH) as u64,
+        "the events are not in the JetStream stream ({logged})"
+    );
+    log.delete().await.unwrap();
+}
+
+async fn crash_under_load(env: &[(&str, &str)]) {
+    let mut env = env.to_vec();
+    env.push(("SPOOL__EVENTS__RATE_LIMIT_PER_S", "0"));
+    let mut server = Server::start_with(None, &env).await;
     let admin = server.admin_add("ops");
     let (file, _) = random_file(server.dir(), "clip.bin", 7, 4096);
     let video = upload_ok(
