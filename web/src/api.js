@@ -147,6 +147,7 @@ export const api = {
   updateVideo: (id, fields) => request('PATCH', `/api/v1/videos/${enc(id)}`, { json: fields }),
   deleteVideo: (id) => request('DELETE', `/api/v1/videos/${enc(id)}`),
   retry: (id) => request('POST', `/api/v1/videos/${enc(id)}/retry`),
+  stats: (id) => get(`/api/v1/videos/${enc(id)}/stats`),
   like: (id) => request('PUT', `/api/v1/videos/${enc(id)}/like`),
   unlike: (id) => request('DELETE', `/api/v1/videos/${enc(id)}/like`),
   channel: (name, opts) => get(`/api/v1/channels/${enc(name)}`, opts),

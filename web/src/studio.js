@@ -6,6 +6,43 @@ import { api, messageOf } from './api.js'
 import { statusBadge, visibilityBadge, coverImage, watchHref } from './components.js'
 import { isFinal } from './processing.js'
 
+const SVG_NS = 'http://www.w3.org/2000/svg'
+
+function svg(tag, attrs) {
+  const el = document.createElementNS(SVG_NS, tag)
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v))
+  return el
+}
+
+/** The retention curve: share of viewers still watching at each 1% of the video. */
+export function retentionChart(retention) {
+  const width = 300
+  const height = 100
+  const points = retention.map((share, i) => `${((i / 99) * width).toFixed(1)},${(height - share * height).toFixed(1)}`).join(' ')
+  const chart = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none', class: 'retention-chart', role: 'img', 'aria-label': `Audience retention: ${Math.round((retention[99] ?? 0) * 100)}% of viewers reached the end` })
+  for (const y of [0, 50, 100]) chart.append(svg('line', { x1: 0, x2: width, y1: y, y2: y, class: 'retention-grid' }))
+  chart.append(svg('polygon', { points: `0,${height} ${points} ${width},${height}`, class: 'retention-area' }))
+  chart.append(svg('polyline', { points, class: 'retention-line' }))
+  return chart
+}
+
+function statsView(stats) {
+  const percent = (x) => `${Math.round(x * 100)}%`
+  const facts = [
+    ['Views', String(stats.views)],
+    ['Unique viewers', String(stats.unique_viewers)],
+    ['Watch time', formatDuration(stats.watch_time_s)],
+    ['Average view', formatDuration(stats.avg_view_duration_s)],
+    ['Completion', percent(stats.completion_rate)],
+    ['Likes', String(stats.likes)],
+  ]
+  const list = h('dl', { class: 'stats-facts' }, ...facts.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]))
+  const chart = stats.retention.length
+    ? h('figure', { class: 'retention' }, retentionChart(stats.retention), h('figcaption', null, 'Audience retention: share of viewers still watching at each point of the video'))
+    : h('p', { class: 'muted' }, 'The retention curve appears once people have watched.')
+  return h('div', { class: 'studio-stats-body' }, list, chart)
+}
+
 const VISIBILITIES = [
   ['public', 'Public — listed for everyone'],
   ['unlisted', 'Unlisted — anyone with the link'],
@@ -185,6 +222,17 @@ export function studioItem(initial, { dialog, onDeleted }) {
     if (details.open) loadCandidates()
   })
 
+  const statsBody = h('div', { class: 'studio-stats-panel' }, h('p', { class: 'muted' }, 'Loading…'))
+  const statsBox = h('details', { class: 'studio-edit studio-stats' }, h('summary', null, 'Stats'), statsBody)
+  statsBox.addEventListener('toggle', async () => {
+    if (!statsBox.open) return
+    try {
+      statsBody.replaceChildren(statsView(await api.stats(v.id)))
+    } catch (err) {
+      statsBody.replaceChildren(h('p', { class: 'form-alert', role: 'alert' }, messageOf(err)))
+    }
+  })
+
   const del = h('button', { class: 'btn btn-ghost btn-danger-text', type: 'button' }, 'Delete')
   del.addEventListener('click', async () => {
     const ok = await dialog.ask(`Delete “${v.title}”?`, 'The video, its renditions and its cover are removed for good. This cannot be undone.')
@@ -206,6 +254,7 @@ export function studioItem(initial, { dialog, onDeleted }) {
     thumb,
     h('div', { class: 'studio-main' }, h('h2', { class: 'studio-title-wrap' }, titleLink), h('div', { class: 'studio-actions' }, del), badges, facts, statusArea),
     details,
+    statsBox,
   )
 
   function update(next, fromEdit) {

@@ -603,6 +603,11 @@ try {
   const statsAfter = (await apiGet(`/api/v1/videos/${videoA}/stats`, sessionA)).json
   assert.ok(statsAfter.watch_time_s - statsBefore.watch_time_s >= 10, `watch time grew by ${statsAfter.watch_time_s - statsBefore.watch_time_s} s`)
   assert.equal(statsAfter.unique_viewers, statsBefore.unique_viewers + 1)
+  // hls.js sends CMCD with its segment requests; the server records it as QoE samples.
+  await waitFor('CMCD samples in the stats', async () => (await apiGet(`/api/v1/videos/${videoA}/stats`, sessionA)).json.qoe.samples > statsBefore.qoe.samples, { timeout: 5_000 })
+  const qoe = (await apiGet(`/api/v1/videos/${videoA}/stats`, sessionA)).json.qoe
+  assert.ok(qoe.avg_throughput_kbps > 0 && qoe.avg_bitrate_kbps > 0, `QoE without throughput or bitrate: ${JSON.stringify(qoe)}`)
+  measurements.qoe = qoe
   assert.equal(thr.fatal, null)
   assert.ok(thr.level <= 480, `throttled playback settled at ${thr.level}p, above 480p`)
   assert.ok(heights.slice(-4).every((hgt) => hgt <= 480), `level over the last samples: ${heights.slice(-4)}`)
@@ -619,7 +624,7 @@ try {
   const item = pageA.locator(`.studio-item[data-video-id="${privateId}"]`)
   await item.waitFor()
   assert.equal(await pageA.locator(`.studio-item[data-video-id="${videoA}"] .studio-title`).textContent(), XSS_TITLE, 'the title shows literally in the studio')
-  await item.locator('summary').click()
+  await item.locator('summary', { hasText: 'Edit details' }).click()
   await item.getByLabel('Visibility').selectOption('private')
   await item.getByRole('button', { name: 'Save' }).click()
   await waitFor('the save', async () => (await item.getAttribute('data-visibility')) === 'private' && (await item.locator('.saved-note').textContent()) === 'Saved')
@@ -627,7 +632,7 @@ try {
 
   // A value past its limit: the server's 422 message shows in the form's alert.
   const itemA = pageA.locator(`.studio-item[data-video-id="${videoA}"]`)
-  await itemA.locator('summary').click()
+  await itemA.locator('summary', { hasText: 'Edit details' }).click()
   expectFailure(new RegExp(`/api/v1/videos/${videoA}$`), 422)
   await itemA.getByLabel('Tags').fill(`demo, ${'x'.repeat(40)}`)
   await itemA.getByRole('button', { name: 'Save' }).click()
@@ -638,6 +643,16 @@ try {
   await itemA.getByRole('button', { name: 'Save' }).click()
   await waitFor('the fixed save', async () => (await itemA.locator('.saved-note').textContent()) === 'Saved')
   assert.deepEqual((await apiGet(`/api/v1/videos/${videoA}`, sessionA)).json.tags, ['demo', 'test pattern'])
+
+  // Stats: the numbers and the retention curve of the views the throttled viewer made.
+  await itemA.locator('summary', { hasText: 'Stats' }).click()
+  const chart = itemA.locator('.retention-chart polyline')
+  await chart.waitFor({ timeout: 10_000 })
+  const points = (await chart.getAttribute('points')).trim().split(/\s+/)
+  assert.equal(points.length, 100, 'the retention curve has one point per 1% of the video')
+  const shownViews = Number(await itemA.locator('.stats-facts dt', { hasText: /^Views$/ }).locator('xpath=following-sibling::dd[1]').textContent())
+  assert.ok(shownViews >= 1, `the studio shows ${shownViews} views`)
+  await itemA.locator('.studio-stats').screenshot({ path: join(SHOTS, 'studio-stats-desktop.png') })
 
   // Cover chooser: pick the third proposed frame.
   const coverBefore = (await apiGet(`/api/v1/videos/${videoA}`, sessionA)).json.cover_url
@@ -765,7 +780,7 @@ try {
 
     await p.goto(`${BASE}/studio`)
     await p.locator('.studio-item').first().waitFor()
-    await p.locator('.studio-item').first().locator('summary').click()
+    await p.locator('.studio-item').first().locator('summary', { hasText: 'Edit details' }).click()
     await p.locator('.cover-candidate').first().waitFor({ timeout: 10_000 })
     await settleImages(p)
     await shot(p, 'studio')

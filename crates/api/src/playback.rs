@@ -320,6 +320,7 @@ async fn respond(
             }
             rest => {
                 remember_throughput(state, request).await;
+                record_qoe(state, request, &video.id, rest);
                 let path = media_file_path(&state.playback.media_root, &video.id, rest)?;
                 let cache = format!("{}, max-age=31536000, immutable", access.cache_scope());
                 serve_file(
@@ -438,6 +439,16 @@ pub(crate) struct Cmcd {
     pub(crate) buffer_ms: Option<u64>,
     /// `sid`: the player session.
     pub(crate) session: Option<String>,
+    /// `br`: encoded bitrate of the requested object, kbit/s.
+    pub(crate) bitrate_kbps: Option<u64>,
+    /// `su`: the player is starting up (or seeking).
+    pub(crate) startup: bool,
+    /// `bs`: the buffer ran dry before this request.
+    pub(crate) buffer_starvation: bool,
+    /// `ot`: object type (`v`, `a`, `av`, `i` for init, `m` for manifest, ...).
+    pub(crate) object_type: Option<String>,
+    /// Whether any CMCD key was present.
+    pub(crate) present: bool,
 }
 
 impl Cmcd {
@@ -462,7 +473,18 @@ impl Cmcd {
     pub(crate) fn absorb(&mut self, data: &str) {
         for pair in split_outside_quotes(data) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            self.present = true;
             match key.trim() {
+                "br" => self.bitrate_kbps = value.trim().parse().ok(),
+                "su" => self.startup = value.trim() != "false",
+                "bs" => self.buffer_starvation = value.trim() != "false",
+                "ot" => {
+                    let ot = value.trim();
+                    if !ot.is_empty() && ot.len() <= 8 && ot.bytes().all(|b| b.is_ascii_lowercase())
+                    {
+                        self.object_type = Some(ot.to_owned());
+                    }
+                }
                 "mtp" => self.throughput_kbps = value.trim().parse().ok().filter(|&v| v > 0),
                 "bl" => self.buffer_ms = value.trim().parse().ok(),
                 "sid" => {
@@ -516,6 +538,49 @@ async fn remember_throughput(state: &AppState, request: &Parts) {
             state.playback.caches.throughput.insert(key, kbps).await;
         }
     }
+}
+
+/// CMCD on a media request becomes a `qoe` tracking event (never delaying the response).
+fn record_qoe(state: &AppState, request: &Parts, video: &VideoId, object: &str) {
+    let cmcd = Cmcd::from_request(request);
+    if !cmcd.present {
+        return;
+    }
+    let mut properties = serde_json::Map::new();
+    let mut put = |key: &str, value: serde_json::Value| {
+        properties.insert(key.to_owned(), value);
+    };
+    if let Some(v) = cmcd.throughput_kbps {
+        put("throughput_kbps", v.into());
+    }
+    if let Some(v) = cmcd.buffer_ms {
+        put("buffer_ms", v.into());
+    }
+    if let Some(v) = cmcd.bitrate_kbps {
+        put("bitrate_kbps", v.into());
+    }
+    if let Some(v) = &cmcd.object_type {
+        put("object_type", v.as_str().into());
+    }
+    put("startup", cmcd.startup.into());
+    put("buffer_starvation", cmcd.buffer_starvation.into());
+    put(
+        "object",
+        object.chars().take(200).collect::<String>().into(),
+    );
+    let session = cmcd
+        .session
+        .filter(|s| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .unwrap_or_else(|| "cmcd".to_owned());
+    state.tracking.record_server_event(
+        spool_events::tracking::EventType::Qoe,
+        video.as_str(),
+        session,
+        properties,
+    );
 }
 
 async fn remembered_throughput(state: &AppState, request: &Parts, cmcd: &Cmcd) -> Option<u64> {

@@ -204,6 +204,9 @@ pub struct StatsJson {
     /// Share of viewers who watched each hundredth of the video (100 values, 0 to 1).
     retention: Vec<f64>,
     likes: i64,
+    /// Quality of experience from the players' CMCD data on media requests.
+    #[schema(value_type = Object)]
+    qoe: spool_events::aggregate::QoeStats,
     /// Events in the log folded into these numbers (its offset).
     events_counted: u64,
 }
@@ -233,6 +236,7 @@ pub async fn video_stats(
         avg_view_duration_s: stats.avg_view_duration_s,
         completion_rate: stats.completion_rate,
         retention: stats.retention,
+        qoe: stats.qoe,
         likes: video.likes,
         events_counted: state.tracking.aggregated_offset(),
     }))

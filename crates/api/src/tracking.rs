@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -23,7 +23,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use serde::Serialize;
 use spool_config::EventsConfig;
-use spool_events::tracking::{Batch, BatchError, MAX_BATCH_BYTES, Received};
+use spool_events::tracking::{Batch, BatchError, MAX_BATCH_BYTES, Received, TrackedEvent};
 use spool_events::{EventStore, LogConfig, StoreConfig};
 use spool_metadata::User;
 use subtle::ConstantTimeEq;
@@ -33,6 +33,8 @@ use crate::AppState;
 use crate::auth::{SESSION_COOKIE, bearer_token, cookie, csrf_matches};
 use crate::error::{ApiError, ApiResult};
 
+/// Server-observed events queued for the log at most.
+const SERVER_EVENT_QUEUE: usize = 10_000;
 /// Address buckets kept before idle ones are pruned.
 const MAX_BUCKETS: usize = 100_000;
 /// Event ids remembered for deduplication at most (about 100 MB).
@@ -45,7 +47,7 @@ pub struct Tracking {
     pub(crate) dir: PathBuf,
     store_config: StoreConfig,
     log: OnceCell<EventStore>,
-    seen: moka::future::Cache<String, ()>,
+    seen: RecentIds,
     limiter: RateLimiter,
     /// The stream aggregates, as of [`Tracking::aggregated_offset`].
     pub(crate) aggregates: tokio::sync::RwLock<spool_events::aggregate::Aggregates>,
@@ -53,6 +55,8 @@ pub struct Tracking {
     pub(crate) aggregated: std::sync::atomic::AtomicU64,
     /// The log's next offset after each append, so the aggregator and tails wake at once.
     pub(crate) appended: tokio::sync::watch::Sender<u64>,
+    /// Events the server records itself (CMCD), for the background writer.
+    server_events: std::sync::OnceLock<tokio::sync::mpsc::Sender<TrackedEvent>>,
 }
 
 impl Tracking {
@@ -78,15 +82,57 @@ impl Tracking {
             dir,
             store_config,
             log: OnceCell::new(),
-            seen: moka::future::Cache::builder()
-                .max_capacity(MAX_REMEMBERED_IDS)
-                .time_to_live(Duration::from_secs(config.dedup_window_s.max(1)))
-                .build(),
+            seen: RecentIds::new(Duration::from_secs(config.dedup_window_s.max(1))),
             limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
             aggregates: Default::default(),
             aggregated: Default::default(),
             appended: tokio::sync::watch::Sender::new(0),
+            server_events: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Queues an event the server observed itself (CMCD from a media request): written to
+    /// the log in batches by a background task, never delaying the request; dropped (and
+    /// counted) when the queue is full.
+    pub fn record_server_event(
+        self: &Arc<Self>,
+        kind: spool_events::tracking::EventType,
+        video_id: &str,
+        session_id: String,
+        properties: serde_json::Map<String, serde_json::Value>,
+    ) {
+        let now = now_ms();
+        let event = TrackedEvent {
+            event_id: new_event_id(),
+            kind,
+            anonymous_id: None,
+            user: None,
+            session_id,
+            video_id: Some(video_id.to_owned()),
+            position_s: None,
+            properties,
+            occurred_at: now,
+            sent_at: now,
+            received_at: now,
+            at: now,
+        };
+        let queue = self.server_events.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(SERVER_EVENT_QUEUE);
+            tokio::spawn(write_server_events(Arc::downgrade(self), rx));
+            tx
+        });
+        if queue.try_send(event).is_err() {
+            metrics::counter!("spool_events_server_dropped_total").increment(1);
+        }
+    }
+
+    /// Wakes the aggregator and tails: the log now ends at `end` or later.
+    fn note_appended(&self, end: u64) {
+        self.appended.send_if_modified(|next| {
+            let newer = end > *next;
+            *next = (*next).max(end);
+            newer
+        });
     }
 
     /// The log offset below which every event is in the aggregates.
@@ -171,13 +217,7 @@ pub async fn ingest(
     let mut fresh_ids = Vec::with_capacity(events.len());
     let mut payloads = Vec::with_capacity(events.len());
     for event in &events {
-        if tracking
-            .seen
-            .entry_by_ref(&event.event_id)
-            .or_insert(())
-            .await
-            .is_fresh()
-        {
+        if tracking.seen.insert_if_new(&event.event_id) {
             fresh_ids.push(event.event_id.as_str());
             payloads.push((
                 event.event_id.clone(),
@@ -192,17 +232,11 @@ pub async fn ingest(
             Err(e) => Err(e),
         };
         match appended {
-            Ok(end) => {
-                tracking.appended.send_if_modified(|next| {
-                    let newer = end > *next;
-                    *next = (*next).max(end);
-                    newer
-                });
-            }
+            Ok(end) => tracking.note_appended(end),
             Err(e) => {
                 // Not stored: forget the ids so the client's retry is taken.
                 for id in fresh_ids {
-                    tracking.seen.invalidate(id).await;
+                    tracking.seen.forget(id);
                 }
                 return Err(e);
             }
@@ -240,11 +274,129 @@ async fn sender(
     Ok((in_body || csrf_matches(headers, &session.csrf_token)).then_some(session.user))
 }
 
+/// Appends queued server-observed events in batches until the tracking state is gone.
+async fn write_server_events(
+    tracking: Weak<Tracking>,
+    mut queue: tokio::sync::mpsc::Receiver<TrackedEvent>,
+) {
+    let mut batch = Vec::new();
+    while queue.recv_many(&mut batch, 1000).await > 0 {
+        let Some(tracking) = tracking.upgrade() else {
+            break;
+        };
+        let records: Vec<(String, Bytes)> = batch
+            .drain(..)
+            .map(|e| {
+                let payload = serde_json::to_vec(&e).expect("events serialize");
+                (e.event_id, Bytes::from(payload))
+            })
+            .collect();
+        let count = records.len();
+        let appended = match tracking.log().await {
+            Ok(log) => log.append(records).await.map_err(log_unavailable),
+            Err(e) => Err(e),
+        };
+        match appended {
+            Ok(end) => tracking.note_appended(end),
+            Err(_) => {
+                metrics::counter!("spool_events_server_dropped_total").increment(count as u64);
+            }
+        }
+    }
+}
+
+/// A random (version 4) UUID for events the server makes.
+fn new_event_id() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Event ids accepted recently, in shards of two generations each: an id is remembered for
+/// between half a window and a window (a generation is retired after half the window, or
+/// early once a shard holds its share of [`MAX_REMEMBERED_IDS`], which bounds memory at high
+/// rates). A hand-written set rather than a cache crate: this is on the path of every event,
+/// and a mutex-guarded pair of hash sets per shard costs a hash and a lookup.
+struct RecentIds {
+    shards: Vec<Mutex<IdGenerations>>,
+    generation: Duration,
+    per_generation: usize,
+}
+
+struct IdGenerations {
+    current: std::collections::HashSet<String>,
+    previous: std::collections::HashSet<String>,
+    started: Instant,
+}
+
+const ID_SHARDS: usize = 64;
+
+impl RecentIds {
+    fn new(window: Duration) -> Self {
+        Self {
+            shards: (0..ID_SHARDS)
+                .map(|_| {
+                    Mutex::new(IdGenerations {
+                        current: Default::default(),
+                        previous: Default::default(),
+                        started: Instant::now(),
+                    })
+                })
+                .collect(),
+            generation: window / 2,
+            per_generation: (MAX_REMEMBERED_IDS as usize / ID_SHARDS / 2).max(1),
+        }
+    }
+
+    fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, IdGenerations> {
+        use std::hash::BuildHasher;
+        static HASHER: std::sync::LazyLock<std::collections::hash_map::RandomState> =
+            std::sync::LazyLock::new(Default::default);
+        let index = (HASHER.hash_one(id) % ID_SHARDS as u64) as usize;
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Remembers `id`; false when it was already remembered.
+    fn insert_if_new(&self, id: &str) -> bool {
+        let mut shard = self.shard(id);
+        let age = shard.started.elapsed();
+        if age >= self.generation * 2 {
+            shard.current.clear();
+            shard.previous.clear();
+            shard.started = Instant::now();
+        } else if age >= self.generation || shard.current.len() >= self.per_generation {
+            shard.previous = std::mem::take(&mut shard.current);
+            shard.started = Instant::now();
+        }
+        if shard.current.contains(id) || shard.previous.contains(id) {
+            return false;
+        }
+        shard.current.insert(id.to_owned());
+        true
+    }
+
+    /// Forgets `id` (its events were not stored after all).
+    fn forget(&self, id: &str) {
+        let mut shard = self.shard(id);
+        shard.current.remove(id);
+        shard.previous.remove(id);
+    }
 }
 
 /// Token buckets per client address: `per_s` events a second sustained, `burst` at once.
@@ -303,6 +455,17 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recent_ids_remember_for_the_window_and_forget_on_request() {
+        let ids = RecentIds::new(Duration::from_millis(200));
+        assert!(ids.insert_if_new("a"));
+        assert!(!ids.insert_if_new("a"), "a repeat within the window");
+        ids.forget("a");
+        assert!(ids.insert_if_new("a"), "forgotten ids are new again");
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(ids.insert_if_new("a"), "remembered at most a window");
+    }
 
     #[test]
     fn rate_limit_allows_a_burst_then_the_sustained_rate() {

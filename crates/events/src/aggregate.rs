@@ -17,7 +17,7 @@
 //!   hundredth of the video; completion rate is the share who reached its last hundredth (or
 //!   sent `ended`).
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -46,10 +46,23 @@ struct ViewerState {
     completed: bool,
 }
 
+/// Sums of the QoE samples of one video (CMCD on its media requests).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct QoeSums {
+    samples: u64,
+    throughput_kbps: (f64, u64),
+    bitrate_kbps: (f64, u64),
+    buffer_ms: (f64, u64),
+    startup: u64,
+    starvations: u64,
+}
+
 /// One video's numbers.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 struct VideoAggregate {
     duration_s: Option<f64>,
+    #[serde(default)]
+    qoe: QoeSums,
     views: u64,
     watch_time_s: f64,
     viewers: HashMap<String, ViewerState>,
@@ -71,6 +84,68 @@ pub struct VideoStats {
     /// Share of unique viewers who watched each hundredth of the video, 100 values from 0 to 1
     /// (empty until the duration is known).
     pub retention: Vec<f64>,
+    /// What players reported through CMCD on their media requests.
+    pub qoe: QoeStats,
+}
+
+/// Quality of experience of a video, from the players' CMCD data.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct QoeStats {
+    /// Media requests that carried CMCD.
+    pub samples: u64,
+    /// Mean measured throughput (`mtp`), kbit/s; None without samples.
+    pub avg_throughput_kbps: Option<f64>,
+    /// Mean encoded bitrate of the requested objects (`br`), kbit/s.
+    pub avg_bitrate_kbps: Option<f64>,
+    /// Mean buffer length when requesting (`bl`), ms.
+    pub avg_buffer_ms: Option<f64>,
+    /// Requests made during startup (`su`).
+    pub startup_requests: u64,
+    /// Requests after the buffer ran dry (`bs`).
+    pub buffer_starvations: u64,
+}
+
+impl QoeSums {
+    fn add(&mut self, event: &TrackedEvent) {
+        let get = |key: &str| {
+            event
+                .properties
+                .get(key)
+                .and_then(serde_json::Value::as_f64)
+        };
+        let flag = |key: &str| {
+            event
+                .properties
+                .get(key)
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false)
+        };
+        self.samples += 1;
+        for (sum, key) in [
+            (&mut self.throughput_kbps, "throughput_kbps"),
+            (&mut self.bitrate_kbps, "bitrate_kbps"),
+            (&mut self.buffer_ms, "buffer_ms"),
+        ] {
+            if let Some(v) = get(key).filter(|v| v.is_finite() && *v >= 0.0) {
+                sum.0 += v;
+                sum.1 += 1;
+            }
+        }
+        self.startup += u64::from(flag("startup"));
+        self.starvations += u64::from(flag("buffer_starvation"));
+    }
+
+    fn stats(&self) -> QoeStats {
+        let mean = |(sum, n): (f64, u64)| (n > 0).then(|| sum / n as f64);
+        QoeStats {
+            samples: self.samples,
+            avg_throughput_kbps: mean(self.throughput_kbps),
+            avg_bitrate_kbps: mean(self.bitrate_kbps),
+            avg_buffer_ms: mean(self.buffer_ms),
+            startup_requests: self.startup,
+            buffer_starvations: self.starvations,
+        }
+    }
 }
 
 /// One entry of a user's watch history.
@@ -90,9 +165,9 @@ pub struct Aggregates {
     videos: HashMap<String, VideoAggregate>,
     /// Per user name, most recent first.
     history: HashMap<String, VecDeque<HistoryEntry>>,
-    /// Event ids seen, by event time, for dropping duplicates.
-    seen: HashMap<String, i64>,
-    seen_order: BTreeSet<(i64, String)>,
+    /// Event ids seen, in generations of half the dedup window of event time, for dropping
+    /// duplicates: an id is remembered for one to one and a half windows.
+    seen: BTreeMap<i64, HashSet<String>>,
     /// Events folded in (duplicates excluded).
     pub applied: u64,
     /// Duplicates ignored.
@@ -108,7 +183,7 @@ impl Aggregates {
     /// Folds `event` in; `duration_s` is the video's duration when known. Returns false for a
     /// duplicate (nothing changes).
     pub fn apply(&mut self, event: &TrackedEvent, duration_s: Option<f64>) -> bool {
-        if self.seen.contains_key(&event.event_id) {
+        if self.seen.values().any(|ids| ids.contains(&event.event_id)) {
             self.duplicates += 1;
             return false;
         }
@@ -117,10 +192,14 @@ impl Aggregates {
         let Some(video_id) = event.video_id.as_deref() else {
             return true;
         };
+        let video = self.videos.entry(video_id.to_owned()).or_default();
+        if event.kind == EventType::Qoe {
+            video.qoe.add(event);
+            return true;
+        }
         let Some(viewer) = event.user.as_deref().or(event.anonymous_id.as_deref()) else {
             return true;
         };
-        let video = self.videos.entry(video_id.to_owned()).or_default();
         if let Some(d) = duration_s.filter(|d| d.is_finite() && *d > 0.0) {
             video.duration_s = Some(d);
         }
@@ -166,18 +245,16 @@ impl Aggregates {
     }
 
     fn remember(&mut self, event_id: &str, at: i64) {
-        self.seen.insert(event_id.to_owned(), at);
-        self.seen_order.insert((at, event_id.to_owned()));
-        // Forget ids older than the window, relative to the newest event time seen.
-        let newest = self.seen_order.last().map_or(at, |(t, _)| *t);
-        while self
-            .seen_order
-            .first()
-            .is_some_and(|(t, _)| newest - *t > DEDUP_WINDOW_MS)
-        {
-            if let Some((_, id)) = self.seen_order.pop_first() {
-                self.seen.remove(&id);
-            }
+        const GENERATION_MS: i64 = DEDUP_WINDOW_MS / 2;
+        let generation = at.div_euclid(GENERATION_MS);
+        self.seen
+            .entry(generation)
+            .or_default()
+            .insert(event_id.to_owned());
+        // Keep the generations within a window of the newest event time seen (deterministic:
+        // the same events in the same order forget the same ids).
+        if let Some(&newest) = self.seen.keys().next_back() {
+            self.seen.retain(|&g, _| g >= newest - 2);
         }
     }
 
@@ -191,6 +268,7 @@ impl Aggregates {
                 avg_view_duration_s: 0.0,
                 completion_rate: 0.0,
                 retention: Vec::new(),
+                qoe: QoeStats::default(),
             };
         };
         let unique = video.viewers.len() as u64;
@@ -224,6 +302,7 @@ impl Aggregates {
                 0.0
             },
             retention,
+            qoe: video.qoe.stats(),
         }
     }
 

@@ -212,3 +212,34 @@ fn history_keeps_where_each_user_left_off() {
         "history is per signed-in user"
     );
 }
+
+#[test]
+fn cmcd_samples_become_qoe_averages_without_counting_viewers() {
+    let mut script = Script::new();
+    script.watch("a", 0, 0.0, 20.0);
+    for (mtp, br, bl, su, bs) in [
+        (4000, 800, 0, true, false),
+        (6000, 1200, 4000, false, false),
+        (2000, 800, 0, false, true),
+    ] {
+        script.push(
+            "cmcd-session",
+            EventType::Qoe,
+            MINUTE,
+            0.0,
+            json!({"throughput_kbps": mtp, "bitrate_kbps": br, "buffer_ms": bl,
+                   "startup": su, "buffer_starvation": bs, "object_type": "v"}),
+        );
+    }
+    // Server-recorded: no viewer id at all.
+    let last = script.events.len() - 1;
+    script.events[last].anonymous_id = None;
+    let stats = run(&script, 60.0).video(VIDEO);
+    assert_eq!(stats.unique_viewers, 1, "QoE samples are not viewers");
+    assert_eq!(stats.qoe.samples, 3);
+    assert_eq!(stats.qoe.avg_throughput_kbps, Some(4000.0));
+    assert_eq!(stats.qoe.avg_bitrate_kbps, Some(2800.0 / 3.0));
+    assert_eq!(stats.qoe.avg_buffer_ms, Some(4000.0 / 3.0));
+    assert_eq!(stats.qoe.startup_requests, 1);
+    assert_eq!(stats.qoe.buffer_starvations, 1);
+}

@@ -275,6 +275,8 @@ fn each_invalid_event_is_refused_naming_the_field() {
 fn every_type_has_a_wire_name_and_a_valid_example() {
     for kind in EventType::ALL {
         let name = serde_json::to_value(kind).unwrap();
+        assert_eq!(name, kind.name(), "serde and name() agree");
+        assert_eq!(EventType::from_name(kind.name()), Some(kind));
         let mut event = with(play(), "type", name.clone());
         let properties = match kind {
             EventType::Heartbeat => json!({"from_s": 0.0, "to_s": 10.0}),
