@@ -18,6 +18,10 @@
 #   CONNS      connections (default 64)
 #   THREADS    wrk threads (default 2)
 #   BATCH      events per request (default 50)
+#   EVENTS_LOG empty: the embedded log (default); nats://HOST:PORT: NATS JetStream, in a stream
+#              of its own that the script deletes at exit
+#   NATS_STORE the NATS server's store directory (-sd), to measure bytes per event
+#              (default /var/lib/nats-server)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,6 +36,8 @@ DURATION="${DURATION:-10}"
 CONNS="${CONNS:-64}"
 THREADS="${THREADS:-2}"
 BATCH="${BATCH:-50}"
+EVENTS_LOG="${EVENTS_LOG:-}"
+STREAM="SPOOL_BENCH_$$"
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -45,8 +51,22 @@ mkdir -p "$BENCH_DIR"
 work="$(mktemp -d "$BENCH_DIR/events.XXXXXX")"
 SRV_PID=""; SAMPLER_PID=""
 stop_pid() { [ -n "$1" ] || return 0; kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# Deletes the bench's JetStream stream: one request on the NATS protocol, no client needed.
+delete_stream() {
+  [ -n "$EVENTS_LOG" ] || return 0
+  python3 - "$EVENTS_LOG" "$STREAM" <<'EOF' || true
+import socket, sys
+host, port = sys.argv[1].removeprefix("nats://").split(":")
+s = socket.create_connection((host, int(port)), timeout=5)
+s.recv(4096)  # INFO
+s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.bench 1\r\n'
+          b"PUB $JS.API.STREAM.DELETE." + sys.argv[2].encode() + b" _INBOX.bench 0\r\n\r\nPING\r\n")
+s.recv(4096)
+EOF
+}
 cleanup() {
   stop_pid "$SAMPLER_PID"; stop_pid "$SRV_PID"
+  delete_stream
   rm -rf "$work"; rmdir "$BENCH_DIR" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -65,7 +85,8 @@ data="$work/data"; mkdir -p "$data"
 start_spool() {
   PORT="$(free_port)"; URL="http://127.0.0.1:$PORT"
   # No rate limit: one address (wrk) is the whole load. No job workers: nothing else runs.
-  (cd "$work" && SPOOL__EVENTS__RATE_LIMIT_PER_S=0 SPOOL__JOBS__WORKERS=0 exec "$SPOOL_BIN" serve \
+  (cd "$work" && SPOOL__EVENTS__RATE_LIMIT_PER_S=0 SPOOL__JOBS__WORKERS=0 \
+    SPOOL__EVENTS__LOG_URL="$EVENTS_LOG" SPOOL__EVENTS__NATS_STREAM="$STREAM" exec "$SPOOL_BIN" serve \
     --data "$data" --listen "127.0.0.1:$PORT") >>"$work/spool.log" 2>&1 &
   SRV_PID=$!
   for _ in $(seq 300); do
@@ -136,10 +157,14 @@ run_wrk() { # script-or-empty path -> "req/s p50ms p99ms non2xx"
   echo "${rps:-0} $p50 $p99 ${bad:-0}"
 }
 
+# Where the log's bytes land: the data dir, or the NATS server's store for the stream
+# (NATS_STORE: its -sd directory, default /var/lib/nats-server).
+if [ -n "$EVENTS_LOG" ]; then log_dir="${NATS_STORE:-/var/lib/nats-server}/jetstream/\$G/streams/$STREAM"
+else log_dir="$data/events"; fi
 events_rate=(); p50s=(); p99s=(); lags=(); health_rate=(); disk_rate=(); bytes_per_event=()
 for run in $(seq "$RUNS"); do
   log "run $run/$RUNS: events"
-  before="$(du -sb "$data/events" 2>/dev/null | awk '{print $1}')"; before="${before:-0}"
+  before="$(du -sb "$log_dir" 2>/dev/null | awk '{print $1}')"; before="${before:-0}"
   off_before="$(log_end)"
   python3 "$work/sampler.py" "$URL" "$token" "$VIDEO" "$work/samples.$run" &
   SAMPLER_PID=$!
@@ -150,7 +175,7 @@ for run in $(seq "$RUNS"); do
   events_rate+=("$(awk -v r="$rps" -v b="$BATCH" 'BEGIN{printf "%.0f", r*b}')")
   p50s+=("$p50"); p99s+=("$p99")
   lags+=("$(lag_p99 "$work/samples.$run")")
-  after="$(du -sb "$data/events" | awk '{print $1}')"
+  after="$(du -sb "$log_dir" 2>/dev/null | awk '{print $1}')"; after="${after:-0}"
   logged=$(( $(log_end) - off_before ))
   bytes_per_event+=("$(awk -v a="$after" -v b="$before" -v n="$logged" 'BEGIN{printf "%.0f", (a-b)/n}')")
   log "  $(awk -v r="$rps" -v b="$BATCH" 'BEGIN{printf "%.0f", r*b}') events/s, p50 ${p50} ms, p99 ${p99} ms"
@@ -174,12 +199,12 @@ disk_events="$(awk -v m="$disk_mbps" -v b="$bpe" 'BEGIN{ if (b<=0) print "n/a"; 
 http_events="$(median "${health_rate[@]}")"
 cpu="$(awk -F: '/model name/{gsub(/^ /,"",$2); print $2; exit}' /proc/cpuinfo)"
 cat <<EOF
-### Event ingestion ($(date +%Y-%m-%d))
+### Event ingestion, ${EVENTS_LOG:-embedded log} ($(date +%Y-%m-%d))
 
 Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); $("$SPOOL_BIN" --version 2>/dev/null || echo spool); $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}').
 wrk and the server share the 2 cores. ${THREADS} wrk threads, ${CONNS} connections, batches of ${BATCH} heartbeat events
 (every event_id new), ${DURATION} s per measurement, median of ${RUNS} runs. An answer 200 means every event of the
-batch is fsynced in the embedded log.
+batch is stored: fsynced in the embedded log, or acknowledged by JetStream.
 
 | measurement | value |
 |---|---|
