@@ -26,8 +26,9 @@ use crate::videos::{owned_video, parse_id};
 
 /// Records folded in per read.
 const READ_BATCH: usize = 10_000;
-/// The checkpoint is written at most this often while events flow.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+/// The checkpoint is written at most this often while events flow (a restart replays at most
+/// this much of the log).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
 /// How long the task sleeps when no append wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 

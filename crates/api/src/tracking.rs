@@ -23,7 +23,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
 use serde::Serialize;
 use spool_config::EventsConfig;
-use spool_events::tracking::{Batch, BatchError, MAX_BATCH_BYTES, Received, TrackedEvent};
+use spool_events::tracking::{
+    Batch, BatchError, MAX_BATCH_BYTES, Received, TrackedEvent, uuid_bits,
+};
 use spool_events::{EventStore, LogConfig, StoreConfig};
 use spool_metadata::User;
 use subtle::ConstantTimeEq;
@@ -340,8 +342,8 @@ struct RecentIds {
 }
 
 struct IdGenerations {
-    current: std::collections::HashSet<String>,
-    previous: std::collections::HashSet<String>,
+    current: std::collections::HashSet<u128>,
+    previous: std::collections::HashSet<u128>,
     started: Instant,
 }
 
@@ -364,7 +366,7 @@ impl RecentIds {
         }
     }
 
-    fn shard(&self, id: &str) -> std::sync::MutexGuard<'_, IdGenerations> {
+    fn shard(&self, id: u128) -> std::sync::MutexGuard<'_, IdGenerations> {
         use std::hash::BuildHasher;
         static HASHER: std::sync::LazyLock<std::collections::hash_map::RandomState> =
             std::sync::LazyLock::new(Default::default);
@@ -372,8 +374,11 @@ impl RecentIds {
         self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Remembers `id`; false when it was already remembered.
+    /// Remembers `id` (a validated event id: a UUID); false when it was already remembered.
     fn insert_if_new(&self, id: &str) -> bool {
+        let Some(id) = uuid_bits(id) else {
+            return true;
+        };
         let mut shard = self.shard(id);
         let age = shard.started.elapsed();
         if age >= self.generation * 2 {
@@ -384,18 +389,20 @@ impl RecentIds {
             shard.previous = std::mem::take(&mut shard.current);
             shard.started = Instant::now();
         }
-        if shard.current.contains(id) || shard.previous.contains(id) {
+        if shard.current.contains(&id) || shard.previous.contains(&id) {
             return false;
         }
-        shard.current.insert(id.to_owned());
+        shard.current.insert(id);
         true
     }
 
     /// Forgets `id` (its events were not stored after all).
     fn forget(&self, id: &str) {
-        let mut shard = self.shard(id);
-        shard.current.remove(id);
-        shard.previous.remove(id);
+        if let Some(id) = uuid_bits(id) {
+            let mut shard = self.shard(id);
+            shard.current.remove(&id);
+            shard.previous.remove(&id);
+        }
     }
 }
 
@@ -459,12 +466,13 @@ mod tests {
     #[test]
     fn recent_ids_remember_for_the_window_and_forget_on_request() {
         let ids = RecentIds::new(Duration::from_millis(200));
-        assert!(ids.insert_if_new("a"));
-        assert!(!ids.insert_if_new("a"), "a repeat within the window");
-        ids.forget("a");
-        assert!(ids.insert_if_new("a"), "forgotten ids are new again");
+        let a = "0b8f5f7e-3c1a-4d2b-9e6f-1a2b3c4d5e6f";
+        assert!(ids.insert_if_new(a));
+        assert!(!ids.insert_if_new(a), "a repeat within the window");
+        ids.forget(a);
+        assert!(ids.insert_if_new(a), "forgotten ids are new again");
         std::thread::sleep(Duration::from_millis(250));
-        assert!(ids.insert_if_new("a"), "remembered at most a window");
+        assert!(ids.insert_if_new(a), "remembered at most a window");
     }
 
     #[test]

@@ -17,14 +17,16 @@
 //!   hundredth of the video; completion rate is the share who reached its last hundredth (or
 //!   sent `ended`).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::tracking::{EventType, TrackedEvent, heartbeat_intervals};
+use crate::tracking::{EventType, TrackedEvent, heartbeat_intervals, uuid_bits};
 
 /// How long an event id is remembered to ignore its duplicates, in event time.
 pub const DEDUP_WINDOW_MS: i64 = 24 * 3600 * 1000;
+/// Ids per dedup generation at most (3 generations are kept: 48 MB of ids at most).
+pub const MAX_IDS_PER_GENERATION: usize = 1_000_000;
 /// Watched seconds that make a view.
 pub const VIEW_AFTER_S: f64 = 10.0;
 /// Watched share of the duration that makes a view (for videos shorter than 33 s).
@@ -165,9 +167,11 @@ pub struct Aggregates {
     videos: HashMap<String, VideoAggregate>,
     /// Per user name, most recent first.
     history: HashMap<String, VecDeque<HistoryEntry>>,
-    /// Event ids seen, in generations of half the dedup window of event time, for dropping
-    /// duplicates: an id is remembered for one to one and a half windows.
-    seen: BTreeMap<i64, HashSet<String>>,
+    /// Event ids seen (as 128-bit numbers), in generations of half the dedup window of event
+    /// time or [`MAX_IDS_PER_GENERATION`] ids, whichever comes first, for dropping duplicates:
+    /// an id is remembered for one to one and a half windows, or at least 2 generations' worth
+    /// of ids at high rates (which bounds memory).
+    seen: VecDeque<(i64, HashSet<u128>)>,
     /// Events folded in (duplicates excluded).
     pub applied: u64,
     /// Duplicates ignored.
@@ -183,16 +187,24 @@ impl Aggregates {
     /// Folds `event` in; `duration_s` is the video's duration when known. Returns false for a
     /// duplicate (nothing changes).
     pub fn apply(&mut self, event: &TrackedEvent, duration_s: Option<f64>) -> bool {
-        if self.seen.values().any(|ids| ids.contains(&event.event_id)) {
+        // Ids are UUIDs once validated; anything else is keyed by a hash of its text.
+        let id = uuid_bits(&event.event_id).unwrap_or_else(|| {
+            u128::from_le_bytes(
+                blake3::hash(event.event_id.as_bytes()).as_bytes()[..16]
+                    .try_into()
+                    .expect("16 bytes"),
+            )
+        });
+        if self.seen.iter().any(|(_, ids)| ids.contains(&id)) {
             self.duplicates += 1;
             return false;
         }
-        self.remember(&event.event_id, event.at);
+        self.remember(id, event.at);
         self.applied += 1;
         let Some(video_id) = event.video_id.as_deref() else {
             return true;
         };
-        let video = self.videos.entry(video_id.to_owned()).or_default();
+        let video = entry(&mut self.videos, video_id);
         if event.kind == EventType::Qoe {
             video.qoe.add(event);
             return true;
@@ -204,7 +216,7 @@ impl Aggregates {
             video.duration_s = Some(d);
         }
         let duration = video.duration_s;
-        let state = video.viewers.entry(viewer.to_owned()).or_default();
+        let state = entry(&mut video.viewers, viewer);
         match event.kind {
             EventType::Heartbeat => {
                 for (from, to) in heartbeat_intervals(&event.properties).unwrap_or_default() {
@@ -244,17 +256,25 @@ impl Aggregates {
         true
     }
 
-    fn remember(&mut self, event_id: &str, at: i64) {
+    fn remember(&mut self, id: u128, at: i64) {
         const GENERATION_MS: i64 = DEDUP_WINDOW_MS / 2;
         let generation = at.div_euclid(GENERATION_MS);
-        self.seen
-            .entry(generation)
-            .or_default()
-            .insert(event_id.to_owned());
-        // Keep the generations within a window of the newest event time seen (deterministic:
-        // the same events in the same order forget the same ids).
-        if let Some(&newest) = self.seen.keys().next_back() {
-            self.seen.retain(|&g, _| g >= newest - 2);
+        // Deterministic: the same events in the same order keep and forget the same ids.
+        match self.seen.back_mut() {
+            Some((g, ids)) if *g >= generation && ids.len() < MAX_IDS_PER_GENERATION => {
+                ids.insert(id);
+            }
+            _ => {
+                let newest = self
+                    .seen
+                    .back()
+                    .map_or(generation, |(g, _)| (*g).max(generation));
+                self.seen.push_back((newest, HashSet::from([id])));
+            }
+        }
+        let newest = self.seen.back().map_or(generation, |(g, _)| *g);
+        while self.seen.len() > 3 || self.seen.front().is_some_and(|(g, _)| *g < newest - 2) {
+            self.seen.pop_front();
         }
     }
 
@@ -313,6 +333,15 @@ impl Aggregates {
             .map(|h| h.iter().cloned().collect())
             .unwrap_or_default()
     }
+}
+
+/// `map[key]`, inserted as the default first if missing; allocates the key only then (this is
+/// on the path of every event).
+fn entry<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), V::default());
+    }
+    map.get_mut(key).expect("just inserted")
 }
 
 /// The hundredths of a `duration`-second video that `from..to` touches, as bits.

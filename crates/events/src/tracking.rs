@@ -549,6 +549,15 @@ fn check_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// A UUID's 128 bits (for compact sets of ids); None when `id` is not a UUID.
+pub fn uuid_bits(id: &str) -> Option<u128> {
+    if !is_uuid(id) {
+        return None;
+    }
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    u128::from_str_radix(&hex, 16).ok()
+}
+
 fn is_uuid(id: &str) -> bool {
     let bytes = id.as_bytes();
     bytes.len() == 36
