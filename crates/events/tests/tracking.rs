@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use spool_events::tracking::{
-    BatchError, EventType, MAX_BATCH_BYTES, MAX_EVENT_BYTES, Received, parse_batch,
+    BatchError, EventType, MAX_BATCH_BYTES, MAX_EVENT_BYTES, Received, parse_batch, uuid_bits,
 };
 
 const VIDEO: &str = "Xk3_9aQp-2Z";
@@ -366,4 +366,13 @@ fn server_sets_the_user_and_corrects_the_device_clock() {
     );
     let events = parse_batch(&batch(vec![upper]), &anonymous()).unwrap();
     assert_eq!(events[0].event_id, "0b8f5f7e-3c1a-4d2b-9e6f-1a2b3c4d5e6f");
+}
+
+#[test]
+fn uuids_become_their_128_bits_whatever_the_case() {
+    let id = "0b8f5f7e-3c1a-4d2b-9e6f-1a2b3c4d5e6f";
+    assert_eq!(uuid_bits(id), Some(0x0b8f5f7e_3c1a_4d2b_9e6f_1a2b3c4d5e6f));
+    assert_eq!(uuid_bits(&id.to_uppercase()), uuid_bits(id));
+    assert_eq!(uuid_bits("0b8f5f7e3c1a4d2b9e6f1a2b3c4d5e6f"), None);
+    assert_eq!(uuid_bits("zb8f5f7e-3c1a-4d2b-9e6f-1a2b3c4d5e6f"), None);
 }
