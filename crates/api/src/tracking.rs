@@ -128,13 +128,20 @@ impl Tracking {
         }
     }
 
-    /// Wakes the aggregator and tails: the log now ends at `end` or later.
-    fn note_appended(&self, end: u64) {
+    /// Appends `(event id, payload)` records; once stored, wakes the aggregator and tails.
+    async fn append(&self, records: Vec<(String, Bytes)>) -> ApiResult<()> {
+        let end = self
+            .log()
+            .await?
+            .append(records)
+            .await
+            .map_err(log_unavailable)?;
         self.appended.send_if_modified(|next| {
             let newer = end > *next;
             *next = (*next).max(end);
             newer
         });
+        Ok(())
     }
 
     /// The log offset below which every event is in the aggregates.
@@ -228,21 +235,14 @@ pub async fn ingest(
         }
     }
     let accepted = payloads.len();
-    if !payloads.is_empty() {
-        let appended = match tracking.log().await {
-            Ok(log) => log.append(payloads).await.map_err(log_unavailable),
-            Err(e) => Err(e),
-        };
-        match appended {
-            Ok(end) => tracking.note_appended(end),
-            Err(e) => {
-                // Not stored: forget the ids so the client's retry is taken.
-                for id in fresh_ids {
-                    tracking.seen.forget(id);
-                }
-                return Err(e);
-            }
+    if !payloads.is_empty()
+        && let Err(e) = tracking.append(payloads).await
+    {
+        // Not stored: forget the ids so the client's retry is taken.
+        for id in fresh_ids {
+            tracking.seen.forget(id);
         }
+        return Err(e);
     }
     metrics::counter!("spool_events_accepted_total").increment(accepted as u64);
     metrics::counter!("spool_events_duplicates_total").increment((events.len() - accepted) as u64);
@@ -294,15 +294,8 @@ async fn write_server_events(
             })
             .collect();
         let count = records.len();
-        let appended = match tracking.log().await {
-            Ok(log) => log.append(records).await.map_err(log_unavailable),
-            Err(e) => Err(e),
-        };
-        match appended {
-            Ok(end) => tracking.note_appended(end),
-            Err(_) => {
-                metrics::counter!("spool_events_server_dropped_total").increment(count as u64);
-            }
+        if tracking.append(records).await.is_err() {
+            metrics::counter!("spool_events_server_dropped_total").increment(count as u64);
         }
     }
 }

@@ -81,6 +81,14 @@ impl JetStreamLog {
         })
     }
 
+    /// The stream, with its current state.
+    async fn stream(&self) -> Result<stream::Stream> {
+        self.context
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| unavailable("opening the stream", e))
+    }
+
     /// Publishes `(id, payload)` records and waits for JetStream to acknowledge all of them;
     /// returns an offset above every record appended. A record whose id JetStream saw inside
     /// its duplicate window is not stored again.
@@ -106,11 +114,7 @@ impl JetStreamLog {
 
     /// Up to `max` records from `from_offset` on (waiting briefly when there are none yet).
     pub async fn read(&self, from_offset: u64, max: usize) -> Result<Vec<Record>> {
-        let stream = self
-            .context
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| unavailable("opening the stream", e))?;
+        let stream = self.stream().await?;
         let state = &stream.cached_info().state;
         if state.messages == 0 || from_offset + 1 > state.last_sequence {
             return Ok(Vec::new());
@@ -158,21 +162,13 @@ impl JetStreamLog {
 
     /// The offset the next record will get.
     pub async fn next_offset(&self) -> Result<u64> {
-        let stream = self
-            .context
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| unavailable("opening the stream", e))?;
+        let stream = self.stream().await?;
         Ok(stream.cached_info().state.last_sequence)
     }
 
     /// The oldest offset still kept.
     pub async fn oldest_offset(&self) -> Result<u64> {
-        let stream = self
-            .context
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| unavailable("opening the stream", e))?;
+        let stream = self.stream().await?;
         Ok(stream.cached_info().state.first_sequence.saturating_sub(1))
     }
 

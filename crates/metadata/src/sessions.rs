@@ -9,7 +9,7 @@ use spool_model::{UserId, now_millis};
 use sqlx::Row;
 
 use crate::users::{USER_COLUMNS, user_from_row};
-use crate::{MetadataError, Result, Store, User, is_unique_violation};
+use crate::{Result, Store, User};
 
 /// A signed-in browser: who, and the token its unsafe requests must echo.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,24 +47,7 @@ impl Store {
     /// [`MetadataError::AlreadyExists`] when the name is taken. The name is checked as in
     /// [`Store::create_user`].
     pub async fn create_user_with_password(&self, name: &str, password_hash: &str) -> Result<User> {
-        crate::users::validate_user_name(name)?;
-        let result = sqlx::query(
-            "INSERT INTO users (name, is_admin, used_bytes, created_at, password_hash) \
-             VALUES (?, 0, 0, ?, ?)",
-        )
-        .bind(name)
-        .bind(now_millis())
-        .bind(password_hash)
-        .execute(self.pool())
-        .await;
-        match result {
-            Ok(_) => self
-                .user_by_name(name)
-                .await?
-                .ok_or_else(|| MetadataError::Corrupt("user vanished after insert".into())),
-            Err(e) if is_unique_violation(&e) => Err(MetadataError::AlreadyExists("user")),
-            Err(e) => Err(e.into()),
-        }
+        self.insert_user(name, false, Some(password_hash)).await
     }
 
     /// Sets (or replaces) a user's password hash. False when the user does not exist.

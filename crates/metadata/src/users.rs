@@ -60,13 +60,26 @@ pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User> {
 impl Store {
     /// Creates a user; fails with [`MetadataError::AlreadyExists`] when the name is taken.
     pub async fn create_user(&self, name: &str, is_admin: bool) -> Result<User> {
+        self.insert_user(name, is_admin, None).await
+    }
+
+    /// Inserts a user (with a password hash for browser sign-in, or without); a taken name is
+    /// [`MetadataError::AlreadyExists`].
+    pub(crate) async fn insert_user(
+        &self,
+        name: &str,
+        is_admin: bool,
+        password_hash: Option<&str>,
+    ) -> Result<User> {
         validate_user_name(name)?;
         let result = sqlx::query(
-            "INSERT INTO users (name, is_admin, used_bytes, created_at) VALUES (?, ?, 0, ?)",
+            "INSERT INTO users (name, is_admin, used_bytes, created_at, password_hash) \
+             VALUES (?, ?, 0, ?, ?)",
         )
         .bind(name)
         .bind(i64::from(is_admin))
         .bind(now_millis())
+        .bind(password_hash)
         .execute(self.pool())
         .await;
         match result {
