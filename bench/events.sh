@@ -175,6 +175,7 @@ for run in $(seq "$RUNS"); do
   events_rate+=("$(awk -v r="$rps" -v b="$BATCH" 'BEGIN{printf "%.0f", r*b}')")
   p50s+=("$p50"); p99s+=("$p99")
   lags+=("$(lag_p99 "$work/samples.$run")")
+  log "  aggregate lag p99 ${lags[-1]} ms"
   after="$(du -sb "$log_dir" 2>/dev/null | awk '{print $1}')"; after="${after:-0}"
   logged=$(( $(log_end) - off_before ))
   bytes_per_event+=("$(awk -v a="$after" -v b="$before" -v n="$logged" 'BEGIN{printf "%.0f", (a-b)/n}')")

@@ -7,8 +7,9 @@
 //! and folds in each record once; duplicates of an event (retries) are ignored by `event_id`
 //! inside [`Aggregates`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,10 @@ const READ_BATCH: usize = 10_000;
 /// The checkpoint is written at most this often while events flow (a restart replays at most
 /// this much of the log).
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(30);
+/// How often the event log's retention limits are enforced.
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+/// How often the duration of a video still without one is asked for again.
+const DURATION_RETRY: Duration = Duration::from_secs(10);
 /// How long the task sleeps when no append wakes it.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 
@@ -117,9 +122,13 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
     };
     tracking.aggregated.store(offset, Ordering::Release);
     let mut appended = tracking.appended.subscribe();
-    let mut durations: HashMap<String, Option<f64>> = HashMap::new();
+    let mut durations: HashMap<String, (Option<f64>, Instant)> = HashMap::new();
     let mut saved_offset = offset;
     let mut saved_at = Instant::now();
+    // Retention runs once at start and then every RETENTION_EVERY, when the log is caught up.
+    let mut retained_at = Instant::now() - RETENTION_EVERY;
+    // The fold of one batch runs while the next is read and parsed (two blocking threads).
+    let mut folding: Option<(tokio::task::JoinHandle<()>, u64)> = None;
     loop {
         let records = match log.read(offset, READ_BATCH).await {
             Ok(records) => records,
@@ -129,6 +138,17 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
             }
         };
         if records.is_empty() {
+            if !finish_fold(&tracking, &mut folding).await {
+                return;
+            }
+            if retained_at.elapsed() >= RETENTION_EVERY {
+                match log.enforce_retention().await {
+                    Ok(freed) if freed > 0 => tracing::info!(freed, "event log retention"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("event log retention: {e}"),
+                }
+                retained_at = Instant::now();
+            }
             if offset != saved_offset && saved_at.elapsed() >= CHECKPOINT_EVERY {
                 save(&state, offset).await;
                 (saved_offset, saved_at) = (offset, Instant::now());
@@ -141,43 +161,100 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
             continue;
         }
         let next = records.last().map_or(offset, |r| r.offset + 1);
-        let events: Vec<TrackedEvent> = records
+        // Parsing and folding run on the blocking pool: OS threads of their own, so under
+        // heavy ingestion the aggregator gets its share of the cores instead of one task's
+        // share of the async workers.
+        let Ok(events) = tokio::task::spawn_blocking(move || parse_records(&records)).await else {
+            break;
+        };
+        let now = Instant::now();
+        let wanted: HashSet<&str> = events
             .iter()
-            .filter_map(|r| match serde_json::from_slice(&r.payload) {
-                Ok(event) => Some(event),
-                Err(e) => {
-                    tracing::warn!(offset = r.offset, "unreadable event in the log: {e}");
-                    None
-                }
-            })
+            .filter_map(|e| e.video_id.as_deref())
             .collect();
-        for event in &events {
-            if let Some(id) = event.video_id.as_deref()
-                && !matches!(durations.get(id), Some(Some(_)))
-            {
-                durations.insert(id.to_owned(), duration_of(&state, id).await);
+        for id in wanted {
+            let fresh = match durations.get(id) {
+                Some((Some(_), _)) => true,
+                // Not known yet (still processing): ask again now and then, not per event.
+                Some((None, asked)) => now.duration_since(*asked) < DURATION_RETRY,
+                None => false,
+            };
+            if !fresh {
+                durations.insert(id.to_owned(), (duration_of(&state, id).await, now));
             }
         }
-        {
-            let mut aggregates = tracking.aggregates.write().await;
+        let batch_durations: HashMap<String, Option<f64>> = events
+            .iter()
+            .filter_map(|e| e.video_id.as_deref())
+            .map(|id| (id.to_owned(), durations.get(id).and_then(|(d, _)| *d)))
+            .collect();
+        // Batches fold in log order: the previous one finishes first.
+        if !finish_fold(&tracking, &mut folding).await {
+            return;
+        }
+        let target = Arc::clone(&tracking);
+        let fold = tokio::task::spawn_blocking(move || {
+            let mut aggregates = target.aggregates.blocking_write();
             for event in &events {
                 let duration = event
                     .video_id
                     .as_deref()
-                    .and_then(|id| durations.get(id).copied().flatten());
+                    .and_then(|id| batch_durations.get(id).copied().flatten());
                 aggregates.apply(event, duration);
             }
-        }
+        });
+        folding = Some((fold, next));
         offset = next;
-        tracking.aggregated.store(offset, Ordering::Release);
         if saved_at.elapsed() >= CHECKPOINT_EVERY {
+            if !finish_fold(&tracking, &mut folding).await {
+                return;
+            }
             save(&state, offset).await;
             (saved_offset, saved_at) = (offset, Instant::now());
         }
     }
-    if offset != saved_offset {
-        save(&state, offset).await;
+    if finish_fold(&tracking, &mut folding).await {
+        let folded = tracking.aggregated_offset();
+        if folded != saved_offset {
+            save(&state, folded).await;
+        }
     }
+}
+
+/// Waits for the fold under way, if any, and publishes the offset it reached; false when the
+/// fold failed (a panic): the aggregates may then hold part of a batch, so the task stops
+/// without saving them, and a restart resumes from the last checkpoint.
+async fn finish_fold(
+    tracking: &crate::tracking::Tracking,
+    folding: &mut Option<(tokio::task::JoinHandle<()>, u64)>,
+) -> bool {
+    let Some((fold, next)) = folding.take() else {
+        return true;
+    };
+    match fold.await {
+        Ok(()) => {
+            tracking.aggregated.store(next, Ordering::Release);
+            true
+        }
+        Err(e) => {
+            tracing::error!("folding events into the aggregates failed: {e}");
+            false
+        }
+    }
+}
+
+/// The events of log records; an unreadable record is logged and skipped.
+fn parse_records(records: &[spool_events::Record]) -> Vec<TrackedEvent> {
+    records
+        .iter()
+        .filter_map(|r| match serde_json::from_slice(&r.payload) {
+            Ok(event) => Some(event),
+            Err(e) => {
+                tracing::warn!(offset = r.offset, "unreadable event in the log: {e}");
+                None
+            }
+        })
+        .collect()
 }
 
 async fn duration_of(state: &AppState, id: &str) -> Option<f64> {

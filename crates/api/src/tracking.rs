@@ -65,11 +65,13 @@ impl Tracking {
     /// Tracking with its local state in `dir` and the log `config.log_url` names.
     pub fn new(dir: PathBuf, config: &EventsConfig) -> Self {
         let max_age = Duration::from_secs(config.retention_days * 24 * 3600);
+        let max_bytes = (config.retention_bytes > 0).then_some(config.retention_bytes);
         let store_config = if config.log_url.is_empty() {
             StoreConfig::Embedded {
                 dir: dir.clone(),
                 config: LogConfig {
                     retention_age: Some(max_age),
+                    retention_bytes: max_bytes,
                     ..LogConfig::default()
                 },
             }
@@ -78,6 +80,7 @@ impl Tracking {
                 url: config.log_url.clone(),
                 stream: config.nats_stream.clone(),
                 max_age,
+                max_bytes,
             }
         };
         Self {

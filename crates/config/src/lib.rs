@@ -205,6 +205,8 @@ pub struct EventsConfig {
     pub dedup_window_s: u64,
     /// Days the event log keeps events.
     pub retention_days: u64,
+    /// Bytes the event log keeps at most (the oldest go first); 0 for no size limit.
+    pub retention_bytes: u64,
     /// Where events are logged: empty for the embedded log in `<data_dir>/events`, or a NATS
     /// JetStream server (`nats://host:4222`) shared by several nodes.
     pub log_url: String,
@@ -219,6 +221,7 @@ impl Default for EventsConfig {
             rate_limit_burst: 2000,
             dedup_window_s: 600,
             retention_days: 7,
+            retention_bytes: 0,
             log_url: String::new(),
             nats_stream: "SPOOL_EVENTS".into(),
         }

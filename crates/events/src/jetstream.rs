@@ -45,8 +45,14 @@ impl std::fmt::Debug for JetStreamLog {
 
 impl JetStreamLog {
     /// Connects to `url` (`nats://host:port`) and creates stream `stream` (subject
-    /// `<stream>.events`, file storage, records kept `max_age`) unless it exists.
-    pub async fn connect(url: &str, stream: &str, max_age: Duration) -> Result<Self> {
+    /// `<stream>.events`, file storage, records kept `max_age` and at most `max_bytes`) unless
+    /// it exists.
+    pub async fn connect(
+        url: &str,
+        stream: &str,
+        max_age: Duration,
+        max_bytes: Option<u64>,
+    ) -> Result<Self> {
         if stream.is_empty()
             || !stream
                 .bytes()
@@ -69,6 +75,7 @@ impl JetStreamLog {
                 subjects: vec![subject.clone()],
                 storage: stream::StorageType::File,
                 max_age,
+                max_bytes: max_bytes.and_then(|b| i64::try_from(b).ok()).unwrap_or(-1),
                 duplicate_window: DUPLICATE_WINDOW,
                 ..Default::default()
             })

@@ -31,6 +31,8 @@ pub enum StoreConfig {
         stream: String,
         /// How long records are kept.
         max_age: Duration,
+        /// Bytes the stream keeps at most (None: no limit).
+        max_bytes: Option<u64>,
     },
 }
 
@@ -54,8 +56,9 @@ impl EventStore {
                 url,
                 stream,
                 max_age,
+                max_bytes,
             } => Ok(Self::JetStream(Box::new(
-                JetStreamLog::connect(url, stream, *max_age).await?,
+                JetStreamLog::connect(url, stream, *max_age, *max_bytes).await?,
             ))),
         }
     }
@@ -85,6 +88,15 @@ impl EventStore {
         match self {
             Self::Embedded(log) => Ok(log.next_offset()),
             Self::JetStream(log) => log.next_offset().await,
+        }
+    }
+
+    /// Drops what is past the retention limits: whole old segments of the embedded log (the
+    /// JetStream server enforces the stream's own limits); returns the bytes freed.
+    pub async fn enforce_retention(&self) -> Result<u64> {
+        match self {
+            Self::Embedded(log) => Ok(log.enforce_retention().await?.bytes_deleted),
+            Self::JetStream(_) => Ok(0),
         }
     }
 

@@ -43,6 +43,7 @@ async fn appends_are_read_back_in_order_and_retries_are_stored_once() {
         url: nats_url(),
         stream: stream.clone(),
         max_age: Duration::from_secs(3600),
+        max_bytes: None,
     };
     let store = EventStore::open(&config)
         .await
@@ -93,7 +94,7 @@ async fn appends_are_read_back_in_order_and_retries_are_stored_once() {
     let other = EventStore::open(&config).await.unwrap();
     assert_eq!(other.read(0, 1000).await.unwrap(), all);
 
-    JetStreamLog::connect(&nats_url(), &stream, Duration::from_secs(3600))
+    JetStreamLog::connect(&nats_url(), &stream, Duration::from_secs(3600), None)
         .await
         .unwrap()
         .delete()
@@ -103,12 +104,13 @@ async fn appends_are_read_back_in_order_and_retries_are_stored_once() {
 
 #[tokio::test]
 async fn a_bad_stream_name_or_an_unreachable_server_is_a_clear_error() {
-    let bad = JetStreamLog::connect(&nats_url(), "has.dots", Duration::from_secs(60)).await;
+    let bad = JetStreamLog::connect(&nats_url(), "has.dots", Duration::from_secs(60), None).await;
     assert_eq!(bad.unwrap_err().code(), "event_log_invalid_config");
     let down = JetStreamLog::connect(
         "nats://127.0.0.1:1",
         "SPOOL_TEST_DOWN",
         Duration::from_secs(60),
+        None,
     )
     .await;
     let err = down.unwrap_err();

@@ -66,7 +66,7 @@ async fn acknowledged_events_survive_a_crash_and_count_once_jetstream() {
         ("SPOOL__EVENTS__NATS_STREAM", &stream),
     ])
     .await;
-    let log = JetStreamLog::connect(&url, &stream, Duration::from_secs(60))
+    let log = JetStreamLog::connect(&url, &stream, Duration::from_secs(60), None)
         .await
         .unwrap();
     let logged = log.next_offset().await.unwrap();
