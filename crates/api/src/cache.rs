@@ -6,10 +6,11 @@
 //! deletions) invalidate the entry at once. Missing videos are not cached: a video created a
 //! moment ago by an upload must not answer 404 for a second.
 //!
-//! Views are counted in memory ([`VideoCache::count_view`]) and written in one batch per
-//! second by [`VideoCache::run_flusher`], which `spool serve` runs until shutdown and which
-//! flushes once more on the way out. Until then the API adds [`VideoCache::pending_views`] to
-//! the stored count, so a viewer sees their own view at once.
+//! View counts come from the events aggregator as totals ([`VideoCache::note_views`]) and are
+//! written in one batch per second by [`VideoCache::run_flusher`], which `spool serve` runs
+//! until shutdown and which flushes once more on the way out; the store only ever raises a
+//! count to a total. Until then the API shows [`VideoCache::known_views`] when it is higher
+//! than the stored count, so a view shows at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -47,9 +48,9 @@ pub struct VideoCache {
 
 #[derive(Default)]
 struct Views {
-    /// Counted and not yet handed to the store.
+    /// Latest totals not yet handed to the store.
     buffered: HashMap<VideoId, i64>,
-    /// Handed to the store by the flush under way (still counted by `pending_views`).
+    /// Handed to the store by the flush under way (still shown by `known_views`).
     in_flight: HashMap<VideoId, i64>,
 }
 
@@ -108,19 +109,22 @@ impl VideoCache {
         self.rows.invalidate(id).await;
     }
 
-    /// Counts one view of `id`; written to the store by the next [`flush`](Self::flush).
-    pub fn count_view(&self, id: &VideoId) {
+    /// Records that `id` has `total` views (from the events aggregator); written to the store
+    /// by the next [`flush`](Self::flush). A lower total than one already noted is ignored.
+    pub fn note_views(&self, id: &VideoId, total: i64) {
         let mut views = self.views.lock().expect("views lock");
-        *views.buffered.entry(id.clone()).or_insert(0) += 1;
+        let noted = views.buffered.entry(id.clone()).or_insert(0);
+        *noted = (*noted).max(total);
     }
 
-    /// Views of `id` counted here and not yet in the stored row.
-    pub fn pending_views(&self, id: &VideoId) -> i64 {
+    /// The latest total noted for `id` and not yet stored (0 when none).
+    pub fn known_views(&self, id: &VideoId) -> i64 {
         let views = self.views.lock().expect("views lock");
-        views.buffered.get(id).copied().unwrap_or(0) + views.in_flight.get(id).copied().unwrap_or(0)
+        let buffered = views.buffered.get(id).copied().unwrap_or(0);
+        buffered.max(views.in_flight.get(id).copied().unwrap_or(0))
     }
 
-    /// Writes every buffered count to the store in one batch. On failure the counts go back
+    /// Writes every buffered total to the store in one batch. On failure the totals go back
     /// into the buffer for the next flush, so none is lost while the process lives.
     pub async fn flush(&self) -> spool_metadata::Result<()> {
         let _one_at_a_time = self.flushing.lock().await;
@@ -133,20 +137,20 @@ impl VideoCache {
         if batch.is_empty() {
             return Ok(());
         }
-        let result = self.store.add_views(&batch).await;
+        let result = self.store.raise_views(&batch).await;
         if result.is_ok() {
             // The stored counts changed: cached rows would now be short of them.
             for (id, _) in &batch {
                 self.rows.invalidate(id).await;
             }
-            let total: i64 = batch.iter().map(|(_, n)| n).sum();
-            metrics::counter!("spool_views_flushed_total").increment(total.unsigned_abs());
+            metrics::counter!("spool_views_flushed_total").increment(batch.len() as u64);
         }
         let mut views = self.views.lock().expect("views lock");
         let in_flight = std::mem::take(&mut views.in_flight);
         if result.is_err() {
             for (id, n) in in_flight {
-                *views.buffered.entry(id).or_insert(0) += n;
+                let noted = views.buffered.entry(id).or_insert(0);
+                *noted = (*noted).max(n);
             }
         }
         result

@@ -406,9 +406,6 @@ async fn master(
         .and_then(|kbps| manifest::start_rendition(&media.renditions, media.audio.as_ref(), kbps));
     let prefix = format!("{}/", media.generation);
     let body = manifest::master_playlist(&media.renditions, media.audio.as_ref(), &prefix, first);
-    if request.method == http::Method::GET {
-        state.videos.count_view(&video.id);
-    }
     // A start rendition chosen from what we remember about this client must not be cached for
     // others; one chosen from the request's own CMCD is part of the URL or headers.
     let cache = if first.is_some() && personal {

@@ -100,7 +100,8 @@ pub struct VideoJson {
     cover_url: Option<String>,
     /// Every cover size, once there is a cover.
     covers: Option<CoversJson>,
-    /// Views: stored plus counted in this process and not yet written.
+    /// Tracked views (10 s or 30% watched, once per viewer per hour): the stored count, or the
+    /// aggregator's newer total not yet written.
     views: i64,
     /// Likes.
     likes: i64,
@@ -168,7 +169,7 @@ pub(crate) fn video_json(state: &AppState, headers: &HeaderMap, video: VideoRow)
             w1280: w1280?,
         })
     });
-    let views = video.views + state.videos.pending_views(&video.id);
+    let views = video.views.max(state.videos.known_views(&video.id));
     VideoJson {
         id: video.id.to_string(),
         title: video.title,

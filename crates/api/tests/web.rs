@@ -816,6 +816,17 @@ async fn stats_follow_the_event_log_within_a_second() {
         "stats lag: {stats}"
     );
     assert_eq!(stats["views"], 1, "{stats}");
+    // The video's public count is the same tracked count.
+    let public = h
+        .call(
+            &Browser::default(),
+            "GET",
+            &format!("/api/v1/videos/{video}"),
+            None,
+            false,
+        )
+        .await;
+    assert_eq!(public.json()["views"], 1, "{}", public.json());
     assert_eq!(stats["unique_viewers"], 1);
     assert_eq!(stats["watch_time_s"], 25.0);
     assert_eq!(stats["avg_view_duration_s"], 25.0);

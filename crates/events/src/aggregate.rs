@@ -326,6 +326,11 @@ impl Aggregates {
         }
     }
 
+    /// The counted views of a video (0 when nothing was seen).
+    pub fn views(&self, video_id: &str) -> u64 {
+        self.videos.get(video_id).map_or(0, |v| v.views)
+    }
+
     /// A user's watch history, most recent first.
     pub fn history(&self, user: &str) -> Vec<HistoryEntry> {
         self.history

@@ -523,21 +523,23 @@ impl Store {
         }))
     }
 
-    /// Adds buffered view counts, one `UPDATE` per video in one transaction (in id order, so
-    /// concurrent batches from several servers take row locks in the same order). Counts of
-    /// videos deleted meanwhile are dropped; zero counts are skipped.
-    pub async fn add_views(&self, counts: &[(VideoId, i64)]) -> Result<()> {
-        let mut counts: Vec<&(VideoId, i64)> = counts.iter().filter(|(_, n)| *n != 0).collect();
-        if counts.is_empty() {
+    /// Raises stored view counts to the given totals, never lowering one, in one transaction.
+    /// Every node folding the same event log computes the same totals, so writing them is
+    /// idempotent (increments from several nodes would count each view once per node).
+    /// Unknown videos are skipped.
+    pub async fn raise_views(&self, totals: &[(VideoId, i64)]) -> Result<()> {
+        let mut totals: Vec<&(VideoId, i64)> = totals.iter().filter(|(_, n)| *n > 0).collect();
+        if totals.is_empty() {
             return Ok(());
         }
-        counts.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+        totals.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
-            for (id, n) in &counts {
-                sqlx::query("UPDATE videos SET views = views + ? WHERE id = ?")
+            for (id, n) in &totals {
+                sqlx::query("UPDATE videos SET views = ? WHERE id = ? AND views < ?")
                     .bind(*n)
                     .bind(id.as_str())
+                    .bind(*n)
                     .execute(&mut *tx)
                     .await?;
             }
