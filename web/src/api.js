@@ -148,6 +148,7 @@ export const api = {
   deleteVideo: (id) => request('DELETE', `/api/v1/videos/${enc(id)}`),
   retry: (id) => request('POST', `/api/v1/videos/${enc(id)}/retry`),
   stats: (id) => get(`/api/v1/videos/${enc(id)}/stats`),
+  history: (opts) => get('/api/v1/me/history', opts),
   like: (id) => request('PUT', `/api/v1/videos/${enc(id)}/like`),
   unlike: (id) => request('DELETE', `/api/v1/videos/${enc(id)}/like`),
   channel: (name, opts) => get(`/api/v1/channels/${enc(name)}`, opts),

@@ -349,7 +349,7 @@ try {
   pageA.on('response', (r) => {
     if (/\/sb_\d+\.jpg/.test(r.url())) sprites.push({ url: r.url(), status: r.status() })
   })
-  await pageA.goto(`${BASE}/watch/${videoA}`)
+  await pageA.goto(`${BASE}/watch/${videoA}?t=0`)
   const titleText = await pageA.locator('.watch-title').textContent()
   assert.equal(titleText, XSS_TITLE, 'the title shows literally on the watch page')
   assert.equal(await pageA.locator('img[src="x"]').count(), 0, 'an <img> from the title made it into the DOM')
@@ -396,7 +396,7 @@ try {
   log('4. seek near the end on a fresh load: only the last segments are fetched')
   const pageS = await newPage(ctxA, 'seek')
   const reqS = requestLog(pageS)
-  await pageS.goto(`${BASE}/watch/${videoA}`)
+  await pageS.goto(`${BASE}/watch/${videoA}?t=0`)
   await waitFor('the preload', () => pageS.evaluate(() => {
     const v = window.__spoolPlayer?.video
     return v && v.readyState >= 2 && v.buffered.length > 0
@@ -718,6 +718,22 @@ try {
   assert.equal(await pageB.locator('.description').textContent(), 'Line one\n<b>not bold</b>\nLine three')
   const likeEvents = await pageB.evaluate(() => window.__spoolTelemetry.events.filter((e) => e.type === 'like' || e.type === 'unlike').map((e) => e.type))
   assert.deepEqual(likeEvents, ['like', 'unlike'])
+
+  // B watches 12 s; the heartbeat puts the video in B's history, and the next visit resumes
+  // there (a signed-in viewer's watch history, from the tracked events).
+  await pageB.getByRole('button', { name: 'Play', exact: true }).click()
+  await waitFor('B to watch 12 s', () => pageB.evaluate(() => window.__spoolPlayer.video.currentTime > 12), { timeout: 40_000, interval: 500 })
+  await waitFor('B\'s heartbeat to be delivered', () => pageB.evaluate(() => (window.__spoolTelemetry.sent.byType.heartbeat ?? 0) > 0), { timeout: 10_000 })
+  await pageB.evaluate(() => window.__spoolPlayer.video.pause())
+  const history = await pageB.evaluate(async () => (await fetch('/api/v1/me/history')).json())
+  const left = history.history.find((e) => e.video_id === videoA)
+  assert.ok(left && left.position_s >= 10, `B's history: ${JSON.stringify(history)}`)
+  await pageB.goto(`${BASE}/watch/${videoA}`)
+  const resume = pageB.locator('.resume-note')
+  await resume.waitFor({ timeout: 10_000 })
+  assert.match(await resume.textContent(), /Resuming where you left off, at 0:1\d/)
+  await waitFor('the player to start at the resume point', () => pageB.evaluate(() => window.__spoolPlayer?.video?.currentTime >= 9.5), { timeout: 15_000 })
+  measurements.resumed_at_s = left.position_s
 
   const ctxAnon = await browser.newContext({ viewport: DESKTOP })
   const pageAnon = await newPage(ctxAnon, 'anonymous')

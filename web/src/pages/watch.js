@@ -66,6 +66,22 @@ function likeButton(ctx, v) {
   return btn
 }
 
+/**
+ * Where a signed-in viewer left off in `v` (their watch history), or -1: not when the URL
+ * names a start (`?t=`), nor in the first or last 10 seconds.
+ */
+async function resumePosition(v, ctx) {
+  if (ctx.query.has('t') || !currentUser() || !v.duration_s) return -1
+  try {
+    const { history } = await api.history({ signal: ctx.signal })
+    const entry = history.find((e) => e.video_id === v.id)
+    if (entry && entry.position_s >= 10 && entry.position_s <= v.duration_s - 10) return entry.position_s
+  } catch {
+    // The history only saves a viewer some seeking; the page works without it.
+  }
+  return -1
+}
+
 export default async function watch(ctx) {
   const id = ctx.params.id
   ctx.root.append(spinner('Loading video'))
@@ -80,6 +96,8 @@ export default async function watch(ctx) {
   }
   if (!ctx.isCurrent()) return
   ctx.setTitle(v.title)
+  const resumeAt = await resumePosition(v, ctx)
+  if (!ctx.isCurrent()) return
 
   const playerSlot = h('div', { class: 'player-slot' })
   const related = h('ol', { class: 'related-list' })
@@ -114,8 +132,18 @@ export default async function watch(ctx) {
 
   const mountPlayer = (meta) => {
     const start = Number(ctx.query.get('t'))
-    const player = createPlayer(meta, { startPosition: Number.isFinite(start) && start > 0 ? start : -1 })
+    const startPosition = Number.isFinite(start) && start > 0 ? start : resumeAt
+    const player = createPlayer(meta, { startPosition })
     playerSlot.replaceChildren(player.el)
+    if (resumeAt > 0 && startPosition === resumeAt) {
+      const again = h('button', { class: 'btn btn-ghost btn-sm', type: 'button' }, 'Start over')
+      const note = h('p', { class: 'resume-note', role: 'status' }, `Resuming where you left off, at ${formatDuration(resumeAt)}. `, again)
+      again.addEventListener('click', () => {
+        player.seek(0)
+        note.remove()
+      })
+      playerSlot.append(note)
+    }
     window.__spoolPlayer = { hls: player.hls, video: player.video, metrics: player.metrics, stats: player.stats, seek: player.seek, play: player.play }
     ctx.onCleanup(() => {
       player.destroy()
