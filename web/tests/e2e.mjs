@@ -725,9 +725,13 @@ try {
   await waitFor('B to watch 12 s', () => pageB.evaluate(() => window.__spoolPlayer.video.currentTime > 12), { timeout: 40_000, interval: 500 })
   await waitFor('B\'s heartbeat to be delivered', () => pageB.evaluate(() => (window.__spoolTelemetry.sent.byType.heartbeat ?? 0) > 0), { timeout: 10_000 })
   await pageB.evaluate(() => window.__spoolPlayer.video.pause())
-  const history = await pageB.evaluate(async () => (await fetch('/api/v1/me/history')).json())
-  const left = history.history.find((e) => e.video_id === videoA)
-  assert.ok(left && left.position_s >= 10, `B's history: ${JSON.stringify(history)}`)
+  // The pause (past 12 s) is sent within 5 s and becomes the position to resume from.
+  let left = null
+  await waitFor('B\'s history to hold the pause position', async () => {
+    const history = await pageB.evaluate(async () => (await fetch('/api/v1/me/history')).json())
+    left = history.history.find((e) => e.video_id === videoA)
+    return left && left.position_s >= 12
+  }, { timeout: 15_000, interval: 500 })
   await pageB.goto(`${BASE}/watch/${videoA}`)
   const resume = pageB.locator('.resume-note')
   await resume.waitFor({ timeout: 10_000 })
