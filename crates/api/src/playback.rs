@@ -319,8 +319,9 @@ async fn respond(
                 .await
             }
             rest => {
-                remember_throughput(state, request).await;
-                record_qoe(state, request, &video.id, rest);
+                let cmcd = Cmcd::from_request(request);
+                remember_throughput(state, request, &cmcd).await;
+                record_qoe(state, cmcd, &video.id, rest);
                 let path = media_file_path(&state.playback.media_root, &video.id, rest)?;
                 let cache = format!("{}, max-age=31536000, immutable", access.cache_scope());
                 serve_file(
@@ -528,18 +529,16 @@ fn client_keys(request: &Parts, cmcd: &Cmcd) -> Vec<String> {
 
 /// Segment requests carry the player's measured throughput; remember it for the next master
 /// playlist this client asks for (the next video in a feed, a reload).
-async fn remember_throughput(state: &AppState, request: &Parts) {
-    let cmcd = Cmcd::from_request(request);
+async fn remember_throughput(state: &AppState, request: &Parts, cmcd: &Cmcd) {
     if let Some(kbps) = cmcd.throughput_kbps {
-        for key in client_keys(request, &cmcd) {
+        for key in client_keys(request, cmcd) {
             state.playback.caches.throughput.insert(key, kbps).await;
         }
     }
 }
 
 /// CMCD on a media request becomes a `qoe` tracking event (never delaying the response).
-fn record_qoe(state: &AppState, request: &Parts, video: &VideoId, object: &str) {
-    let cmcd = Cmcd::from_request(request);
+fn record_qoe(state: &AppState, cmcd: Cmcd, video: &VideoId, object: &str) {
     if !cmcd.present {
         return;
     }

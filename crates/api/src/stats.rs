@@ -168,10 +168,12 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
             break;
         };
         let now = Instant::now();
+        // Each video of the batch once (not once per event).
         let wanted: HashSet<&str> = events
             .iter()
             .filter_map(|e| e.video_id.as_deref())
             .collect();
+        let mut batch_durations: HashMap<String, Option<f64>> = HashMap::new();
         for id in wanted {
             let fresh = match durations.get(id) {
                 Some((Some(_), _)) => true,
@@ -182,12 +184,8 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
             if !fresh {
                 durations.insert(id.to_owned(), (duration_of(&state, id).await, now));
             }
+            batch_durations.insert(id.to_owned(), durations.get(id).and_then(|(d, _)| *d));
         }
-        let batch_durations: HashMap<String, Option<f64>> = events
-            .iter()
-            .filter_map(|e| e.video_id.as_deref())
-            .map(|id| (id.to_owned(), durations.get(id).and_then(|(d, _)| *d)))
-            .collect();
         // Batches fold in log order: the previous one finishes first.
         if !finish_fold(&state, &mut folding).await {
             return;

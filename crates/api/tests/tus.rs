@@ -1,8 +1,6 @@
 //! The tus protocol and the Spool extensions through the router (no socket), on SQLite and
 //! MariaDB: every status code the spec names, bad input, dedup, instant upload, proofs, quota.
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Body;
 use base64::Engine as _;
@@ -10,14 +8,12 @@ use base64::engine::general_purpose::STANDARD;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use sha1::Digest;
-use spool_api::AppState;
 use spool_config::Config;
 use spool_metadata::Store;
 use spool_metadata::testing::{ENGINES, Engine, TestDb};
-use spool_storage::LocalStore;
-use spool_upload::UploadService;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+mod support;
 
 struct Harness {
     app: Router,
@@ -27,29 +23,12 @@ struct Harness {
 }
 
 async fn harness(engine: Engine, tweak: impl FnOnce(&mut Config)) -> Harness {
-    let (db, store) = TestDb::store(engine).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.data_dir = dir.path().to_owned();
-    config.server.public_url = "http://spool.test".into();
-    tweak(&mut config);
-    let blobs = LocalStore::open(dir.path()).unwrap();
-    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
-    let app = spool_api::router(
-        AppState::new(
-            store.clone(),
-            uploads,
-            Arc::new(config),
-            CancellationToken::new(),
-            None,
-        )
-        .unwrap(),
-    );
+    let t = support::test_state(engine, tweak).await;
     Harness {
-        app,
-        store,
-        dir,
-        _db: db,
+        app: spool_api::router(t.state),
+        store: t.store,
+        dir: t.data,
+        _db: t.db,
     }
 }
 

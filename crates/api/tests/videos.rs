@@ -10,18 +10,18 @@ use axum::body::Body;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use spool_api::AppState;
 use spool_api::cache::VideoCache;
-use spool_config::Config;
 use spool_media::Published;
 use spool_media::manifest::Rendition;
 use spool_metadata::testing::{ENGINES, Engine, TestDb};
 use spool_metadata::{NewUpload, Store};
 use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
 use spool_storage::LocalStore;
-use spool_upload::UploadService;
+use support::Reply;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+mod support;
 
 struct Harness {
     app: Router,
@@ -32,65 +32,18 @@ struct Harness {
 }
 
 async fn harness(engine: Engine) -> Harness {
-    let (db, store) = TestDb::store(engine).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.data_dir = dir.path().to_owned();
-    config.server.public_url = "http://spool.test".into();
-    let blobs = LocalStore::open(dir.path()).unwrap();
-    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
-    let state = AppState::new(
-        store.clone(),
-        uploads,
-        Arc::new(config),
-        CancellationToken::new(),
-        None,
-    )
-    .unwrap();
-    let videos = state.videos.clone();
+    let t = support::test_state(engine, |_| {}).await;
     Harness {
-        app: spool_api::router(state),
-        store,
-        videos,
-        dir,
-        _db: db,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    /// Error answers always carry `{ "error": { "code", "message" } }`.
-    fn error(&self) -> (StatusCode, String, String) {
-        let json = self.json();
-        let message = json["error"]["message"].as_str().unwrap_or_default();
-        assert!(!message.is_empty(), "{json}");
-        (
-            self.status,
-            json["error"]["code"].as_str().unwrap().to_owned(),
-            message.to_owned(),
-        )
+        videos: t.state.videos.clone(),
+        app: spool_api::router(t.state),
+        store: t.store,
+        dir: t.data,
+        _db: t.db,
     }
 }
 
 async fn reply(response: Response<Body>) -> Reply {
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply { status, body }
+    Reply::read(response).await
 }
 
 fn request(method: &str, path: &str, token: Option<&str>) -> http::request::Builder {

@@ -10,18 +10,17 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use spool_api::AppState;
-use spool_config::Config;
 use spool_metadata::testing::{ENGINES, Engine, TestDb};
 use spool_metadata::{NewUpload, Store};
 use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
-use spool_storage::LocalStore;
-use spool_upload::UploadService;
+use support::Reply;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+mod support;
 
 struct Harness {
     app: Router,
@@ -33,37 +32,6 @@ struct Harness {
     _db: TestDb,
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn code(&self) -> String {
-        let json = self.json();
-        assert!(
-            !json["error"]["message"]
-                .as_str()
-                .unwrap_or_default()
-                .is_empty(),
-            "{json}"
-        );
-        json["error"]["code"].as_str().unwrap().to_owned()
-    }
-
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .map_or("", |v| v.to_str().unwrap_or(""))
-    }
-}
-
 /// A browser's cookie jar of one: the session cookie and its CSRF token.
 #[derive(Clone, Default)]
 struct Browser {
@@ -72,32 +40,20 @@ struct Browser {
 }
 
 async fn harness(engine: Engine) -> Harness {
-    let (db, store) = TestDb::store(engine).await;
-    let data = tempfile::tempdir().unwrap();
     let web_dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.data_dir = data.path().to_owned();
-    config.server.public_url = "http://spool.test".into();
-    config.web.dir = web_dir.path().to_owned();
-    config.web.max_failed_logins = 3;
-    let blobs = LocalStore::open(data.path()).unwrap();
-    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
-    let state = AppState::new(
-        store.clone(),
-        uploads,
-        Arc::new(config),
-        CancellationToken::new(),
-        None,
-    )
-    .unwrap();
+    let t = support::test_state(engine, |config| {
+        config.web.dir = web_dir.path().to_owned();
+        config.web.max_failed_logins = 3;
+    })
+    .await;
     Harness {
-        tracking: state.tracking.clone(),
-        app: spool_api::router(state.clone()),
-        state,
-        store,
+        tracking: t.state.tracking.clone(),
+        app: spool_api::router(t.state.clone()),
+        state: t.state,
+        store: t.store,
         web_dir,
-        data,
-        _db: db,
+        data: t.data,
+        _db: t.db,
     }
 }
 
@@ -105,15 +61,7 @@ impl Harness {
     async fn send(&self, mut request: Request<Body>) -> Reply {
         let peer: SocketAddr = "192.0.2.7:5000".parse().unwrap();
         request.extensions_mut().insert(ConnectInfo(peer));
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body: body.to_vec(),
-        }
+        Reply::read(self.app.clone().oneshot(request).await.unwrap()).await
     }
 
     /// A request as `browser` sends it: with its cookie, and its CSRF token when `csrf`.

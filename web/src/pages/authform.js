@@ -23,22 +23,17 @@ export function authErrorMessage(error, mode) {
   return sentence(messageOf(error))
 }
 
+/** The centred card both auth pages are drawn in. */
+function authCard(title, ...content) {
+  return h('div', { class: 'page page-auth' }, h('div', { class: 'auth-card' }, h('h1', null, title), ...content))
+}
+
 export function authPage(ctx, { mode, title, submitLabel, action, altText, altLabel, altHref }) {
   ctx.setTitle(title)
   const next = safeNext(ctx.query.get('next') || '/', '/')
   if (currentUser()) {
     ctx.root.append(
-      h(
-        'div',
-        { class: 'page page-auth' },
-        h(
-          'div',
-          { class: 'auth-card' },
-          h('h1', null, title),
-          h('p', null, 'You are signed in as ', h('strong', null, currentUser().name), '.'),
-          h('a', { class: 'btn btn-primary', href: next }, 'Continue'),
-        ),
-      ),
+      authCard(title, h('p', null, 'You are signed in as ', h('strong', null, currentUser().name), '.'), h('a', { class: 'btn btn-primary', href: next }, 'Continue')),
     )
     return
   }
@@ -110,18 +105,6 @@ export function authPage(ctx, { mode, title, submitLabel, action, altText, altLa
     }
   })
   const altLink = `${altHref}${ctx.query.get('next') ? `?next=${encodeURIComponent(next)}` : ''}`
-  ctx.root.append(
-    h(
-      'div',
-      { class: 'page page-auth' },
-      h(
-        'div',
-        { class: 'auth-card' },
-        h('h1', null, title),
-        form,
-        h('p', { class: 'auth-alt' }, altText, ' ', h('a', { href: altLink }, altLabel)),
-      ),
-    ),
-  )
+  ctx.root.append(authCard(title, form, h('p', { class: 'auth-alt' }, altText, ' ', h('a', { href: altLink }, altLabel))))
   name.focus()
 }

@@ -1,0 +1,100 @@
+//! Shared by the router tests: the app state on a test database and a temp data dir, and the
+//! answers as tests read them. Every test binary includes this with `mod support;`; not every
+//! binary uses every helper.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::{HeaderMap, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use spool_api::AppState;
+use spool_config::Config;
+use spool_metadata::Store;
+use spool_metadata::testing::{Engine, TestDb};
+use spool_storage::LocalStore;
+use spool_upload::UploadService;
+use tokio_util::sync::CancellationToken;
+
+/// An `AppState` on a fresh test database, with its data dir in `data`; `configure` adjusts
+/// the config first (the data dir and a public URL are already set).
+pub struct TestState {
+    pub state: AppState,
+    pub store: Store,
+    pub data: tempfile::TempDir,
+    pub db: TestDb,
+}
+
+pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> TestState {
+    let (db, store) = TestDb::store(engine).await;
+    let data = tempfile::tempdir().unwrap();
+    let mut config = Config::default();
+    config.server.data_dir = data.path().to_owned();
+    config.server.public_url = "http://spool.test".into();
+    configure(&mut config);
+    let blobs = LocalStore::open(data.path()).unwrap();
+    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
+    let state = AppState::new(
+        store.clone(),
+        uploads,
+        Arc::new(config),
+        CancellationToken::new(),
+        None,
+    )
+    .unwrap();
+    TestState {
+        state,
+        store,
+        data,
+        db,
+    }
+}
+
+/// An answer, read whole.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub async fn read(response: Response<Body>) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Self {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Error answers always carry `{ "error": { "code", "message" } }`.
+    pub fn error(&self) -> (StatusCode, String, String) {
+        let json = self.json();
+        let message = json["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{json}");
+        (
+            self.status,
+            json["error"]["code"].as_str().unwrap().to_owned(),
+            message.to_owned(),
+        )
+    }
+
+    /// The error code (asserting there is a message too).
+    pub fn code(&self) -> String {
+        self.error().1
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map_or("", |v| v.to_str().unwrap_or(""))
+    }
+}
