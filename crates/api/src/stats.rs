@@ -128,7 +128,7 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
     // Retention runs once at start and then every RETENTION_EVERY, when the log is caught up.
     let mut retained_at = Instant::now() - RETENTION_EVERY;
     // The fold of one batch runs while the next is read and parsed (two blocking threads).
-    let mut folding: Option<(Fold, u64)> = None;
+    let mut folding: Option<Fold> = None;
     loop {
         let records = match log.read(offset, READ_BATCH).await {
             Ok(records) => records,
@@ -138,7 +138,7 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
             }
         };
         if records.is_empty() {
-            if !finish_fold(&state, &mut folding).await {
+            if !finish_fold(&mut folding).await {
                 return;
             }
             if retained_at.elapsed() >= RETENTION_EVERY {
@@ -187,10 +187,10 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
             batch_durations.insert(id.to_owned(), durations.get(id).and_then(|(d, _)| *d));
         }
         // Batches fold in log order: the previous one finishes first.
-        if !finish_fold(&state, &mut folding).await {
+        if !finish_fold(&mut folding).await {
             return;
         }
-        let target = Arc::clone(&tracking);
+        let (target, videos) = (Arc::clone(&tracking), Arc::clone(&state.videos));
         let fold = tokio::task::spawn_blocking(move || {
             let mut aggregates = target.aggregates.blocking_write();
             for event in &events {
@@ -200,23 +200,27 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
                     .and_then(|id| batch_durations.get(id).copied().flatten());
                 aggregates.apply(event, duration);
             }
-            // The view totals of the videos this batch touched, for the stored counts.
-            batch_durations
-                .keys()
-                .map(|id| (id.clone(), aggregates.views(id)))
-                .collect()
+            // Still under the write lock, so that whoever reads the new numbers also sees the
+            // batch's view totals in the video rows and the offset they cover.
+            for id in batch_durations.keys() {
+                if let Ok(video) = id.parse::<spool_model::VideoId>() {
+                    let views = i64::try_from(aggregates.views(id)).unwrap_or(i64::MAX);
+                    videos.note_views(&video, views);
+                }
+            }
+            target.aggregated.store(next, Ordering::Release);
         });
-        folding = Some((fold, next));
+        folding = Some(fold);
         offset = next;
         if saved_at.elapsed() >= CHECKPOINT_EVERY {
-            if !finish_fold(&state, &mut folding).await {
+            if !finish_fold(&mut folding).await {
                 return;
             }
             save(&state, offset).await;
             (saved_offset, saved_at) = (offset, Instant::now());
         }
     }
-    if finish_fold(&state, &mut folding).await {
+    if finish_fold(&mut folding).await {
         let folded = tracking.aggregated_offset();
         if folded != saved_offset {
             save(&state, folded).await;
@@ -225,28 +229,17 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
 }
 
 /// A batch being folded; it ends with the view totals of the videos it touched.
-type Fold = tokio::task::JoinHandle<Vec<(String, u64)>>;
+type Fold = tokio::task::JoinHandle<()>;
 
-/// Waits for the fold under way, if any, publishes the offset it reached and hands its view
-/// totals to the stored counts; false when the fold failed (a panic): the aggregates may then
-/// hold part of a batch, so the task stops without saving them, and a restart resumes from the
-/// last checkpoint.
-async fn finish_fold(state: &AppState, folding: &mut Option<(Fold, u64)>) -> bool {
-    let Some((fold, next)) = folding.take() else {
+/// Waits for the fold under way, if any; false when it failed (a panic): the aggregates may
+/// then hold part of a batch, so the task stops without saving them, and a restart resumes
+/// from the last checkpoint.
+async fn finish_fold(folding: &mut Option<Fold>) -> bool {
+    let Some(fold) = folding.take() else {
         return true;
     };
     match fold.await {
-        Ok(totals) => {
-            state.tracking.aggregated.store(next, Ordering::Release);
-            for (id, views) in totals {
-                if let Ok(id) = id.parse() {
-                    state
-                        .videos
-                        .note_views(&id, i64::try_from(views).unwrap_or(i64::MAX));
-                }
-            }
-            true
-        }
+        Ok(()) => true,
         Err(e) => {
             tracing::error!("folding events into the aggregates failed: {e}");
             false
