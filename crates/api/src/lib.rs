@@ -4,18 +4,14 @@
 
 mod accounts;
 mod auth;
-pub mod cache;
-mod channels;
-mod covers;
+pub mod catalog;
 pub mod error;
+pub mod events;
 pub mod playback;
-pub mod stats;
-pub mod tracking;
-mod uploads;
-mod videos;
+mod upload;
 pub mod web;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Instant;
 
 use axum::Json;
@@ -24,13 +20,15 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use spool_config::Config;
 use spool_metadata::Store;
 use spool_upload::UploadService;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 pub use error::ApiError;
 
@@ -50,13 +48,13 @@ pub struct AppState {
     /// Media files and URL signing.
     pub playback: Arc<playback::Playback>,
     /// Hot video rows and buffered view counts.
-    pub videos: Arc<cache::VideoCache>,
+    pub videos: Arc<catalog::cache::VideoCache>,
     /// The browser app's files and security headers.
     pub web: Arc<web::WebApp>,
     /// Failed sign-ins, for slowing down password guessing.
     pub logins: Arc<accounts::LoginThrottle>,
     /// Tracking ingestion: the event log, recent event ids, the rate limit.
-    pub tracking: Arc<tracking::Tracking>,
+    pub tracking: Arc<events::tracking::Tracking>,
 }
 
 impl AppState {
@@ -76,11 +74,11 @@ impl AppState {
                 media_origin.as_deref(),
             )),
             logins: Arc::new(accounts::LoginThrottle::new(config.web.max_failed_logins)),
-            tracking: Arc::new(tracking::Tracking::new(
+            tracking: Arc::new(events::tracking::Tracking::new(
                 config.server.data_dir.join("events"),
                 &config.events,
             )),
-            videos: Arc::new(cache::VideoCache::new(store.clone())),
+            videos: Arc::new(catalog::cache::VideoCache::new(store.clone())),
             store,
             uploads,
             config,
@@ -101,23 +99,18 @@ fn media_origin(url: &str) -> Option<String> {
     ok.then(|| format!("{scheme}://{host}"))
 }
 
-/// The OpenAPI document, generated from the handlers' annotations.
+/// The OpenAPI document's frame; the paths come from each service's routes (see [`api_routes`]).
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Spool API", description = "Self-hosted video platform. Uploads speak tus 1.0.0 (see docs/upload-protocol.md)."),
-    paths(
-        uploads::options, uploads::create, uploads::head, uploads::patch, uploads::terminate,
-        uploads::find, uploads::prove, videos::get, videos::list, videos::list_mine,
-        videos::patch, videos::delete, videos::events, videos::retry, channels::related,
-        channels::like, channels::unlike, channels::channel, covers::put, covers::candidates,
-        covers::choose, tracking::ingest, tracking::tail, stats::video_stats, stats::my_history, accounts::signup, accounts::login, accounts::logout, accounts::session,
-        healthz,
-    ),
     modifiers(&BearerAuth),
     tags((name = "uploads", description = "Resumable uploads (tus 1.0.0 + Spool extensions)"),
          (name = "videos", description = "Videos"),
          (name = "auth", description = "Browser sign-up, sign-in and sessions"),
-         (name = "events", description = "Event tracking (埋点)"))
+         (name = "events", description = "Event tracking (埋点)"),
+         (name = "playback", description = "Media files for players and CDNs"),
+         (name = "web", description = "The web app's pages and assets"),
+         (name = "ops", description = "Health, metrics and this document"))
 )]
 pub struct ApiDoc;
 
@@ -136,73 +129,54 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// Every route of the API, each with its OpenAPI entry: a route cannot exist without one,
+/// because services export their routes only through `utoipa_axum::routes!`.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(upload::routes())
+        .merge(catalog::routes())
+        .merge(events::routes())
+        .merge(accounts::routes())
+        .merge(playback::routes())
+        .merge(web::routes())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics_text))
+        .routes(routes!(openapi))
+}
+
+/// The OpenAPI document, as `GET /api/openapi.json` serves it.
+pub fn openapi_document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> =
+        LazyLock::new(|| api_routes().into_openapi());
+    &DOCUMENT
+}
+
+/// Routes whose last path parameter is a catch-all: OpenAPI spells it `{rest}`, axum `{*rest}`.
+pub(crate) fn catch_all(
+    (schemas, paths, method_router): UtoipaMethodRouter<AppState>,
+) -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::default();
+    for path in paths.paths.keys() {
+        let axum_path = match path.rsplit_once("/{") {
+            Some((head, last)) => format!("{head}/{{*{last}"),
+            None => path.clone(),
+        };
+        router = router.route(&axum_path, method_router.clone());
+    }
+    let openapi = router.get_openapi_mut();
+    openapi.paths.paths.extend(paths.paths);
+    openapi
+        .components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .extend(schemas);
+    router
+}
+
 /// Builds the whole router.
 pub fn router(state: AppState) -> Router {
-    let tus = Router::new()
-        .route(
-            "/api/v1/uploads",
-            post(uploads::create)
-                .options(uploads::options)
-                .get(uploads::find),
-        )
-        .route(
-            "/api/v1/uploads/{id}",
-            axum::routing::head(uploads::head)
-                .patch(uploads::patch)
-                .delete(uploads::terminate)
-                .options(uploads::options),
-        )
-        .route("/api/v1/uploads/{id}/proof", post(uploads::prove))
-        .layer(middleware::from_fn(uploads::tus_resumable));
-    let pages = web::PAGES.iter().fold(Router::new(), |router, path| {
-        router.route(path, get(web::page))
-    });
-    Router::new()
-        .merge(tus)
-        .merge(pages)
-        .route("/assets/{*path}", get(web::asset))
-        .route("/api/v1/events", post(tracking::ingest))
-        .route("/api/v1/events/tail", get(tracking::tail))
-        .route("/api/v1/videos/{id}/stats", get(stats::video_stats))
-        .route("/api/v1/me/history", get(stats::my_history))
-        .route("/api/v1/auth/signup", post(accounts::signup))
-        .route("/api/v1/auth/login", post(accounts::login))
-        .route("/api/v1/auth/logout", post(accounts::logout))
-        .route("/api/v1/auth/session", get(accounts::session))
-        .route("/api/v1/channels/{name}", get(channels::channel))
-        .route("/api/v1/videos/{id}/related", get(channels::related))
-        .route("/api/v1/videos/{id}/retry", post(videos::retry))
-        .route(
-            "/api/v1/videos/{id}/like",
-            axum::routing::put(channels::like).delete(channels::unlike),
-        )
-        .route(
-            "/api/v1/videos/{id}/cover/candidates",
-            get(covers::candidates),
-        )
-        .route(
-            "/api/v1/videos/{id}/cover/candidates/{index}",
-            post(covers::choose),
-        )
-        .route("/api/v1/videos", get(videos::list))
-        .route("/api/v1/me/videos", get(videos::list_mine))
-        .route(
-            "/api/v1/videos/{id}",
-            get(videos::get).patch(videos::patch).delete(videos::delete),
-        )
-        .route("/api/v1/videos/{id}/events", get(videos::events))
-        .route("/api/openapi.json", get(openapi))
-        .route(
-            "/api/v1/videos/{id}/cover",
-            axum::routing::put(covers::put).layer(axum::extract::DefaultBodyLimit::disable()),
-        )
-        .route("/media/{id}/{*rest}", get(playback::plain))
-        .route(
-            "/media/s/{expires}/{signature}/{id}/{*rest}",
-            get(playback::signed),
-        )
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
+    let (routes, _) = api_routes().split_for_parts();
+    routes
         .fallback(get(web::not_found_page).fallback(|| async { ApiError::not_found("route") }))
         .layer(middleware::from_fn(track_requests))
         .layer(middleware::from_fn(cors))
@@ -282,7 +256,8 @@ async fn track_requests(request: Request, next: Next) -> Response {
 }
 
 /// Liveness and store reachability.
-#[utoipa::path(get, path = "/healthz", responses((status = 200, description = "ok"), (status = 503)))]
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "ok"), (status = 503, body = error::ErrorBody, description = "store_unreachable")))]
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
@@ -298,10 +273,16 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "ops",
+    responses((status = 200, description = "the OpenAPI document")))]
+async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(openapi_document())
 }
 
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text format"), (status = 404, body = error::ErrorBody, description = "metrics are off")))]
 async fn metrics_text(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => (

@@ -10,7 +10,7 @@ use axum::body::Body;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use spool_api::cache::VideoCache;
+use spool_api::catalog::cache::VideoCache;
 use spool_media::Published;
 use spool_media::manifest::Rendition;
 use spool_metadata::testing::{ENGINES, Engine, TestDb};

@@ -26,7 +26,7 @@ struct Harness {
     app: Router,
     store: Store,
     state: AppState,
-    tracking: Arc<spool_api::tracking::Tracking>,
+    tracking: Arc<spool_api::events::tracking::Tracking>,
     web_dir: tempfile::TempDir,
     data: tempfile::TempDir,
     _db: TestDb,
@@ -716,7 +716,7 @@ async fn tracking_batches_are_durable_deduplicated_and_attributed() {
 async fn stats_follow_the_event_log_within_a_second() {
     let h = harness(Engine::Sqlite).await;
     let stop = CancellationToken::new();
-    let aggregator = tokio::spawn(spool_api::stats::run_aggregator(
+    let aggregator = tokio::spawn(spool_api::events::stats::run_aggregator(
         h.state.clone(),
         stop.clone(),
     ));

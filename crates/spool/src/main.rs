@@ -239,7 +239,7 @@ async fn serve(
         let (videos, stop) = (state.videos.clone(), stop.clone());
         tokio::spawn(async move { videos.run_flusher(stop).await })
     };
-    let aggregator = tokio::spawn(spool_api::stats::run_aggregator(
+    let aggregator = tokio::spawn(spool_api::events::stats::run_aggregator(
         state.clone(),
         stop.clone(),
     ));

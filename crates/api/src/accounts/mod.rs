@@ -19,6 +19,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use spool_metadata::{MetadataError, User};
 
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, cookie, csrf_failed, csrf_matches};
 use crate::error::{ApiError, ApiResult};
@@ -506,4 +509,13 @@ mod tests {
         throttle.forget(&key);
         assert_eq!(throttle.locked_for(&key), None);
     }
+}
+
+/// Sign-up, sign-in, sign-out and the session, with their OpenAPI entries.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(session))
 }

@@ -15,8 +15,8 @@ use spool_model::VideoId;
 
 use crate::AppState;
 use crate::auth::AuthUser;
+use crate::catalog::videos::{owned_video, parse_id, published};
 use crate::error::{ApiError, ApiResult};
-use crate::videos::{owned_video, parse_id, published};
 
 /// Directory of a generation holding the candidate frames.
 const CANDIDATES_DIR: &str = "candidates";

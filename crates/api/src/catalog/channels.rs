@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use spool_metadata::VideoRow;
 
 use crate::auth::{AuthUser, MaybeUser};
+use crate::catalog::videos::{VideoPage, may_see, parse_id, visible_video};
 use crate::error::{ApiError, ApiResult};
-use crate::videos::{VideoPage, may_see, parse_id, visible_video};
 use crate::{AppState, rfc3339};
 
 /// Recent public videos scanned for related ones.
@@ -99,7 +99,12 @@ pub async fn related(
     pool.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
     pool.truncate(limit);
     let rows = pool.into_iter().map(|(_, v)| v).collect();
-    Ok(Json(crate::videos::page(&state, &headers, rows, u32::MAX)))
+    Ok(Json(crate::catalog::videos::page(
+        &state,
+        &headers,
+        rows,
+        u32::MAX,
+    )))
 }
 
 /// A video's likes after a change.

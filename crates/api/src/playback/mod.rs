@@ -250,6 +250,12 @@ fn published(video: &VideoRow) -> ApiResult<Published> {
 }
 
 /// `GET /media/{id}/{*rest}` and its signed twin.
+#[utoipa::path(get, path = "/media/{id}/{rest}", tag = "playback",
+    params(("id" = String, Path, description = "Video id"),
+        ("rest" = String, Path, description = "A file of the video's media: `master.m3u8`, `manifest.mpd`, `<generation>/<rung>/index.m3u8`, segments, storyboards, covers")),
+    responses((status = 200, description = "the file (Range, ETag, immutable caching for segments)"),
+        (status = 206, description = "a range of the file"), (status = 304, description = "not modified"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such video or file, or the video is private")))]
 pub(crate) async fn plain(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -269,6 +275,15 @@ pub(crate) async fn plain(
 }
 
 /// `GET /media/s/{expires}/{signature}/{id}/{*rest}`.
+#[utoipa::path(get, path = "/media/s/{expires}/{signature}/{id}/{rest}", tag = "playback",
+    params(("expires" = i64, Path, description = "Unix seconds after which the URL is refused"),
+        ("signature" = String, Path, description = "HMAC of the expiry and the video id"),
+        ("id" = String, Path, description = "Video id"),
+        ("rest" = String, Path, description = "A file of the video's media, as for the plain route")),
+    responses((status = 200, description = "the file"), (status = 206, description = "a range of the file"),
+        (status = 304, description = "not modified"),
+        (status = 403, body = crate::error::ErrorBody, description = "bad or expired signature"),
+        (status = 404, body = crate::error::ErrorBody, description = "no such video or file")))]
 pub(crate) async fn signed(
     State(state): State<AppState>,
     Path(path): Path<SignedPath>,
@@ -965,4 +980,11 @@ mod tests {
             assert!(!ok(bad), "{bad} must be refused");
         }
     }
+}
+
+/// Media serving's routes with their OpenAPI entries.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(crate::catch_all(utoipa_axum::routes!(plain)))
+        .merge(crate::catch_all(utoipa_axum::routes!(signed)))
 }

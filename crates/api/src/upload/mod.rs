@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use spool_model::{ContentHash, UploadId};
 use spool_upload::{UploadInfo, parse_checksum};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ApiResult};
@@ -138,6 +140,14 @@ pub async fn options(State(state): State<AppState>) -> Response {
     );
     set(headers, "tus-checksum-algorithm", "sha1,sha256");
     response
+}
+
+/// tus discovery on an upload's own URL (some clients ask there).
+#[utoipa::path(options, path = "/api/v1/uploads/{id}", tag = "uploads",
+    params(("id" = String, Path, description = "Upload id")),
+    responses((status = 204, description = "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm headers")))]
+pub async fn options_upload(state: State<AppState>) -> Response {
+    options(state).await
 }
 
 /// tus creation (with optional first chunk). See docs/upload-protocol.md.
@@ -417,4 +427,13 @@ pub async fn prove(
     .into_response();
     progress_headers(response.headers_mut(), &info);
     Ok(response)
+}
+
+/// The tus endpoint and Spool's upload extensions, with their OpenAPI entries.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, options, find))
+        .routes(routes!(head, patch, terminate, options_upload))
+        .routes(routes!(prove))
+        .layer(axum::middleware::from_fn(tus_resumable))
 }

@@ -128,6 +128,9 @@ async fn index(state: &AppState, status: StatusCode) -> Response {
 }
 
 /// `/assets/...`: content-hashed build output, cacheable forever.
+#[utoipa::path(get, path = "/assets/{path}", tag = "web",
+    params(("path" = String, Path, description = "A built asset")),
+    responses((status = 200, description = "the asset, cacheable forever"), (status = 404, description = "no such asset")))]
 pub async fn asset(State(state): State<AppState>, request: Request) -> Response {
     let web = &state.web;
     let (mut parts, body) = request.into_parts();
@@ -161,4 +164,45 @@ pub async fn asset(State(state): State<AppState>, request: Request) -> Response 
     }
     secure_headers(headers, &web.csp);
     response
+}
+
+/// The app's pages and assets, with their OpenAPI entries (every page path shares one handler).
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, Paths};
+    use utoipa::openapi::{Required, ResponseBuilder};
+    let mut paths = Paths::new();
+    for page in PAGES {
+        let mut operation = OperationBuilder::new()
+            .tag("web")
+            .summary(Some("A page of the web app (index.html)"))
+            .response(
+                "200",
+                ResponseBuilder::new().description("the app's index.html"),
+            );
+        for name in page
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        {
+            operation = operation.parameter(
+                utoipa::openapi::path::ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(
+                        utoipa::openapi::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::Type::String),
+                    )),
+            );
+        }
+        paths.paths.insert(
+            page.to_owned(),
+            PathItem::new(HttpMethod::Get, operation.build()),
+        );
+    }
+    let mut router = PAGES.iter().fold(
+        crate::catch_all(utoipa_axum::routes!(asset)),
+        |router, path| router.route(path, axum::routing::get(page)),
+    );
+    router.get_openapi_mut().paths.paths.extend(paths.paths);
+    router
 }

@@ -22,8 +22,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
 use crate::auth::AuthUser;
+use crate::catalog::videos::{owned_video, parse_id};
 use crate::error::ApiResult;
-use crate::videos::{owned_video, parse_id};
 
 /// Records folded in per read.
 const READ_BATCH: usize = 10_000;
