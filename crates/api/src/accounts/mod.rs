@@ -452,6 +452,15 @@ impl LoginThrottle {
     }
 }
 
+/// Sign-up, sign-in, sign-out and the session, with their OpenAPI entries.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(session))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,13 +518,4 @@ mod tests {
         throttle.forget(&key);
         assert_eq!(throttle.locked_for(&key), None);
     }
-}
-
-/// Sign-up, sign-in, sign-out and the session, with their OpenAPI entries.
-pub(crate) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(signup))
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(session))
 }

@@ -898,6 +898,13 @@ pub(crate) fn parse_range(header: &str, len: u64) -> RangeRequest {
     RangeRequest::Range(parsed.0, parsed.1)
 }
 
+/// Media serving's routes with their OpenAPI entries.
+pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
+    utoipa_axum::router::OpenApiRouter::new()
+        .merge(crate::catch_all(utoipa_axum::routes!(plain)))
+        .merge(crate::catch_all(utoipa_axum::routes!(signed)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -980,11 +987,4 @@ mod tests {
             assert!(!ok(bad), "{bad} must be refused");
         }
     }
-}
-
-/// Media serving's routes with their OpenAPI entries.
-pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
-    utoipa_axum::router::OpenApiRouter::new()
-        .merge(crate::catch_all(utoipa_axum::routes!(plain)))
-        .merge(crate::catch_all(utoipa_axum::routes!(signed)))
 }
