@@ -8,5 +8,10 @@ apt_need ffmpeg:ffmpeg gcc:cc pkg-config:pkg-config nodejs:node npm:npm
 need_cargo
 npm ci --prefix web --no-audit --no-fund --loglevel=error
 npm --prefix web run build --silent
-cargo build --release -p spool
+echo "building the release binary: the first build takes about 18 minutes on a 2-core machine," >&2
+echo "later ones only rebuild what changed" >&2
+# Cargo's progress bar even when stderr is not a terminal (a log, CI): the line shows how far it is.
+CARGO_TERM_PROGRESS_WHEN="${CARGO_TERM_PROGRESS_WHEN:-always}" \
+    CARGO_TERM_PROGRESS_WIDTH="${CARGO_TERM_PROGRESS_WIDTH:-100}" \
+    cargo build --release -p spool
 exec "${CARGO_TARGET_DIR:-target}/release/spool" serve "$@"

@@ -972,12 +972,15 @@ async fn view_totals_are_buffered_then_flushed_in_one_batch() {
             tokio::spawn(async move { videos.run_flusher(stop).await })
         };
         h.videos.note_views(&b, 2);
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert_eq!(
-            h.store.video(&b).await.unwrap().unwrap().views,
-            2,
-            "periodic flush"
-        );
+        // The periodic flush (every second) lands without a stop; wait for it with a deadline.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while h.store.video(&b).await.unwrap().unwrap().views != 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "periodic flush did not happen"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         h.videos.note_views(&b, 3);
         stop.cancel();
         flusher.await.unwrap();

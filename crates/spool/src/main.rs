@@ -14,6 +14,10 @@ use spool_storage::LocalStore;
 use spool_upload::UploadService;
 use tokio_util::sync::CancellationToken;
 
+use crate::tasks::Tasks;
+
+mod tasks;
+
 /// mimalloc instead of glibc's malloc: event ingestion allocates many small, short-lived
 /// values per request, where glibc's allocator showed as a quarter of the profile.
 #[global_allocator]
@@ -226,7 +230,9 @@ async fn serve(
         .context("crash recovery of uploads failed")?;
 
     let stop = CancellationToken::new();
-    let workers = spawn_workers(&store, &blobs, &config, config.jobs.workers, &stop)?;
+    let mut tasks = Tasks::new(stop.clone());
+    tasks.spawn("signals", watch_signals(stop.clone()));
+    spawn_workers(&mut tasks, &store, &blobs, &config, config.jobs.workers)?;
     let state = spool_api::AppState::new(
         store.clone(),
         uploads.clone(),
@@ -235,20 +241,25 @@ async fn serve(
         Some(metrics),
     )
     .context("cannot set up playback (URL-signing key)")?;
-    let views = {
+    // Buffered view counts are written once more when it stops, before the store closes.
+    tasks.spawn("view counts", {
         let (videos, stop) = (state.videos.clone(), stop.clone());
-        tokio::spawn(async move { videos.run_flusher(stop).await })
-    };
-    let aggregator = tokio::spawn(spool_api::events::stats::run_aggregator(
-        state.clone(),
-        stop.clone(),
-    ));
-    let sweeper = tokio::spawn(sweep_expired(
-        uploads,
-        store.clone(),
-        Duration::from_secs(config.upload.sweep_interval_s.max(1)),
-        stop.clone(),
-    ));
+        async move { videos.run_flusher(stop).await }
+    });
+    // The aggregates checkpoint is written once more when it stops.
+    tasks.spawn(
+        "events aggregator",
+        spool_api::events::stats::run_aggregator(state.clone(), stop.clone()),
+    );
+    tasks.spawn(
+        "expiry sweep",
+        sweep_expired(
+            uploads,
+            store.clone(),
+            Duration::from_secs(config.upload.sweep_interval_s.max(1)),
+            stop.clone(),
+        ),
+    );
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -257,50 +268,52 @@ async fn serve(
         listener.local_addr()?,
         config.server.data_dir.display()
     );
-    let shutdown = {
-        let stop = stop.clone();
-        async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            stop.cancel();
-        }
-    };
     // Peer addresses reach the handlers: playback remembers a client's measured throughput
     // (CMCD) by address as well as by player session.
     let app = spool_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
     let grace = Duration::from_secs(config.server.shutdown_grace_s);
-    let drained = async {
-        stop.cancelled().await;
-        tokio::time::sleep(grace).await;
+    let serving = async {
+        let drained = async {
+            stop.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("server failed"),
+            () = drained => {
+                tracing::warn!("shutdown grace period over; exiting with requests in flight");
+                Ok(())
+            }
+        }
     };
-    tokio::select! {
-        result = server => result.context("server failed")?,
-        () = drained => tracing::warn!("shutdown grace period over; exiting with requests in flight"),
-    }
-    stop.cancel();
-    let _ = sweeper.await;
-    // The aggregates checkpoint is written once more.
-    let _ = aggregator.await;
-    // Buffered view counts are written once more before the store closes.
-    let _ = views.await;
-    for worker in workers {
-        let _ = worker.await;
-    }
+    let (served, ()) = tokio::join!(serving, tasks.supervise());
+    tasks.shutdown().await;
     store.close().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Starts `count` job runners sharing one media pipeline; each stops when `stop` fires and
-/// its running job has finished or given its lease back.
+/// Fires `stop` on SIGTERM or Ctrl-C.
+async fn watch_signals(stop: CancellationToken) {
+    tokio::select! {
+        () = shutdown_signal() => {
+            tracing::info!("shutting down: finishing in-flight requests");
+            stop.cancel();
+        }
+        () = stop.cancelled() => {}
+    }
+}
+
+/// Starts `count` job runners sharing one media pipeline in the task set; each stops when the
+/// set's stop signal fires and its running job has finished or given its lease back.
 fn spawn_workers(
+    tasks: &mut Tasks,
     store: &Store,
     blobs: &LocalStore,
     config: &Config,
     count: usize,
-    stop: &CancellationToken,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+) -> anyhow::Result<()> {
     let pipeline =
         spool_pipeline::Pipeline::new(store.clone(), blobs.clone(), Arc::new(config.clone()));
     let runner_config = spool_jobs::RunnerConfig {
@@ -309,15 +322,14 @@ fn spawn_workers(
         max_attempts: config.jobs.max_attempts,
         ..Default::default()
     };
-    let mut handles = Vec::with_capacity(count);
     for _ in 0..count {
         let runner =
             spool_jobs::Runner::new(store.clone(), pipeline.clone(), runner_config.clone())
                 .context("invalid jobs configuration")?;
-        let stop = stop.clone();
-        handles.push(tokio::spawn(async move { runner.run(stop).await }));
+        let stop = tasks.stop();
+        tasks.spawn("jobs runner", async move { runner.run(stop).await });
     }
-    Ok(handles)
+    Ok(())
 }
 
 async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
@@ -325,19 +337,17 @@ async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
     init_logging(config.server.log_json);
     let store = open_store(&config).await?;
     let blobs = LocalStore::open(&config.server.data_dir)?;
-    let stop = CancellationToken::new();
+    let mut tasks = Tasks::new(CancellationToken::new());
+    tasks.spawn("signals", watch_signals(tasks.stop()));
     let count = workers.unwrap_or(config.jobs.workers).max(1);
-    let handles = spawn_workers(&store, &blobs, &config, count, &stop)?;
+    spawn_workers(&mut tasks, &store, &blobs, &config, count)?;
     tracing::info!(
         "{count} media worker(s) running (data in {})",
         config.server.data_dir.display()
     );
-    shutdown_signal().await;
+    tasks.supervise().await;
     tracing::info!("shutting down: letting running jobs finish");
-    stop.cancel();
-    for handle in handles {
-        let _ = handle.await;
-    }
+    tasks.shutdown().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -19,10 +19,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_spool");
 /// How long a (re)started server may take to answer `/healthz`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A port that was free a moment ago (bind port 0, read it, drop the socket).
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
+/// The port a server announced in its log after binding (`spool serving on http://ADDR`),
+/// in the part of the log after the harness's `start #n` line.
+fn announced_port(log: &str, start: u32) -> Option<u16> {
+    let marker = format!("===== test harness: start #{start} =====");
+    let since = &log[log.rfind(&marker)?..];
+    let (_, after) = since.split_once("spool serving on http://")?;
+    let addr = after.split_whitespace().next()?;
+    addr.rsplit_once(':')?.1.parse().ok()
 }
 
 /// A running `spool serve`. Killed (SIGKILL) on drop; its log is printed when the test panics.
@@ -32,7 +36,8 @@ pub struct Server {
     pub data: PathBuf,
     /// The `--database` URL, if any (SQLite in the data dir otherwise).
     pub database: Option<String>,
-    /// The port it listens on (the same across restarts).
+    /// The port it listens on: chosen by the kernel at the first start (no bind-and-drop race
+    /// with other tests), the same across restarts.
     pub port: u16,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
@@ -56,12 +61,11 @@ impl Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
         let log = dir.path().join("server.log");
-        let port = free_port();
         let mut server = Self {
             data,
             database: database.map(str::to_owned),
-            port,
-            base: format!("http://127.0.0.1:{port}"),
+            port: 0,
+            base: String::new(),
             env: env
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -151,7 +155,15 @@ impl Server {
                     self.log_tail()
                 );
             }
-            if let Ok(r) = self.http.get(self.url("/healthz")).send().await
+            if self.port == 0 {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                if let Some(port) = announced_port(&log, self.starts) {
+                    self.port = port;
+                    self.base = format!("http://127.0.0.1:{port}");
+                }
+            }
+            if self.port != 0
+                && let Ok(r) = self.http.get(self.url("/healthz")).send().await
                 && r.status() == reqwest::StatusCode::OK
             {
                 return;
