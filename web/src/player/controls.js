@@ -155,7 +155,7 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
   // ---- actions
   const play = () => {
     core.play().then((ok) => {
-      if (!ok) setPaused(true)
+      if (!ok && video.paused) setPaused(true)
     })
   }
   const togglePlay = () => (video.paused || video.ended ? play() : video.pause())
