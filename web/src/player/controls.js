@@ -394,7 +394,6 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
   listen(muteBtn, 'click', () => toggleMute())
   listen(volume, 'input', () => setVolume(Number(volume.value)))
   listen(fsBtn, 'click', () => toggleFullscreen())
-  listen(document, 'fullscreenchange', updateFullscreen)
   listen(video, 'play', () => {
     setPaused(false)
   })

@@ -78,7 +78,7 @@ export function createPlayerCore(options) {
   const video = options.video || /** @type {HTMLVideoElement} */ (h('video', { class: 'player-video', playsinline: true, preload: 'auto' }))
   video.controls = false
   const overlays = h('div', { class: 'player-overlays' })
-  const root = h('div', { class: ['player-core', className] }, video, overlays)
+  const root = h('div', { class: ['player-core', ...className.split(/\s+/)] }, video, overlays)
 
   /** @type {PlayerMetrics} */
   const metrics = {
@@ -107,7 +107,6 @@ export function createPlayerCore(options) {
   let hls = null
   let currentSrc = src
   let started = false // has the viewer (or the feed) asked to play yet
-  let quiet = false // swapping sources: media events are not the viewer's
   let destroyed = false
   let networkRetries = 0
   let mediaRecoveries = 0
@@ -310,9 +309,10 @@ export function createPlayerCore(options) {
     if (destroyed) return
     currentSrc = source
     metrics.reloads += 1
-    const at = video.currentTime
+    // An ended video starts again from the beginning on its next play anyway.
+    const at = video.ended ? 0 : video.currentTime
     const wasPlaying = !video.paused && !video.ended
-    const start = at > 0 ? at : startPosition
+    const start = at > 0 ? at : video.ended ? 0 : startPosition
     if (!hls) {
       if (!video.canPlayType('application/vnd.apple.mpegurl')) return
       video.src = source
@@ -320,17 +320,22 @@ export function createPlayerCore(options) {
       if (wasPlaying) video.play().catch(() => {})
       return
     }
-    quiet = true
-    const settle = () => {
-      quiet = false
-    }
-    video.addEventListener('canplay', settle, { once: true })
+    telemetry.suspend()
     clearTimeout(retryTimer)
     networkRetries = 0
     mediaRecoveries = 0
     hls.destroy()
     hls = createHls(source, start)
-    if (wasPlaying) hls.once(Hls.Events.MANIFEST_PARSED, () => void video.play().catch(() => {}))
+    // Play again once the new source can play: a play() before hls.js has given the element its
+    // new MediaSource would be aborted by that. The swap is over when playback is back (or,
+    // paused, when it could be).
+    const settle = () => telemetry.resume()
+    if (wasPlaying) {
+      video.addEventListener('canplay', () => void video.play().catch(() => settle()), { once: true })
+      video.addEventListener('playing', settle, { once: true })
+    } else {
+      video.addEventListener('canplay', settle, { once: true })
+    }
   }
 
   /**
@@ -347,7 +352,7 @@ export function createPlayerCore(options) {
   }
 
   listen(video, 'play', () => markStarted())
-  const telemetry = watchPlayback(video, videoId, extra, () => quiet)
+  const telemetry = watchPlayback(video, videoId, extra)
 
   const destroy = () => {
     if (destroyed) return

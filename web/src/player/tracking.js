@@ -22,15 +22,16 @@ function round(n) {
  */
 
 /**
- * Watches `video` and tracks its playback for `videoId`. While `isQuiet()` answers true (the
- * core swapping sources under the viewer), media events are ignored.
+ * Watches `video` and tracks its playback for `videoId`. Between `suspend()` and `resume()`
+ * (the core swapping sources under the viewer) media events are ignored: what was watched
+ * until the swap is kept, a stall the swap ends is forgotten, and counting goes on from where
+ * the video is when it resumes.
  * @param {HTMLVideoElement} video
  * @param {string} videoId
  * @param {() => Record<string, unknown>} extra properties added to every event
- * @param {() => boolean} [isQuiet]
- * @returns {{stats: PlaybackStats, flush: () => void, stop: () => void}}
+ * @returns {{stats: PlaybackStats, flush: () => void, stop: () => void, suspend: () => void, resume: () => void}}
  */
-export function watchPlayback(video, videoId, extra = () => ({}), isQuiet = () => false) {
+export function watchPlayback(video, videoId, extra = () => ({})) {
   /** @type {PlaybackStats} */
   const stats = { rebuffers: 0, waitingAfterStart: 0, firstPlayingAt: null, stalledMs: 0, heartbeats: 0 }
   let lastPos = 0
@@ -43,6 +44,7 @@ export function watchPlayback(video, videoId, extra = () => ({}), isQuiet = () =
   /** @type {number | null} */
   let segmentStart = null
   let watched = 0
+  let suspended = false
   const pos = () => video.currentTime
 
   const closeSegment = () => {
@@ -52,7 +54,8 @@ export function watchPlayback(video, videoId, extra = () => ({}), isQuiet = () =
   /** @param {boolean} final */
   const heartbeat = (final) => {
     closeSegment()
-    if (watched <= (final ? 0.5 : 0)) return
+    // Nothing to report, or playback that no stretch covers (the server refuses those).
+    if (watched <= (final ? 0.5 : 0) || !intervals.length) return
     stats.heartbeats += 1
     track('heartbeat', {
       video_id: videoId,
@@ -120,11 +123,24 @@ export function watchPlayback(video, videoId, extra = () => ({}), isQuiet = () =
   }
   /** @type {Record<string, () => void>} */
   const guarded = {}
-  for (const [name, fn] of Object.entries(on)) guarded[name] = () => (isQuiet() ? undefined : fn())
+  for (const [name, fn] of Object.entries(on)) guarded[name] = () => (suspended ? undefined : fn())
   for (const [name, fn] of Object.entries(guarded)) video.addEventListener(name, fn)
   return {
     stats,
     flush: () => heartbeat(true),
+    suspend: () => {
+      if (suspended) return
+      closeSegment()
+      rebufferAt = null
+      seekFrom = null
+      suspended = true
+    },
+    resume: () => {
+      if (!suspended) return
+      suspended = false
+      lastPos = pos()
+      segmentStart = video.paused ? null : pos()
+    },
     stop: () => {
       heartbeat(true)
       for (const [name, fn] of Object.entries(guarded)) video.removeEventListener(name, fn)
