@@ -54,8 +54,13 @@ export function watchPlayback(video, videoId, extra = () => ({})) {
   /** @param {boolean} final */
   const heartbeat = (final) => {
     closeSegment()
-    // Nothing to report, or playback that no stretch covers (the server refuses those).
-    if (watched <= (final ? 0.5 : 0) || !intervals.length) return
+    if (watched <= (final ? 0.5 : 0)) return
+    if (!intervals.length) {
+      // Playback that no stretch covers (the server refuses such a heartbeat): start afresh.
+      watched = 0
+      if (!video.paused && !video.seeking) segmentStart = pos()
+      return
+    }
     stats.heartbeats += 1
     track('heartbeat', {
       video_id: videoId,
