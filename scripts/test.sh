@@ -37,6 +37,8 @@ npm ci --prefix interop --no-audit --no-fund --loglevel=error
 # The web app: built once here; its end-to-end test (crates/spool/tests/web.rs) serves web/dist.
 npm ci --prefix web --no-audit --no-fund --loglevel=error
 npm --prefix web run build --silent
+# Its lint (eslint), type check (tsc --checkJs over the JSDoc) and unit tests (node --test).
+npm --prefix web run check --silent
 # tuspy goes into a venv (Debian's system Python refuses pip installs, PEP 668); the interop
 # tests run `python3` from PATH, so the venv comes first.
 if [ ! -x interop/.venv/bin/python3 ]; then

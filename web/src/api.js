@@ -3,6 +3,12 @@
 // Requests that change something carry the session's CSRF token in X-CSRF-Token.
 
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} code
+   * @param {string} message
+   * @param {number | null} [retryAfter] seconds
+   */
   constructor(status, code, message, retryAfter = null) {
     super(message)
     this.name = 'ApiError'
@@ -12,8 +18,9 @@ export class ApiError extends Error {
   }
 }
 
+/** @type {{user: {name: string, is_admin: boolean} | null, csrf: string | null, loaded: boolean}} */
 const session = {
-  user: null, // {name, is_admin}
+  user: null,
   csrf: null,
   loaded: false,
 }
@@ -138,9 +145,13 @@ function qs(params) {
 
 const enc = encodeURIComponent
 
+/** @typedef {{cursor?: string | null, limit?: number, channel?: string, signal?: AbortSignal}} PageOptions */
+
 export const api = {
+  /** @param {PageOptions} [opts] */
   listVideos: ({ cursor, limit = 24, channel, signal } = {}) =>
     get(`/api/v1/videos${qs({ limit, cursor, channel })}`, { signal }),
+  /** @param {PageOptions} [opts] */
   myVideos: ({ cursor, limit = 50, signal } = {}) => get(`/api/v1/me/videos${qs({ limit, cursor })}`, { signal }),
   video: (id, opts) => get(`/api/v1/videos/${enc(id)}`, opts),
   related: (id, opts) => get(`/api/v1/videos/${enc(id)}/related`, opts),

@@ -102,6 +102,9 @@ export function skeletonGrid(n = 8) {
 /**
  * An infinitely scrolling grid: fetchPage(cursor, signal) → {videos, next_cursor}. The next page
  * loads when a sentinel below the grid comes near the viewport.
+ * @param {any} ctx the page context (router.js)
+ * @param {(cursor: string | null, signal: AbortSignal) => Promise<{videos: any[], next_cursor: string | null}>} fetchPage
+ * @param {{empty?: Node, cardOptions?: {showChannel?: boolean}}} [opts]
  */
 export function infiniteGrid(ctx, fetchPage, { empty, cardOptions } = {}) {
   const grid = h('div', { class: 'grid', role: 'list' })

@@ -98,6 +98,7 @@ export function formatDuration(seconds) {
 }
 
 const RTF = new Intl.RelativeTimeFormat('en', { numeric: 'always' })
+/** @type {[Intl.RelativeTimeFormatUnit, number][]} */
 const UNITS = [
   ['year', 365 * 24 * 3600],
   ['month', 30 * 24 * 3600],
@@ -149,7 +150,7 @@ export function formatDate(iso) {
 /** True when keyboard shortcuts must leave the key alone (typing in a field). */
 export function isTypingTarget(target) {
   if (!(target instanceof Element)) return false
-  if (target.isContentEditable) return true
+  if (target instanceof HTMLElement && target.isContentEditable) return true
   const tag = target.tagName
   if (tag === 'TEXTAREA' || tag === 'SELECT') return true
   if (tag === 'INPUT') {

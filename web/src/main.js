@@ -3,17 +3,17 @@
 import { h } from './dom.js'
 import { loadSession, currentUser, onAuthChange, signOut, messageOf } from './api.js'
 import { route, notFound, start, onNavigate, navigate } from './router.js'
-import './telemetry.js'
+import './events/telemetry.js'
 
-route('/', () => import('./pages/home.js'))
-route('/watch/:id', () => import('./pages/watch.js'))
-route('/upload', () => import('./pages/upload.js'))
-route('/studio', () => import('./pages/studio.js'))
-route('/feed', () => import('./pages/feed.js'))
-route('/c/:name', () => import('./pages/channel.js'))
-route('/signin', () => import('./pages/signin.js'))
-route('/signup', () => import('./pages/signup.js'))
-notFound(() => import('./pages/notfound.js'))
+route('/', () => import('./catalog/home.js'))
+route('/watch/:id', () => import('./catalog/watch.js'))
+route('/upload', () => import('./upload/upload.js'))
+route('/studio', () => import('./catalog/studio.js'))
+route('/feed', () => import('./recommend/feed.js'))
+route('/c/:name', () => import('./catalog/channel.js'))
+route('/signin', () => import('./accounts/signin.js'))
+route('/signup', () => import('./accounts/signup.js'))
+notFound(() => import('./notfound.js'))
 
 const NAV = [
   ['/', 'Home'],
@@ -22,8 +22,8 @@ const NAV = [
   ['/studio', 'Studio'],
 ]
 
-const topbar = document.getElementById('topbar')
-const main = document.getElementById('main')
+const topbar = /** @type {HTMLElement} */ (document.getElementById('topbar'))
+const main = /** @type {HTMLElement} */ (document.getElementById('main'))
 
 function isActive(path, pathname) {
   return path === '/' ? pathname === '/' : pathname === path || pathname.startsWith(path + '/')

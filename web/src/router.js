@@ -2,14 +2,23 @@
 // index.html; this picks the page module by path, renders it into <main>, and intercepts clicks
 // on same-origin links so moving around never reloads the app.
 
+/** @typedef {() => Promise<{default: (ctx: any) => unknown}>} PageLoader */
+
+/** @type {{regex: RegExp, keys: string[], load: PageLoader}[]} */
 const routes = []
 let outlet = null
 let current = null // { cleanups: [], controller }
 let navCount = 0
 const afterNavigate = new Set()
 
-/** route('/watch/:id', () => import('./pages/watch.js')) */
-export function route(pattern, load) {
+/**
+ * A route pattern compiled to a regular expression: `/watch/:id` matches `/watch/abc` and
+ * `/watch/abc/` and names the part `id`; everything else in the pattern is literal.
+ * @param {string} pattern
+ * @returns {{regex: RegExp, keys: string[]}}
+ */
+export function compileRoute(pattern) {
+  /** @type {string[]} */
   const keys = []
   const source = pattern
     .split('/')
@@ -21,24 +30,22 @@ export function route(pattern, load) {
       return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     })
     .join('/')
-  routes.push({ regex: new RegExp(`^${source}/?$`), keys, load })
+  return { regex: new RegExp(`^${source}/?$`), keys }
 }
 
-let fallback = null
-/** The page shown when no route matches (404). */
-export function notFound(load) {
-  fallback = load
-}
-
-/** Calls fn(url) after each navigation (the top bar highlights the current link). */
-export function onNavigate(fn) {
-  afterNavigate.add(fn)
-}
-
-function match(pathname) {
-  for (const r of routes) {
+/**
+ * The first route matching `pathname`, with its parameters percent-decoded (kept as they are
+ * when they do not decode), or null.
+ * @template T
+ * @param {{regex: RegExp, keys: string[], load: T}[]} table
+ * @param {string} pathname
+ * @returns {{load: T, params: Record<string, string>} | null}
+ */
+export function matchRoute(table, pathname) {
+  for (const r of table) {
     const m = r.regex.exec(pathname)
     if (m) {
+      /** @type {Record<string, string>} */
       const params = {}
       r.keys.forEach((k, i) => {
         try {
@@ -53,14 +60,41 @@ function match(pathname) {
   return null
 }
 
-/** A path within this app that is safe to redirect to (`?next=`), else fallback. */
-export function safeNext(next, fallbackPath = '/') {
+/**
+ * route('/watch/:id', () => import('./catalog/watch.js'))
+ * @param {string} pattern
+ * @param {PageLoader} load
+ */
+export function route(pattern, load) {
+  routes.push({ ...compileRoute(pattern), load })
+}
+
+let fallback = null
+/** The page shown when no route matches (404). */
+export function notFound(load) {
+  fallback = load
+}
+
+/** Calls fn(url) after each navigation (the top bar highlights the current link). */
+export function onNavigate(fn) {
+  afterNavigate.add(fn)
+}
+
+/**
+ * A path within this app that is safe to redirect to (`?next=`), else fallback: it starts with
+ * one `/`, has no backslash, and resolves to this origin.
+ * @param {unknown} next
+ * @param {string} [fallbackPath]
+ * @param {string} [origin] this app's origin (default: the page's)
+ * @returns {string}
+ */
+export function safeNext(next, fallbackPath = '/', origin = location.origin) {
   if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) {
     return fallbackPath
   }
   try {
-    const url = new URL(next, location.origin)
-    return url.origin === location.origin ? url.pathname + url.search + url.hash : fallbackPath
+    const url = new URL(next, origin)
+    return url.origin === origin ? url.pathname + url.search + url.hash : fallbackPath
   } catch {
     return fallbackPath
   }
@@ -98,9 +132,10 @@ export async function render() {
   const seq = ++navCount
   teardown()
   const url = new URL(location.href)
-  const found = match(url.pathname)
+  const found = matchRoute(routes, url.pathname)
   const load = found ? found.load : fallback
   const controller = new AbortController()
+  /** @type {{cleanups: (() => void)[], controller: AbortController}} */
   const page = { cleanups: [], controller }
   current = page
   outlet.replaceChildren()
@@ -127,7 +162,7 @@ export async function render() {
   } catch (e) {
     if (e && e.name === 'AbortError') return
     if (!ctx.isCurrent()) return
-    const { renderError } = await import('./pages/error.js')
+    const { renderError } = await import('./error.js')
     renderError(ctx, e)
   }
 }

@@ -57,14 +57,86 @@ async function waitFor(what, fn, { timeout = 30_000, interval = 250 } = {}) {
   }
 }
 
+/**
+ * Polls `fn` for `ms` and fails as soon as it answers false: a property that must hold over a
+ * window of time (the server's offset while an upload is paused), not a sleep before a check.
+ */
+async function holds(what, fn, ms, { interval = 100 } = {}) {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    assert.ok(await fn(), `${what} did not hold`)
+    await sleep(interval)
+  }
+}
+
+// ---------------------------------------------------------------- what a person sees
+
+/**
+ * Checks the picture a viewer sees while `selector` (a <video>) plays: the topmost element at
+ * the player's centre is the video (a transparent overlay layer of the player core, if one
+ * takes pointer events there, is looked under), and two screenshots of the middle of the
+ * picture, taken while the playback position advances by a second, differ. A cover image left
+ * above the video (the frozen feed picture) fails both. Returns what it measured.
+ */
+async function assertPictureMoves(page, label, selector) {
+  const hit = await page.evaluate((sel) => {
+    const video = document.querySelector(sel)
+    if (!video) return { error: `no ${sel} on the page` }
+    const r = video.getBoundingClientRect()
+    const x = r.left + r.width / 2
+    const y = r.top + r.height / 2
+    const describe = (el) => `${el.tagName.toLowerCase()}${typeof el.className === 'string' && el.className.trim() ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`
+    const transparentLayer = (el) => {
+      if (!el.closest('.player-overlays') || ['IMG', 'VIDEO', 'CANVAS', 'SVG'].includes(el.tagName.toUpperCase())) return false
+      const style = getComputedStyle(el)
+      return style.backgroundImage === 'none' && /rgba\(.*,\s*0\)$|transparent/.test(style.backgroundColor)
+    }
+    const looked = []
+    for (const el of document.elementsFromPoint(x, y)) {
+      if (el === video) return { ok: true, lookedUnder: looked }
+      if (!transparentLayer(el)) return { ok: false, top: describe(el), lookedUnder: looked }
+      looked.push(describe(el))
+    }
+    return { ok: false, top: 'nothing', lookedUnder: looked }
+  }, selector)
+  assert.ok(!hit.error, `${label}: ${hit.error}`)
+  assert.ok(hit.ok, `${label}: the topmost element at the player's centre is ${hit.top}, not the video`)
+
+  // The middle of the picture (object-fit: contain), clear of controls, captions and badges.
+  const clip = await page.evaluate((sel) => {
+    const v = document.querySelector(sel)
+    const r = v.getBoundingClientRect()
+    const vw = v.videoWidth || r.width
+    const vh = v.videoHeight || r.height
+    const scale = Math.min(r.width / vw, r.height / vh)
+    const w = vw * scale
+    const h = vh * scale
+    const left = r.left + (r.width - w) / 2
+    const top = r.top + (r.height - h) / 2
+    return { x: Math.round(left + w * 0.2), y: Math.round(top + h * 0.2), width: Math.round(w * 0.6), height: Math.round(h * 0.5) }
+  }, selector)
+  const position = () => page.evaluate((sel) => document.querySelector(sel).currentTime, selector)
+  const dir = join(ARTIFACTS, 'motion')
+  mkdirSync(dir, { recursive: true })
+  const t1 = await position()
+  const first = await page.screenshot({ clip, path: join(dir, `${label}-1.png`) })
+  await waitFor(`${label}: the playback position to advance a second`, async () => (await position()) >= t1 + 1, { timeout: 20_000, interval: 100 })
+  const t2 = await position()
+  const second = await page.screenshot({ clip, path: join(dir, `${label}-2.png`) })
+  const playing = await page.evaluate((sel) => !document.querySelector(sel).paused, selector)
+  assert.ok(playing, `${label}: the video stopped playing`)
+  assert.ok(!first.equals(second), `${label}: the picture did not change between ${t1.toFixed(2)} s and ${t2.toFixed(2)} s of playback (frozen): ${JSON.stringify(clip)}`)
+  return { clip, from_s: Math.round(t1 * 100) / 100, to_s: Math.round(t2 * 100) / 100, lookedUnder: hit.lookedUnder }
+}
+
 // ---------------------------------------------------------------- samples (real ffmpeg)
 
-function makeSample(name, { seconds, size, source = 'testsrc2', freq = 440 }) {
+function makeSample(name, { seconds, size, source = 'testsrc2', freq = 440, moving = '' }) {
   const out = join(SAMPLES, name)
   if (existsSync(out)) return out
   execFileSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `${source}=size=${size}:rate=30`,
+    '-f', 'lavfi', '-i', `${source}=size=${size}:rate=30${moving ? `,${moving}` : ''}`,
     '-f', 'lavfi', '-i', `sine=frequency=${freq}:sample_rate=48000`,
     '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '26', '-pix_fmt', 'yuv420p',
@@ -155,6 +227,13 @@ function instrument(page, label) {
     } else if (type === 'warning') consoleWarnings.push({ page: label, text: msg.text(), url: where })
   })
   page.on('pageerror', (err) => consoleErrors.push({ page: label, text: `pageerror: ${err.message}`, url: page.url() }))
+  // A refused tracking batch is a bug in the player's telemetry: say which event and why.
+  page.on('response', async (r) => {
+    if (r.status() >= 400 && new URL(r.url()).pathname === '/api/v1/events') {
+      const body = await r.text().catch(() => '')
+      log(`   ${label}: POST /api/v1/events answered ${r.status()}: ${body.slice(0, 500)}; batch ${String(r.request().postData()).slice(0, 3000)}`)
+    }
+  })
   return page
 }
 
@@ -163,11 +242,20 @@ async function newPage(context, label) {
   return instrument(page, label)
 }
 
+/** Every request the page makes; `entries.inFlight()` counts those not answered yet. */
 function requestLog(page) {
   const entries = []
-  page.on('request', (r) => entries.push({ url: r.url(), at: Date.now(), method: r.method() }))
+  const pending = new Set()
+  page.on('request', (r) => {
+    entries.push({ url: r.url(), at: Date.now(), method: r.method() })
+    pending.add(r)
+  })
+  page.on('requestfinished', (r) => pending.delete(r))
+  page.on('requestfailed', (r) => pending.delete(r))
+  entries.inFlight = (filter = () => true) => [...pending].filter((r) => filter(r.url())).length
   return entries
 }
+const isMedia = (url) => url.includes('/media/')
 
 const stripQuery = (u) => u.split('?')[0]
 
@@ -272,10 +360,17 @@ try {
   const uploadUrl = await root.getAttribute('data-upload-url')
   assert.ok(uploadUrl, 'the upload page knows its upload URL')
   const serverOffset = async () => Number((await pageA.request.head(uploadUrl, { headers: { 'Tus-Resumable': '1.0.0' } })).headers()['upload-offset'])
-  await sleep(500)
-  const offset1 = await serverOffset()
-  await sleep(1000)
-  const offset2 = await serverOffset()
+  // A chunk in flight when Pause was pressed may still land: wait until two reads agree, then
+  // the offset must hold for 1.5 s.
+  let offset1 = await serverOffset()
+  await waitFor('the paused upload to settle', async () => {
+    const now = await serverOffset()
+    const settled = now === offset1
+    offset1 = now
+    return settled
+  }, { timeout: 10_000, interval: 300 })
+  let offset2 = offset1
+  await holds('the server offset while paused', async () => (offset2 = await serverOffset()) === offset1, 1500, { interval: 250 })
   assert.equal(offset2, offset1, `the server offset moved while paused (${offset1} → ${offset2})`)
   assert.ok((await pct()) - pausedAt <= 1, `the progress moved while paused (${pausedAt}% → ${await pct()}%)`)
   await pageA.getByRole('button', { name: 'Resume' }).click()
@@ -312,9 +407,10 @@ try {
   // The feed videos go over the API meanwhile (processing queues behind the first).
   const sessionA = await apiSession(USER_A, PASS_A)
   const feedSamples = [
-    makeSample(`feed1-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'smptehdbars', freq: 330 }),
-    makeSample(`feed2-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'testsrc', freq: 550 }),
-    makeSample(`feed3-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'rgbtestsrc', freq: 660 }),
+    // Bars and colour patterns stand still: their hue turns, so the picture moves while playing.
+    makeSample(`feed1-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'smptehdbars', freq: 330, moving: 'hue=H=2*t' }),
+    makeSample(`feed2-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'testsrc', freq: 550, moving: 'hue=H=2*t' }),
+    makeSample(`feed3-12s-480p.mp4`, { seconds: 12, size: '854x480', source: 'rgbtestsrc', freq: 660, moving: 'hue=H=2*t' }),
   ]
   const brokenFile = join(SAMPLES, `broken.mp4`)
   writeFileSync(brokenFile, Buffer.from(Array.from({ length: 64 * 1024 }, (_, i) => (i * 7919) % 251)))
@@ -339,8 +435,60 @@ try {
   const watchNow = await pageA.getByRole('link', { name: 'Watch now' }).getAttribute('href')
   assert.equal(watchNow, `/watch/${videoA}`)
   log(`   playable ${measurements.processing_to_playable_ms} ms after the upload; waiting for the full ladder`)
+  // A viewer opens the watch page while the video still processes (a fresh anonymous viewer,
+  // so no watch history is made) and plays: the player must pick up the renditions published
+  // later, at the position it is at, without a reload of the page.
+  const ctxW = await browser.newContext({ viewport: DESKTOP })
+  const pageW = await newPage(ctxW, 'growing-ladder')
+  await pageW.goto(`${BASE}/watch/${videoA}?t=0`)
+  await waitFor('the player on the processing video', () => pageW.evaluate(() => window.__spoolPlayer?.metrics?.ready === true), { timeout: 30_000 })
+  const ladderAtOpen = await pageW.evaluate(() => window.__spoolPlayer.hls.levels.length)
+  const completeAtOpen = (await apiGet(`/api/v1/videos/${videoA}`)).json.processing_complete
+  // A slow viewer (quarter speed), so the 30 s video is still playing when the ladder completes.
+  await pageW.evaluate(() => {
+    const v = window.__spoolPlayer.video
+    v.defaultPlaybackRate = 0.25
+    v.playbackRate = 0.25
+  })
+  await pageW.getByRole('button', { name: 'Play', exact: true }).click()
+  await waitFor('the processing video to play', () => pageW.evaluate(() => window.__spoolPlayer.video.currentTime > 0.5), { timeout: 30_000 })
   await waitFor('the upload page to show the full ladder', async () => (await root.getAttribute('data-upload-state')) === 'complete', { timeout: PROCESSING_TIMEOUT, interval: 500 })
   measurements.processing_to_complete_ms = Date.now() - processingStarted
+  const fullLadder = (await apiGet(`/api/v1/videos/${videoA}`)).json.renditions.length
+  if (completeAtOpen || ladderAtOpen >= fullLadder) {
+    log(`   (the ladder was complete before the watch page loaded it: ${ladderAtOpen} of ${fullLadder} levels; pickup not exercised)`)
+  } else {
+    const before = await pageW.evaluate(() => ({ t: window.__spoolPlayer.video.currentTime, ended: window.__spoolPlayer.video.ended }))
+    const positionBefore = before.t
+    await waitFor(`the open watch page to pick up the full ladder (${fullLadder} levels, it loaded ${ladderAtOpen})`, () => pageW.evaluate((n) => window.__spoolPlayer.hls?.levels?.length === n, fullLadder), { timeout: 30_000, interval: 250 })
+    // Processing took longer than the slow viewer's whole video: it ended; play it again.
+    if (before.ended) {
+      log('   (the video ended before the ladder completed; playing it again)')
+      await pageW.getByRole('button', { name: /^Play/ }).first().click()
+    }
+    await waitFor('playback to go on after the ladder reload', async () => {
+      const st = await pageW.evaluate(() => {
+        const { video, metrics, hls } = window.__spoolPlayer
+        return { paused: video.paused, readyState: video.readyState, t: video.currentTime, buffered: video.buffered.length ? [video.buffered.start(0), video.buffered.end(video.buffered.length - 1)] : [], errors: metrics.errors.slice(-5), reloads: metrics.reloads, level: hls?.currentLevel, src: video.src }
+      })
+      if (!st.paused && st.readyState >= 3) return true
+      throw new Error(JSON.stringify(st))
+    }, { timeout: 20_000 })
+    const picked = await pageW.evaluate(() => ({ t: window.__spoolPlayer.video.currentTime, reloads: window.__spoolPlayer.metrics.reloads, fatal: window.__spoolPlayer.metrics.fatal }))
+    assert.equal(picked.fatal, null, `the ladder reload failed: ${picked.fatal}`)
+    if (!before.ended) assert.ok(picked.t >= positionBefore - 0.5, `the ladder reload moved the position back: ${positionBefore.toFixed(2)} → ${picked.t.toFixed(2)} s`)
+    // Auto can now climb above the quick pass's rungs on a wide window.
+    const climbed = await waitFor('Auto to climb above the renditions of the quick pass', () => pageW.evaluate((atOpen) => {
+      const { hls } = window.__spoolPlayer
+      const sorted = hls.levels.map((l) => Math.min(l.width, l.height)).sort((a, b) => a - b)
+      const quickTop = sorted[atOpen - 1]
+      const now = hls.levels[hls.currentLevel]
+      return now && Math.min(now.width, now.height) > quickTop ? Math.min(now.width, now.height) : null
+    }, ladderAtOpen), { timeout: 30_000, interval: 250 })
+    measurements.ladder_pickup = { levels_at_open: ladderAtOpen, levels_after: fullLadder, reloads: picked.reloads, position_kept_s: Math.round(picked.t * 10) / 10, climbed_to: `${climbed}p` }
+    log(`   the open watch page went from ${ladderAtOpen} to ${fullLadder} levels at ${picked.t.toFixed(1)} s (${picked.reloads} reload) and Auto climbed to ${climbed}p`)
+  }
+  await ctxW.close()
   assert.equal(await pageA.evaluate(() => window.__xss), undefined, 'XSS payload ran on the upload page')
 
   // ------------------------------------------------------------ 3. watch: play + storyboard
@@ -365,6 +513,8 @@ try {
   measurements.watch_ttff_ms = watchState.m.ttffMs
   measurements.watch_levels = watchState.levels
   assert.equal(await pageA.evaluate(() => window.__xss), undefined, 'XSS payload ran on the watch page')
+  // What the viewer sees: the video on top, and a moving picture.
+  measurements.watch_picture = await assertPictureMoves(pageA, 'watch', '.player-video')
 
   const bar = pageA.locator('.player-progress')
   const box = await bar.boundingBox()
@@ -401,7 +551,8 @@ try {
     const v = window.__spoolPlayer?.video
     return v && v.readyState >= 2 && v.buffered.length > 0
   }), { timeout: 20_000 })
-  await sleep(500)
+  // The preload is done when no media request is in flight and the duration is known.
+  await waitFor('the preload to finish', async () => reqS.inFlight(isMedia) === 0 && Number.isFinite(await pageS.evaluate(() => window.__spoolPlayer.video.duration)), { timeout: 20_000, interval: 100 })
   const duration = await pageS.evaluate(() => window.__spoolPlayer.video.duration)
   const target = duration - 3
   const seekBox = await pageS.locator('.player-progress').boundingBox()
@@ -412,7 +563,12 @@ try {
     for (let i = 0; i < v.buffered.length; i++) if (v.buffered.start(i) <= t + 0.5 && v.buffered.end(i) >= Math.min(v.duration - 0.2, t + 1)) return true
     return false
   }, target), { timeout: 20_000 })
-  await sleep(1000)
+  // Everything the seek made the player fetch has been answered (and nothing more is asked for
+  // once the buffer reaches the end).
+  await waitFor('the media requests after the seek to finish', async () => reqS.inFlight(isMedia) === 0 && (await pageS.evaluate(() => {
+    const v = window.__spoolPlayer.video
+    return v.buffered.length > 0 && v.buffered.end(v.buffered.length - 1) >= v.duration - 0.5
+  })), { timeout: 20_000, interval: 100 })
   const seekedTo = await pageS.evaluate(() => window.__spoolPlayer.video.currentTime)
   assert.ok(Math.abs(seekedTo - target) < 1, `seeked to ${seekedTo}, wanted ${target}`)
   assert.ok(reqS.some((r) => /seg_\d+\.m4s\?(.*&)?CMCD=/.test(r.url)), 'segment requests carry CMCD data')
@@ -476,6 +632,8 @@ try {
   assert.deepEqual(order, publicList.map((v) => v.id), 'the feed lists the public videos newest first')
   const cold = await waitFor('the first video to show a frame', () => pageF.evaluate((id) => window.__spoolFeedMetrics.firstFrameMs[id], order[0]), { timeout: 30_000 })
   measurements.feed_first_frame_cold_ms = cold
+  // What the viewer sees: the video above the cover image, and a moving picture.
+  measurements.feed_picture = await assertPictureMoves(pageF, 'feed', '.feed-slide.is-current .feed-video')
   await waitFor('the next two videos to be prefetched', () => pageF.evaluate((ids) => ids.every((id) => window.__spoolFeedMetrics.prefetchLevel[id]), [order[1], order[2]]), { timeout: 30_000 })
   const before = await pageF.evaluate(() => JSON.parse(JSON.stringify(window.__spoolFeedMetrics)))
   const mediaRequests = (id, list) => list.map((r) => stripQuery(r.url)).filter((u) => u.includes(`/media/${id}/`) && /\.(m3u8|mp4|m4s)$/.test(u))
@@ -503,11 +661,17 @@ try {
 
   const swipe = async (to) => {
     const mark = reqF.length
-    await pageF.keyboard.press('ArrowDown')
+    // A key press within the feed's move cooldown is ignored: press until the swipe counts.
+    const swipes = await pageF.evaluate(() => window.__spoolFeedMetrics.swipes)
+    await waitFor(`the swipe to ${to}`, async () => {
+      await pageF.keyboard.press('ArrowDown')
+      return (await pageF.evaluate(() => window.__spoolFeedMetrics.swipes)) > swipes
+    }, { timeout: 10_000, interval: 200 })
     const ms = await waitFor(`video ${to} to show a frame after the swipe`, () => pageF.evaluate((id) => window.__spoolFeedMetrics.firstFrameMs[id], to), { timeout: 20_000 })
-    await sleep(300)
-    const m = await pageF.evaluate(() => JSON.parse(JSON.stringify(window.__spoolFeedMetrics)))
     const prefetched = before.prefetched[to]
+    // Everything prefetched is handed to hls.js from memory (the audio may come a moment later).
+    await waitFor(`video ${to}: the prefetched URLs served from memory`, () => pageF.evaluate(({ id, urls }) => urls.every((u) => (window.__spoolFeedMetrics.servedFromCache[id] || []).includes(u)), { id: to, urls: prefetched }), { timeout: 10_000 }).catch(() => {})
+    const m = await pageF.evaluate(() => JSON.parse(JSON.stringify(window.__spoolFeedMetrics)))
     const served = m.servedFromCache[to] || []
     for (const url of prefetched) assert.ok(served.includes(url), `video ${to}: ${url} was prefetched but not served from memory (served: ${served})`)
     const again = mediaRequests(to, reqF.slice(mark)).filter((u) => prefetched.includes(u))
@@ -515,13 +679,13 @@ try {
     assert.equal(m.coldStart[to], false, `video ${to} started cold`)
     return { ms, served: served.length, startLevel: m.startLevel[to] }
   }
-  await sleep(500)
   const s1 = await swipe(order[1])
   log(`   swipe 1 → ${order[1]}: first frame ${s1.ms} ms, ${s1.served} URLs from memory, start level ${s1.startLevel}`)
-  await sleep(800)
+  measurements.feed_picture_after_swipe = await assertPictureMoves(pageF, 'feed-swiped', '.feed-slide.is-current .feed-video')
   const s2 = await swipe(order[2])
   log(`   swipe 2 → ${order[2]}: first frame ${s2.ms} ms, ${s2.served} URLs from memory, start level ${s2.startLevel}`)
-  await sleep(1500)
+  // The current video plays, so the feed prefetches the one after it.
+  await waitFor('the video after the current one to be prefetched', () => pageF.evaluate((id) => Boolean(window.__spoolFeedMetrics.prefetchLevel[id]), order[3]), { timeout: 30_000 })
   const fm = await pageF.evaluate(() => JSON.parse(JSON.stringify(window.__spoolFeedMetrics)))
   assert.equal(fm.swipes, 2)
   measurements.feed_next_first_frame_prefetched_ms = Math.round((s1.ms + s2.ms) / 2)
@@ -566,6 +730,8 @@ try {
     }
     return null
   })()
+  // A measurement window, not a wait: the level is sampled every 2 s over 26 s of throttled
+  // playback, and the checks below are about that window.
   const heights = []
   while (Date.now() - throttleStart < 26_000) {
     await sleep(2000)
@@ -810,7 +976,10 @@ try {
       const m = window.__spoolFeedMetrics
       return m && m.current && m.firstFrameMs[m.current] !== undefined
     }), { timeout: 20_000 })
-    await sleep(800)
+    await waitFor('the feed video to play', () => p.evaluate(() => {
+      const v = window.__spoolFeedPlayer?.video
+      return v && !v.paused && v.currentTime > 0.5
+    }), { timeout: 20_000 })
     await shot(p, 'feed')
 
     await p.goto(`${BASE}/c/${USER_A}`)
@@ -829,7 +998,12 @@ try {
     for (const path of ['/', `/watch/${videoA}`, '/upload', '/studio', `/c/${USER_A}`]) {
       await p.goto(`${BASE}${path}`)
       await p.waitForLoadState('load')
-      await sleep(400)
+      // The page has rendered its content (no loading spinner left) and its fonts.
+      await waitFor(`${path} to render`, () => p.evaluate(async () => {
+        await document.fonts.ready
+        const main = document.getElementById('main')
+        return main.children.length > 0 && !main.querySelector('.loading')
+      }), { timeout: 10_000 })
       const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)
       assert.ok(overflow <= 0, `${path} overflows horizontally by ${overflow}px at ${vpName}`)
     }

@@ -1,14 +1,16 @@
 // The feed: one video at a time, full height. Swipe (touch or mouse drag), wheel, ArrowUp /
 // ArrowDown / j / k move between videos; the current one autoplays muted until the viewer taps
 // to unmute. Only the current video has an hls.js instance; the next two are prefetched (see
-// feed.js) and start from memory when the viewer gets to them.
+// prefetch.js) and start from memory when the viewer gets to them. The player is the shared
+// core (player/core.js); its root sits above the slide's cover image, which shows only until
+// the video has a picture.
 
 import { h, icon, ICONS, formatCount, formatAge, isTypingTarget } from '../dom.js'
 import { api } from '../api.js'
 import { channelHref, watchHref, emptyState, errorBox, spinner } from '../components.js'
-import { Hls, watchPlayback, levelName } from '../player.js'
-import { MediaCache, createFeedHls, metrics } from '../feed.js'
-import { track } from '../telemetry.js'
+import { createPlayerCore, levelName } from '../player/core.js'
+import { MediaCache, feedHlsOptions, metrics } from './prefetch.js'
+import { track } from '../events/telemetry.js'
 
 const PREFETCH_AHEAD = 2
 const PAGE = 10
@@ -69,6 +71,7 @@ export default async function feed(ctx) {
 
   const cache = new MediaCache()
   metrics.order.length = 0
+  /** @type {ReturnType<typeof slideFor>[]} */
   const slides = []
   const track_ = h('div', { class: 'feed-track' })
   const viewport = h('div', { class: 'feed-viewport', tabindex: '0', 'aria-label': 'Video feed: use the arrow keys or swipe to move between videos', 'aria-roledescription': 'carousel' }, track_)
@@ -127,7 +130,7 @@ export default async function feed(ctx) {
     } catch {
       /* ignore */
     }
-    if (active) active.video.muted = m
+    if (active) active.core.video.muted = m
     muteBtn.replaceChildren(icon(m ? ICONS.muted : ICONS.volume))
     muteBtn.setAttribute('aria-label', m ? 'Unmute (m)' : 'Mute (m)')
     unmuteHint.hidden = !m
@@ -135,10 +138,11 @@ export default async function feed(ctx) {
 
   const deactivate = (reason) => {
     if (!active) return
-    const { slide, hls, video, telemetry, startedAt } = active
+    const { slide, core, startedAt } = active
+    const video = core.video
     const watched = video.currentTime || 0
     const duration = video.duration || slide.video.duration_s || 0
-    telemetry.stop()
+    core.destroy()
     if (reason !== 'leave' || duration === 0 || watched < duration * 0.9) {
       track('skip', {
         video_id: slide.video.id,
@@ -146,21 +150,9 @@ export default async function feed(ctx) {
         properties: { surface: 'feed', watched_s: Math.round(watched * 10) / 10, duration_s: duration, dwell_ms: Math.round(performance.now() - startedAt), index: slide.el.dataset.index },
       })
     }
-    hls?.destroy()
-    video.pause()
-    video.removeAttribute('src')
-    video.load()
-    video.remove()
+    core.root.remove()
     slide.el.classList.remove('is-current', 'is-playing')
     active = null
-  }
-
-  const armFirstFrame = (video, id, t0) => {
-    const done = () => {
-      if (metrics.firstFrameMs[id] === undefined) metrics.firstFrameMs[id] = Math.round(performance.now() - t0)
-    }
-    if (typeof video.requestVideoFrameCallback === 'function') video.requestVideoFrameCallback(done)
-    else video.addEventListener('playing', done, { once: true })
   }
 
   const schedulePrefetch = (from) => {
@@ -203,33 +195,29 @@ export default async function feed(ctx) {
     if (!ctx.isCurrent() || index !== next) return
     metrics.coldStart[v.id] = !(pending && pending.done)
 
-    const video = h('video', { class: 'feed-video', playsinline: true, loop: true, muted, preload: 'auto', 'aria-label': v.title })
+    const video = /** @type {HTMLVideoElement} */ (h('video', { class: 'feed-video', playsinline: true, loop: true, muted, preload: 'auto', 'aria-label': v.title }))
     video.muted = muted
     video.defaultMuted = muted
     if (v.covers) video.poster = v.covers['640']
-    slide.stage.append(video)
-    armFirstFrame(video, v.id, t0)
-    let hls = null
-    if (Hls.isSupported()) {
-      hls = createFeedHls(v, cache)
-      hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
-        const level = hls.levels[data.level]
-        if (metrics.startLevel[v.id] === undefined) metrics.startLevel[v.id] = levelName(level)
-        if (level?.height) track('quality_change', { video_id: v.id, position_s: video.currentTime, properties: { to: levelName(level), height: level?.height ?? null, auto: hls.autoLevelEnabled, surface: 'feed' } })
-      })
-      hls.on(Hls.Events.ERROR, (_e, data) => {
-        if (!data.fatal) return
-        if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError()
-        else slide.el.classList.add('has-error')
-      })
-      hls.attachMedia(video)
-      hls.loadSource(v.hls_url)
-    } else {
-      video.src = v.hls_url
+    const core = createPlayerCore({ src: v.hls_url, videoId: v.id, surface: 'feed', video, className: 'feed-player', startedAt: t0, ...feedHlsOptions(v, cache) })
+    slide.stage.append(core.root)
+    core.on('frame', (m) => {
+      if (metrics.firstFrameMs[v.id] === undefined) metrics.firstFrameMs[v.id] = m.loadToFirstFrameMs
+    })
+    core.on('level', ({ level }) => {
+      if (metrics.startLevel[v.id] === undefined) metrics.startLevel[v.id] = levelName(level)
+    })
+    core.on('fatal', () => slide.el.classList.add('has-error'))
+    core.on('muted', () => setMuted(true))
+    active = { slide, core, startedAt: t0 }
+    window.__spoolFeedPlayer = {
+      get hls() {
+        return core.hls
+      },
+      video,
+      id: v.id,
+      startedAt: t0,
     }
-    const telemetry = watchPlayback(video, v.id, () => ({ surface: 'feed', level: hls && hls.currentLevel >= 0 ? levelName(hls.levels[hls.currentLevel]) : null }))
-    active = { slide, hls, video, telemetry, startedAt: t0 }
-    window.__spoolFeedPlayer = { hls, video, id: v.id, startedAt: t0 }
     track('impression', { video_id: v.id, position_s: 0, properties: { surface: 'feed', index, prefetched, reason } })
 
     video.addEventListener('playing', () => slide.el.classList.add('is-playing'))
@@ -246,15 +234,7 @@ export default async function feed(ctx) {
     }
     video.addEventListener('playing', startPrefetch, { once: true })
     setTimeout(startPrefetch, 2000)
-    const p = video.play()
-    if (p && p.catch) {
-      p.catch((e) => {
-        if (e && e.name === 'NotAllowedError' && !video.muted) {
-          setMuted(true)
-          video.play().catch(() => {})
-        }
-      })
-    }
+    core.play()
     if (index >= slides.length - 3) loadMore()
   }
 
@@ -277,9 +257,7 @@ export default async function feed(ctx) {
   }
 
   const togglePlay = () => {
-    if (!active) return
-    if (active.video.paused) active.video.play().catch(() => {})
-    else active.video.pause()
+    if (active) active.core.togglePlay()
   }
 
   // ---- input

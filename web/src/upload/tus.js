@@ -4,7 +4,7 @@
 // over. The creation answer names the new video in `Spool-Video-Id`.
 
 import * as tus from 'tus-js-client'
-import { csrfToken } from './api.js'
+import { csrfToken } from '../api.js'
 
 export const CHUNK_SIZE = 8 * 1024 * 1024
 export const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000]
@@ -120,7 +120,7 @@ export function startUpload(file, { title, onProgress, onVideoId, onResumed, onS
     },
     resume() {
       meter.reset()
-      upload.options.headers['X-CSRF-Token'] = csrfToken() || ''
+      upload.options.headers = { ...upload.options.headers, 'X-CSRF-Token': csrfToken() || '' }
       upload.start()
     },
     abort() {

@@ -1,44 +1,23 @@
-// The watch page's player: hls.js on a <video> with custom controls (native controls off):
-// play/pause, a progress bar with buffered ranges and storyboard previews, time, volume/mute,
-// a quality menu (Auto + every level) and fullscreen; keyboard shortcuts; telemetry.
+// The watch page's player: the shared player core (core.js) with custom controls (native
+// controls off): play/pause, a progress bar with buffered ranges and storyboard previews, time,
+// volume/mute, a quality menu (Auto + every level) and fullscreen; keyboard shortcuts.
 //
 // Until the viewer first presses play, only about one segment is buffered (a fast start without
 // downloading a whole video nobody watches); after that the configured 30 s buffer applies.
 
-import Hls from 'hls.js'
-import { h, icon, ICONS, formatDuration, isTypingTarget } from './dom.js'
-import { track } from './telemetry.js'
+import { h, icon, ICONS, formatDuration, isTypingTarget } from '../dom.js'
+import { createPlayerCore, levelName } from './core.js'
 import { loadStoryboard, cueAt } from './storyboard.js'
-
-/** The hls.js settings every Spool player uses. */
-export const HLS_CONFIG = {
-  maxBufferLength: 30,
-  maxMaxBufferLength: 30,
-  backBufferLength: 30,
-  capLevelToPlayerSize: true,
-  // CMCD (query-string mode): the analytics pipeline reads it from the media requests.
-  cmcd: {},
-  enableWorker: true,
-  debug: false,
-}
 
 /** Seconds buffered before the first play. */
 const PRELOAD_S = 4
-const HEARTBEAT_S = 10
 const VOLUME_KEY = 'spool.volume'
 const MUTED_KEY = 'spool.muted'
 
-export { Hls }
-
-/** "720p": the short side, as the ladder names rungs. */
-export function levelName(level) {
-  if (!level) return ''
-  const { width, height } = level
-  if (width && height) return `${Math.min(width, height)}p`
-  if (height) return `${height}p`
-  return level.bitrate ? `${Math.round(level.bitrate / 1000)} kbps` : '?'
-}
-
+/**
+ * @param {string} key
+ * @param {number} fallback
+ */
 function readNumber(key, fallback) {
   try {
     const v = Number(localStorage.getItem(key))
@@ -48,6 +27,10 @@ function readNumber(key, fallback) {
   }
 }
 
+/**
+ * @param {string} key
+ * @param {string | number} value
+ */
 function save(key, value) {
   try {
     localStorage.setItem(key, String(value))
@@ -57,133 +40,25 @@ function save(key, value) {
 }
 
 /**
- * Watches a <video> for playback telemetry: play, pause, seek, ended, rebuffers and heartbeats
- * (every 10 s of playback, with the intervals watched since the last one). Returns
- * { stats, flush, stop }.
- */
-export function watchPlayback(video, videoId, extra = () => ({})) {
-  const stats = { rebuffers: 0, waitingAfterStart: 0, firstPlayingAt: null, stalledMs: 0, heartbeats: 0 }
-  let lastPos = 0
-  let seekFrom = null
-  let rebufferAt = null
-  let intervals = []
-  let segmentStart = null
-  let watched = 0
-  const pos = () => video.currentTime
-
-  const closeSegment = () => {
-    if (segmentStart !== null && lastPos > segmentStart) intervals.push([round(segmentStart), round(lastPos)])
-    segmentStart = null
-  }
-  const heartbeat = (final) => {
-    closeSegment()
-    if (watched <= (final ? 0.5 : 0)) return
-    stats.heartbeats += 1
-    track('heartbeat', {
-      video_id: videoId,
-      position_s: pos(),
-      properties: { watched_s: round(watched), intervals, final: Boolean(final), ...extra() },
-    })
-    intervals = []
-    watched = 0
-    if (!video.paused && !video.seeking) segmentStart = pos()
-  }
-  const on = {
-    play: () => track('play', { video_id: videoId, position_s: pos(), properties: extra() }),
-    pause: () => {
-      if (video.ended) return
-      closeSegment()
-      track('pause', { video_id: videoId, position_s: pos(), properties: extra() })
-    },
-    playing: () => {
-      if (stats.firstPlayingAt === null) stats.firstPlayingAt = performance.now()
-      if (rebufferAt !== null) {
-        const ms = Math.round(performance.now() - rebufferAt)
-        stats.stalledMs += ms
-        track('rebuffer_end', { video_id: videoId, position_s: pos(), properties: { duration_ms: ms, ...extra() } })
-        rebufferAt = null
-      }
-      if (segmentStart === null) segmentStart = pos()
-    },
-    waiting: () => {
-      if (stats.firstPlayingAt === null || video.seeking || video.paused || rebufferAt !== null) return
-      stats.rebuffers += 1
-      stats.waitingAfterStart += 1
-      rebufferAt = performance.now()
-      closeSegment()
-      track('rebuffer_start', { video_id: videoId, position_s: pos(), properties: extra() })
-    },
-    seeking: () => {
-      if (seekFrom === null) seekFrom = lastPos
-      closeSegment()
-      if (rebufferAt !== null) rebufferAt = null
-    },
-    seeked: () => {
-      // Sub-frame nudges (jumping a start gap) are not the viewer seeking.
-      if (Math.abs(pos() - (seekFrom ?? 0)) >= 0.25) {
-        track('seek', { video_id: videoId, position_s: pos(), properties: { from_s: round(seekFrom ?? 0), to_s: round(pos()), ...extra() } })
-      }
-      seekFrom = null
-      lastPos = pos()
-      if (!video.paused) segmentStart = pos()
-    },
-    timeupdate: () => {
-      const now = pos()
-      if (!video.paused && !video.seeking && rebufferAt === null) {
-        const delta = now - lastPos
-        if (delta > 0 && delta < 2) watched += delta
-        if (segmentStart === null) segmentStart = lastPos
-      }
-      lastPos = now
-      if (watched >= HEARTBEAT_S) heartbeat(false)
-    },
-    ended: () => {
-      heartbeat(true)
-      track('ended', { video_id: videoId, position_s: pos(), properties: extra() })
-    },
-  }
-  for (const [name, fn] of Object.entries(on)) video.addEventListener(name, fn)
-  return {
-    stats,
-    flush: () => heartbeat(true),
-    stop: () => {
-      heartbeat(true)
-      for (const [name, fn] of Object.entries(on)) video.removeEventListener(name, fn)
-    },
-  }
-}
-
-function round(n) {
-  return Math.round(n * 1000) / 1000
-}
-
-/**
  * Builds the player for a VideoJson that has an hls_url. Returns
- * { el, video, hls, destroy, metrics, togglePlay, seek }.
+ * { el, video, hls, core, destroy, metrics, stats, togglePlay, play, seek, reload }.
+ * @param {{id: string, title?: string, hls_url: string, cover_url?: string | null, duration_s?: number | null, storyboard_vtt_url?: string | null}} meta
+ * @param {{startPosition?: number, autoplay?: boolean}} [opts]
  */
 export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}) {
-  const video = h('video', {
-    class: 'player-video',
-    playsinline: true,
-    preload: 'auto',
-    'aria-label': meta.title || 'Video',
-    poster: meta.cover_url || undefined,
-  })
-  video.controls = false
+  const video = /** @type {HTMLVideoElement} */ (
+    h('video', {
+      class: 'player-video',
+      playsinline: true,
+      preload: 'auto',
+      'aria-label': meta.title || 'Video',
+      poster: meta.cover_url || undefined,
+    })
+  )
   video.volume = Math.min(1, Math.max(0, readNumber(VOLUME_KEY, 1)))
   video.muted = readNumber(MUTED_KEY, 0) === 1
-
-  const metrics = {
-    createdAt: performance.now(),
-    playRequestedAt: null,
-    firstFrameAt: null,
-    ttffMs: null, // play request → first rendered frame
-    loadToFirstFrameMs: null, // player created → first rendered frame
-    errors: [],
-    fatal: null,
-    levelSwitches: [],
-    ready: false,
-  }
+  const core = createPlayerCore({ src: meta.hls_url, videoId: meta.id, surface: 'watch', video, className: 'player is-paused', startPosition, preloadSeconds: PRELOAD_S })
+  const { metrics } = core
 
   // ---- elements
   const bigPlay = h('button', { class: 'player-bigplay', type: 'button', 'aria-label': 'Play' }, icon(ICONS.play))
@@ -249,126 +124,50 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
       fsBtn,
     ),
   )
-  const el = h('div', { class: 'player is-paused', 'data-state': 'loading' }, video, spinner, bigPlay, errorBox, controls)
+  const el = core.root
+  el.dataset.state = 'loading'
+  el.append(spinner, bigPlay, errorBox, controls)
 
-  // ---- hls.js
-  let hls = null
   const destroyers = []
+  /**
+   * @param {EventTarget} target
+   * @param {string} name
+   * @param {(e: any) => void} fn
+   * @param {AddEventListenerOptions} [opts]
+   */
   const listen = (target, name, fn, opts) => {
     target.addEventListener(name, fn, opts)
     destroyers.push(() => target.removeEventListener(name, fn, opts))
   }
-  let started = false // has the viewer asked to play yet
-  let networkRetries = 0
-  let mediaRecoveries = 0
 
+  /** @param {string} message */
   const showError = (message) => {
     errorBox.hidden = false
     errorBox.replaceChildren(h('p', null, message), h('button', { class: 'btn', type: 'button', onclick: () => location.reload() }, 'Reload'))
     el.dataset.state = 'error'
   }
-
-  if (Hls.isSupported()) {
-    hls = new Hls({ ...HLS_CONFIG, startPosition })
-    // Preload only a segment until the first play.
-    hls.config.maxBufferLength = PRELOAD_S
-    hls.config.maxMaxBufferLength = PRELOAD_S
-    hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      metrics.ready = true
-      buildQualityMenu()
-    })
-    hls.on(Hls.Events.LEVEL_SWITCHED, (_e, data) => {
-      const level = hls.levels[data.level]
-      const previous = metrics.levelSwitches.length ? metrics.levelSwitches[metrics.levelSwitches.length - 1] : null
-      metrics.levelSwitches.push({ level: data.level, height: level?.height ?? null, at: performance.now() })
-      updateQualityLabel()
-      if (level?.height) track('quality_change', {
-        video_id: meta.id,
-        position_s: video.currentTime,
-        properties: {
-          from: previous ? levelName(hls.levels[previous.level]) : null,
-          to: levelName(level),
-          height: level?.height ?? null,
-          bitrate: level?.bitrate ?? null,
-          auto: hls.autoLevelEnabled,
-        },
-      })
-    })
-    hls.on(Hls.Events.ERROR, (_e, data) => {
-      metrics.errors.push({ type: data.type, details: data.details, fatal: Boolean(data.fatal) })
-      if (!data.fatal) return
-      if (data.type === Hls.ErrorTypes.NETWORK_ERROR && networkRetries < 3) {
-        networkRetries += 1
-        hls.startLoad(video.currentTime || -1)
-      } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR && mediaRecoveries < 2) {
-        mediaRecoveries += 1
-        hls.recoverMediaError()
-      } else {
-        metrics.fatal = `${data.type}: ${data.details}`
-        showError('This video cannot be played right now. Try reloading the page.')
-      }
-    })
-    hls.attachMedia(video)
-    hls.loadSource(meta.hls_url)
-  } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
-    video.src = meta.hls_url
-    metrics.ready = true
-  } else {
-    showError('This browser cannot play HLS video.')
-  }
-
-  const fullBuffer = () => {
-    if (hls && hls.config.maxBufferLength !== HLS_CONFIG.maxBufferLength) {
-      hls.config.maxBufferLength = HLS_CONFIG.maxBufferLength
-      hls.config.maxMaxBufferLength = HLS_CONFIG.maxMaxBufferLength
-    }
-  }
-
-  // ---- first frame
-  const onFirstFrame = () => {
-    if (metrics.firstFrameAt !== null) return
-    metrics.firstFrameAt = performance.now()
-    metrics.loadToFirstFrameMs = Math.round(metrics.firstFrameAt - metrics.createdAt)
-    if (metrics.playRequestedAt !== null) metrics.ttffMs = Math.round(metrics.firstFrameAt - metrics.playRequestedAt)
-  }
-  const armFirstFrame = () => {
-    if (typeof video.requestVideoFrameCallback === 'function') video.requestVideoFrameCallback(() => onFirstFrame())
-    else video.addEventListener('playing', onFirstFrame, { once: true })
-  }
+  // hls.js failures read "type: details"; anything else is already a sentence for the viewer.
+  core.on('fatal', (fatal) => showError(String(fatal).includes(':') ? 'This video cannot be played right now. Try reloading the page.' : fatal))
+  core.on('manifest', () => buildQualityMenu())
+  core.on('level', () => updateQualityLabel())
+  core.on('fullscreen', () => updateFullscreen())
 
   // ---- actions
   const play = () => {
-    started = true
-    fullBuffer()
-    if (metrics.playRequestedAt === null) {
-      metrics.playRequestedAt = performance.now()
-      armFirstFrame()
-    }
-    // The first frame often sits a frame or two after 0 (B-frame composition offset): start
-    // there instead of stalling until hls.js jumps the gap on its next tick.
-    const b = video.buffered
-    if (metrics.firstFrameAt === null && b.length && video.currentTime < b.start(0) && b.start(0) - video.currentTime < 0.5) {
-      video.currentTime = b.start(0)
-    }
-    const p = video.play()
-    if (p && p.catch) {
-      p.catch((e) => {
-        if (e && e.name === 'NotAllowedError' && !video.muted) {
-          // Autoplay with sound was refused: try muted, the viewer can unmute.
-          video.muted = true
-          video.play().catch(() => setPaused(true))
-        } else if (e && e.name !== 'AbortError') setPaused(true)
-      })
-    }
+    core.play().then((ok) => {
+      if (!ok && video.paused) setPaused(true)
+    })
   }
   const togglePlay = () => (video.paused || video.ended ? play() : video.pause())
-  const duration = () => (Number.isFinite(video.duration) && video.duration > 0 ? video.duration : meta.duration_s || 0)
+  const duration = () => core.duration() || meta.duration_s || 0
+  /** @param {number} t */
   const seek = (t) => {
     const d = duration()
     const target = Math.max(0, Math.min(d ? d - 0.05 : t, t))
     video.currentTime = target
     updateTime()
   }
+  /** @param {number} v */
   const setVolume = (v) => {
     video.volume = Math.min(1, Math.max(0, v))
     if (video.volume > 0 && video.muted) video.muted = false
@@ -379,19 +178,16 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
       if (video.volume === 0) video.volume = 0.5
     } else video.muted = true
   }
-  const toggleFullscreen = () => {
-    if (document.fullscreenElement) document.exitFullscreen().catch(() => {})
-    else if (el.requestFullscreen) el.requestFullscreen().catch(() => {})
-    else if (video.webkitEnterFullscreen) video.webkitEnterFullscreen()
-  }
+  const toggleFullscreen = () => core.toggleFullscreen()
 
   // ---- UI updates
+  /** @param {boolean} paused */
   const setPaused = (paused) => {
     el.classList.toggle('is-paused', paused)
     const label = paused ? 'Play' : 'Pause'
     playBtn.setAttribute('aria-label', `${label} (k)`)
     playBtn.replaceChildren(icon(paused ? ICONS.play : ICONS.pause))
-    bigPlay.hidden = !paused || started
+    bigPlay.hidden = !paused || core.started
   }
   const updateTime = () => {
     const d = duration()
@@ -426,18 +222,19 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
   }
   const updateFullscreen = () => {
     const on = document.fullscreenElement === el
-    el.classList.toggle('is-fullscreen', on)
     fsBtn.replaceChildren(icon(on ? ICONS.exitFullscreen : ICONS.fullscreen))
     fsBtn.setAttribute('aria-label', on ? 'Exit full screen (f)' : 'Full screen (f)')
   }
 
   // ---- quality menu
   function currentAutoName() {
+    const hls = core.hls
     if (!hls) return ''
     const level = hls.levels[hls.currentLevel >= 0 ? hls.currentLevel : hls.loadLevel]
     return level ? levelName(level) : ''
   }
   function updateQualityLabel() {
+    const hls = core.hls
     if (!hls) return
     const name = currentAutoName()
     qualityLabel.textContent = hls.autoLevelEnabled ? (name ? `Auto (${name})` : 'Auto') : name
@@ -449,6 +246,8 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
     }
   }
   function buildQualityMenu() {
+    const hls = core.hls
+    if (!hls) return
     const entries = hls.levels.map((level, index) => ({ level, index })).sort((a, b) => (b.level.height || 0) - (a.level.height || 0) || b.level.bitrate - a.level.bitrate)
     const item = (index, label) =>
       h(
@@ -574,10 +373,7 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
     dragging = true
     wasPlaying = !video.paused
     progress.setPointerCapture(e.pointerId)
-    if (!started) {
-      started = true
-      fullBuffer()
-    }
+    if (!core.started) core.markStarted()
     seek(fractionAt(e.clientX) * duration())
   })
   const endDrag = (e) => {
@@ -598,10 +394,7 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
   listen(muteBtn, 'click', () => toggleMute())
   listen(volume, 'input', () => setVolume(Number(volume.value)))
   listen(fsBtn, 'click', () => toggleFullscreen())
-  listen(document, 'fullscreenchange', updateFullscreen)
   listen(video, 'play', () => {
-    started = true
-    fullBuffer()
     setPaused(false)
   })
   listen(video, 'pause', () => setPaused(true))
@@ -676,11 +469,6 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
     }
   })
 
-  const telemetry = watchPlayback(video, meta.id, () => ({
-    level: hls && hls.currentLevel >= 0 ? levelName(hls.levels[hls.currentLevel]) : null,
-    surface: 'watch',
-  }))
-
   setPaused(true)
   updateTime()
   updateVolume()
@@ -689,13 +477,26 @@ export function createPlayer(meta, { startPosition = -1, autoplay = false } = {}
   if (autoplay) play()
 
   const destroy = () => {
-    telemetry.stop()
     storyboardAbort.abort()
     for (const fn of destroyers) fn()
-    if (hls) hls.destroy()
-    video.removeAttribute('src')
-    video.load()
+    core.destroy()
   }
 
-  return { el, video, hls, metrics, stats: telemetry.stats, destroy, togglePlay, play, seek }
+  return {
+    el,
+    video,
+    core,
+    /** The current hls.js instance (a reload of the ladder makes a new one). */
+    get hls() {
+      return core.hls
+    },
+    metrics,
+    stats: core.stats,
+    destroy,
+    togglePlay,
+    play,
+    seek,
+    /** Reloads the master playlist at the current position (the ladder grew). */
+    reload: () => core.reload(),
+  }
 }

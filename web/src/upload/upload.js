@@ -1,7 +1,7 @@
 import { h, uid, icon, ICONS, formatBytes } from '../dom.js'
 import { api, currentUser, messageOf } from '../api.js'
-import { startUpload } from '../upload.js'
-import { watchProcessing } from '../processing.js'
+import { startUpload } from './tus.js'
+import { watchProcessing } from '../catalog/processing.js'
 import { watchHref } from '../components.js'
 
 function signInCard(ctx) {

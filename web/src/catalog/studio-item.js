@@ -1,9 +1,9 @@
 // Studio: the owner's list of videos with status and progress, an edit form per video, the cover
 // chooser, retry for failed processing and deletion behind a confirmation dialog.
 
-import { h, uid, formatDuration, formatAge, formatCount, formatBytes } from './dom.js'
-import { api, messageOf } from './api.js'
-import { statusBadge, visibilityBadge, coverImage, watchHref } from './components.js'
+import { h, uid, formatDuration, formatAge, formatCount, formatBytes } from '../dom.js'
+import { api, messageOf } from '../api.js'
+import { statusBadge, visibilityBadge, coverImage, watchHref } from '../components.js'
 import { isFinal } from './processing.js'
 
 const SVG_NS = 'http://www.w3.org/2000/svg'

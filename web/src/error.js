@@ -1,5 +1,5 @@
-import { h } from '../dom.js'
-import { messageOf } from '../api.js'
+import { h } from './dom.js'
+import { messageOf } from './api.js'
 
 /** A page that failed to load: the reason and a way to try again. */
 export function renderError(ctx, error) {

@@ -1,7 +1,7 @@
 import { h } from '../dom.js'
 import { api, currentUser } from '../api.js'
-import { studioItem, confirmDialog } from '../studio.js'
-import { isFinal } from '../processing.js'
+import { studioItem, confirmDialog } from './studio-item.js'
+import { isFinal } from './processing.js'
 import { emptyState, errorBox, spinner } from '../components.js'
 
 const POLL_MS = 3000

@@ -7,11 +7,16 @@
 // audio (playlist, init, first segment), since the first frame cannot play without it. Nothing
 // else, and no hls.js instance: the bytes wait in a Map until the video becomes current.
 
-import { Hls, HLS_CONFIG } from './player.js'
+import { Hls } from '../player/core.js'
+import { parseMaster, parseMedia, pickVariant } from '../player/playlist.js'
 
-export const PREFETCH_MIN_HEIGHT = 360
-
-/** Public metrics for tests and diagnostics. */
+/**
+ * Public metrics for tests and diagnostics.
+ * @type {{prefetched: Record<string, string[]>, prefetchBytes: Record<string, number>, prefetchMs: Record<string, number>,
+ *   prefetchLevel: Record<string, {name: string, height: number, width: number, url: string}>, servedFromCache: Record<string, string[]>,
+ *   networkAfterSwitch: Record<string, string[]>, firstFrameMs: Record<string, number | null>, coldStart: Record<string, boolean>,
+ *   startLevel: Record<string, string>, swipes: number, order: string[], current: string | null}}
+ */
 export const metrics = {
   prefetched: {}, // videoId → [urls]
   prefetchBytes: {}, // videoId → bytes
@@ -38,71 +43,6 @@ export function cacheKey(url) {
   } catch {
     return url
   }
-}
-
-function parseAttributes(text) {
-  const attrs = {}
-  const re = /([A-Z0-9-]+)=("[^"]*"|[^,]*)/g
-  let m
-  while ((m = re.exec(text))) attrs[m[1]] = m[2].startsWith('"') ? m[2].slice(1, -1) : m[2]
-  return attrs
-}
-
-/** The variants and audio renditions of a master playlist, URIs resolved. */
-export function parseMaster(text, baseUrl) {
-  const lines = text.split(/\r?\n/).map((l) => l.trim())
-  const variants = []
-  const audio = []
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]
-    if (line.startsWith('#EXT-X-STREAM-INF:')) {
-      const attrs = parseAttributes(line.slice('#EXT-X-STREAM-INF:'.length))
-      let j = i + 1
-      while (j < lines.length && (!lines[j] || lines[j].startsWith('#'))) j++
-      if (j >= lines.length) continue
-      const [w, hgt] = (attrs.RESOLUTION || '').split('x').map(Number)
-      variants.push({
-        url: new URL(lines[j], baseUrl).href,
-        bandwidth: Number(attrs.BANDWIDTH) || 0,
-        width: w || 0,
-        height: hgt || 0,
-        audioGroup: attrs.AUDIO || null,
-      })
-      i = j
-    } else if (line.startsWith('#EXT-X-MEDIA:')) {
-      const attrs = parseAttributes(line.slice('#EXT-X-MEDIA:'.length))
-      if (attrs.TYPE === 'AUDIO' && attrs.URI) {
-        audio.push({ group: attrs['GROUP-ID'], url: new URL(attrs.URI, baseUrl).href, isDefault: attrs.DEFAULT === 'YES' })
-      }
-    }
-  }
-  return { variants, audio }
-}
-
-/** The init segment and the first media segment of a media playlist. */
-export function parseMedia(text, baseUrl) {
-  const lines = text.split(/\r?\n/).map((l) => l.trim())
-  let init = null
-  let first = null
-  let sawInf = false
-  for (const line of lines) {
-    if (line.startsWith('#EXT-X-MAP:')) {
-      const attrs = parseAttributes(line.slice('#EXT-X-MAP:'.length))
-      if (attrs.URI && !init) init = new URL(attrs.URI, baseUrl).href
-    } else if (line.startsWith('#EXTINF')) sawInf = true
-    else if (line && !line.startsWith('#') && sawInf) {
-      first = new URL(line, baseUrl).href
-      break
-    }
-  }
-  return { init, first }
-}
-
-/** The rung to prefetch and start on: the lowest of at least 360p (short side), else the lowest. */
-export function pickVariant(variants) {
-  const short = (v) => Math.min(v.width || Infinity, v.height || Infinity)
-  const byBandwidth = [...variants].sort((a, b) => a.bandwidth - b.bandwidth)
-  return byBandwidth.find((v) => Number.isFinite(short(v)) && short(v) >= PREFETCH_MIN_HEIGHT) || byBandwidth[0] || null
 }
 
 /**
@@ -157,7 +97,8 @@ export class MediaCache {
     const existing = this.videos.get(video.id)
     if (existing) return existing.promise
     const controller = new AbortController()
-    const record = { controller, urls: [], variant: null, audio: null, promise: null, done: false }
+    /** @type {{controller: AbortController, urls: string[], variant: import('../player/playlist.js').Variant | null, audio: import('../player/playlist.js').AudioRendition | null, promise: Promise<any>, done: boolean}} */
+    const record = { controller, urls: [], variant: null, audio: null, promise: Promise.resolve(null), done: false }
     this.videos.set(video.id, record)
     const { signal } = controller
     const started = performance.now()
@@ -168,7 +109,7 @@ export class MediaCache {
       const variant = pickVariant(master.variants)
       if (!variant) throw new Error('prefetch: the master playlist lists no variant')
       record.variant = variant
-      const audio = variant.audioGroup ? master.audio.filter((a) => a.group === variant.audioGroup).sort((a, b) => b.isDefault - a.isDefault)[0] || null : null
+      const audio = variant.audioGroup ? master.audio.filter((a) => a.group === variant.audioGroup).sort((a, b) => Number(b.isDefault) - Number(a.isDefault))[0] || null : null
       record.audio = audio
       const rendition = async (playlistUrl) => {
         const media = parseMedia(text(await this.fetchInto(video.id, playlistUrl, signal)), playlistUrl)
@@ -191,9 +132,12 @@ export class MediaCache {
  * An hls.js loader (subclass of the default XHR loader) that answers from `cache` when it holds
  * the URL, with load stats derived from the prefetch's real timing so the bandwidth estimate
  * stays honest, and otherwise loads over the network as usual.
+ * @param {MediaCache} cache
+ * @param {{onServed?: (url: string, entry: any) => void, onNetwork?: (url: string) => void}} [hooks]
  */
 export function cachingLoader(cache, { onServed, onNetwork } = {}) {
-  const Base = Hls.DefaultConfig.loader
+  // The default loader's internals (loadInternal, callbacks) are not in hls.js's typings.
+  const Base = /** @type {any} */ (Hls.DefaultConfig.loader)
   return class CachingLoader extends Base {
     loadInternal() {
       const context = this.context
@@ -234,37 +178,42 @@ export function cachingLoader(cache, { onServed, onNetwork } = {}) {
   }
 }
 
-/** The hls.js instance for the current feed video, fed from the cache. */
-export function createFeedHls(video, cache) {
+/**
+ * The hls.js settings and setup for the current feed video, fed from the cache: give them to
+ * the player core (`hlsConfig`, `onHls`). The instance starts on the prefetched level and
+ * starts loading as soon as both the manifest is parsed and the MediaSource is open (starting
+ * before the media is attached would wait for hls.js's next 100 ms tick).
+ * @param {{id: string}} video
+ * @param {MediaCache} cache
+ * @returns {{hlsConfig: Partial<import('hls.js').HlsConfig>, onHls: (hls: Hls) => void}}
+ */
+export function feedHlsOptions(video, cache) {
   const served = (metrics.servedFromCache[video.id] ||= [])
   const network = (metrics.networkAfterSwitch[video.id] ||= [])
   const Loader = cachingLoader(cache, {
     onServed: (url) => served.push(url),
     onNetwork: (url) => network.push(url),
   })
-  const hls = new Hls({
-    ...HLS_CONFIG,
-    loader: Loader,
-    autoStartLoad: false,
-  })
   const record = cache.info(video.id)
-  // Start loading as soon as both the manifest is parsed and the MediaSource is open: starting
-  // before the media is attached would wait for hls.js's next 100 ms tick.
-  let parsed = false
-  let attached = false
-  const maybeStart = () => {
-    if (parsed && attached) hls.startLoad(0)
+  return {
+    hlsConfig: { loader: /** @type {any} */ (Loader), autoStartLoad: false },
+    onHls: (hls) => {
+      let parsed = false
+      let attached = false
+      const maybeStart = () => {
+        if (parsed && attached) hls.startLoad(0)
+      }
+      hls.once(Hls.Events.MANIFEST_PARSED, () => {
+        const prefetchedUrl = record && record.variant ? cacheKey(record.variant.url) : null
+        const index = prefetchedUrl ? hls.levels.findIndex((l) => cacheKey(l.uri || (l.url && l.url[0]) || '') === prefetchedUrl) : -1
+        if (index >= 0) hls.startLevel = index
+        parsed = true
+        maybeStart()
+      })
+      hls.once(Hls.Events.MEDIA_ATTACHED, () => {
+        attached = true
+        maybeStart()
+      })
+    },
   }
-  hls.once(Hls.Events.MANIFEST_PARSED, () => {
-    const prefetchedUrl = record && record.variant ? cacheKey(record.variant.url) : null
-    const index = prefetchedUrl ? hls.levels.findIndex((l) => cacheKey(l.uri || (l.url && l.url[0]) || '') === prefetchedUrl) : -1
-    if (index >= 0) hls.startLevel = index
-    parsed = true
-    maybeStart()
-  })
-  hls.once(Hls.Events.MEDIA_ATTACHED, () => {
-    attached = true
-    maybeStart()
-  })
-  return hls
 }

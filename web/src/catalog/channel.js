@@ -1,7 +1,7 @@
 import { h, formatDate, formatCount } from '../dom.js'
 import { api, ApiError, currentUser } from '../api.js'
 import { infiniteGrid, emptyState, spinner, errorBox } from '../components.js'
-import { renderNotFound } from './notfound.js'
+import { renderNotFound } from '../notfound.js'
 
 export default async function channel(ctx) {
   const name = ctx.params.name

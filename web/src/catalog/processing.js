@@ -4,15 +4,22 @@
 // ourselves at that point so EventSource does not reconnect. If the stream cannot be used, the
 // video is polled instead.
 
-import { api } from './api.js'
+import { api } from '../api.js'
 
 export function isFinal(state) {
   return state.status === 'failed' || (state.status === 'ready' && state.processing_complete)
 }
 
 /**
+ * @typedef {{status: string, progress: number, renditions: string[], processing_complete: boolean, error?: string | null}} ProcessingState
+ */
+
+/**
  * watchProcessing(id, { render(state), onPlayable(state), onFinal(state), onDeleted() }) → stop()
  * onPlayable fires once, when the first renditions exist.
+ * @param {string} id
+ * @param {{render?: (state: ProcessingState) => void, onPlayable?: (state: ProcessingState) => void, onFinal?: (state: ProcessingState) => void, onDeleted?: () => void}} [handlers]
+ * @returns {() => void} stop
  */
 export function watchProcessing(id, { render = () => {}, onPlayable = () => {}, onFinal = () => {}, onDeleted = () => {} } = {}) {
   let stopped = false

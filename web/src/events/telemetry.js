@@ -6,7 +6,7 @@
 // and with navigator.sendBeacon when the page is hidden. Sending never blocks playback: it
 // happens off the event's call, failures are retried later, and the queue is bounded.
 
-import { csrfToken } from './api.js'
+import { csrfToken } from '../api.js'
 
 const KEEP = 500
 const ANON_KEY = 'spool.anonymousId'

@@ -1,14 +1,26 @@
 // Storyboard thumbnails: a WebVTT file whose cues name a sprite region,
 // e.g. "sb_0.jpg#xywh=160,0,160,90", relative to the VTT's own URL.
 
+/**
+ * Seconds of a WebVTT timestamp (hh:mm:ss.ttt or mm:ss.ttt), NaN for anything else.
+ * @param {string} text
+ */
 function parseTimestamp(text) {
-  // hh:mm:ss.ttt or mm:ss.ttt
-  const parts = text.trim().split(':').map(Number)
-  if (parts.some((n) => !Number.isFinite(n))) return NaN
-  return parts.reduce((acc, n) => acc * 60 + n, 0)
+  const raw = text.trim().split(':')
+  if (raw.length < 2 || raw.length > 3 || raw.some((p) => !/^\d+(\.\d+)?$/.test(p))) return NaN
+  return raw.map(Number).reduce((acc, n) => acc * 60 + n, 0)
 }
 
-/** Parses the VTT text into [{start, end, url, x, y, w, h}] sorted by start. */
+/**
+ * @typedef {{start: number, end: number, url: string, x: number, y: number, w: number, h: number}} StoryboardCue
+ */
+
+/**
+ * Parses the VTT text into cues sorted by start; cues that do not parse are skipped.
+ * @param {string} text
+ * @param {string} vttUrl what relative sprite URLs resolve against
+ * @returns {StoryboardCue[]}
+ */
 export function parseStoryboard(text, vttUrl) {
   const cues = []
   const lines = text.replace(/\r\n?/g, '\n').split('\n')
@@ -37,7 +49,12 @@ export function parseStoryboard(text, vttUrl) {
   return cues
 }
 
-/** The cue covering time t (binary search), or the nearest one. */
+/**
+ * The cue covering time t (binary search), or the nearest one.
+ * @param {StoryboardCue[]} cues sorted by start
+ * @param {number} t
+ * @returns {StoryboardCue | null}
+ */
 export function cueAt(cues, t) {
   if (!cues.length) return null
   let lo = 0
@@ -50,6 +67,10 @@ export function cueAt(cues, t) {
   return cues[lo]
 }
 
+/**
+ * @param {string} vttUrl
+ * @param {AbortSignal} [signal]
+ */
 export async function loadStoryboard(vttUrl, signal) {
   const response = await fetch(vttUrl, { signal, credentials: 'same-origin' })
   if (!response.ok) throw new Error(`storyboard: HTTP ${response.status}`)

@@ -31,9 +31,10 @@ function authCard(title, ...content) {
 export function authPage(ctx, { mode, title, submitLabel, action, altText, altLabel, altHref }) {
   ctx.setTitle(title)
   const next = safeNext(ctx.query.get('next') || '/', '/')
-  if (currentUser()) {
+  const signedIn = currentUser()
+  if (signedIn) {
     ctx.root.append(
-      authCard(title, h('p', null, 'You are signed in as ', h('strong', null, currentUser().name), '.'), h('a', { class: 'btn btn-primary', href: next }, 'Continue')),
+      authCard(title, h('p', null, 'You are signed in as ', h('strong', null, signedIn.name), '.'), h('a', { class: 'btn btn-primary', href: next }, 'Continue')),
     )
     return
   }

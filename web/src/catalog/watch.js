@@ -1,10 +1,10 @@
 import { h, icon, ICONS, formatAge, formatCount, formatDate, formatDuration } from '../dom.js'
 import { api, ApiError, currentUser, messageOf } from '../api.js'
 import { channelHref, watchHref, coverImage, errorBox, spinner } from '../components.js'
-import { createPlayer } from '../player.js'
-import { watchProcessing } from '../processing.js'
-import { track } from '../telemetry.js'
-import { renderNotFound } from './notfound.js'
+import { createPlayer } from '../player/controls.js'
+import { watchProcessing } from './processing.js'
+import { track } from '../events/telemetry.js'
+import { renderNotFound } from '../notfound.js'
 
 function relatedItem(v) {
   const href = watchHref(v.id)
@@ -102,7 +102,8 @@ export default async function watch(ctx) {
   const playerSlot = h('div', { class: 'player-slot' })
   const related = h('ol', { class: 'related-list' })
   const tags = v.tags && v.tags.length ? h('ul', { class: 'chips', 'aria-label': 'Tags' }, v.tags.map((t) => h('li', { class: 'chip' }, t))) : null
-  const mine = currentUser() && (currentUser().name === v.owner || currentUser().is_admin)
+  const me = currentUser()
+  const mine = me && (me.name === v.owner || me.is_admin)
   const details = h(
     'section',
     { class: 'watch-details' },
@@ -144,10 +145,52 @@ export default async function watch(ctx) {
       })
       playerSlot.append(note)
     }
-    window.__spoolPlayer = { hls: player.hls, video: player.video, metrics: player.metrics, stats: player.stats, seek: player.seek, play: player.play }
+    window.__spoolPlayer = {
+      get hls() {
+        return player.hls
+      },
+      video: player.video,
+      metrics: player.metrics,
+      stats: player.stats,
+      seek: player.seek,
+      play: player.play,
+    }
     ctx.onCleanup(() => {
       player.destroy()
       if (window.__spoolPlayer && window.__spoolPlayer.video === player.video) window.__spoolPlayer = undefined
+    })
+    if (!meta.processing_complete) followLadder(meta, player)
+  }
+
+  /**
+   * Opened while the video is still processing: when more renditions are published (or the
+   * ladder completes), reload the master playlist at the current position, so Auto can climb
+   * to the renditions that did not exist when the page loaded.
+   */
+  const followLadder = (meta, player) => {
+    let loaded = meta.renditions.length
+    // The growing master playlist may be cached for 2 s: a reload that still sees the old
+    // ladder tries again a little later.
+    let retries = 0
+    let retryTimer = 0
+    const offManifest = player.core.on('manifest', (levels) => {
+      if (player.core.metrics.reloads === 0 || levels.length >= loaded || retries >= 3) return
+      retries += 1
+      retryTimer = window.setTimeout(() => ctx.isCurrent() && player.reload(), 2500)
+    })
+    const stop = watchProcessing(meta.id, {
+      render: (state) => {
+        const published = state.renditions ? state.renditions.length : 0
+        if (state.status === 'failed' || published <= loaded || !ctx.isCurrent()) return
+        loaded = published
+        retries = 0
+        player.reload()
+      },
+    })
+    ctx.onCleanup(() => {
+      stop()
+      offManifest()
+      clearTimeout(retryTimer)
     })
   }
 

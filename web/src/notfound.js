@@ -1,4 +1,4 @@
-import { h } from '../dom.js'
+import { h } from './dom.js'
 
 /** The "not found" view; also used by pages whose video or channel does not exist. */
 export function renderNotFound(ctx, what = 'page') {
