@@ -114,6 +114,11 @@ pub struct MediaConfig {
     pub ffprobe: PathBuf,
     /// Most ffmpeg/ffprobe processes running at once in this process (at least 1).
     pub max_processes: usize,
+    /// Most streaming processes (fed through stdin, read through stdout: live transcoding)
+    /// running at once in this process, in a pool of their own beside `max_processes`.
+    pub max_streaming_processes: usize,
+    /// Seconds a streaming process may go without progress before it is killed.
+    pub stream_stall_timeout_s: u64,
     /// Seconds an ffprobe run may take before it is killed.
     pub probe_timeout_s: u64,
     /// Seconds one transcoding pass may take before it is killed.
@@ -252,6 +257,8 @@ impl Default for MediaConfig {
             ffmpeg: PathBuf::from("ffmpeg"),
             ffprobe: PathBuf::from("ffprobe"),
             max_processes: 2,
+            max_streaming_processes: 8,
+            stream_stall_timeout_s: 10,
             probe_timeout_s: 30,
             transcode_timeout_s: 6 * 3600,
             probe_size_bytes: 50_000_000,

@@ -1,15 +1,20 @@
 //! Cover images, in pure Rust (the `image` crate; no process is spawned here).
 //!
-//! Three jobs:
+//! Four jobs:
 //! - [`decode_upload`]: check an uploaded cover (JPEG, PNG or WebP, sniffed from its bytes) and
 //!   decode it, refusing oversized bodies, other formats, decompression bombs (dimensions are read
 //!   from the header and checked before any pixel buffer is allocated) and corrupt data.
 //! - [`pick_best`]: choose, among the candidate frames the transcoder wrote, the one that makes
 //!   the best cover: sharp, with contrast, neither black nor white nor flat.
 //! - [`write_cover_set`]: write the standard sizes ([`COVER_WIDTHS`]) as JPEG files, each
-//!   renamed into place so a reader never sees a partial file.
+//!   written durably and renamed into place so a reader never sees a partial file.
+//! - [`install`]: the one way a cover set is installed, by the pipeline (the best candidate)
+//!   and by the API (an upload, a chosen candidate) alike: a fresh set under the one naming
+//!   scheme of [`MediaLayout`], durable before the row that points at it is committed, and the
+//!   set no longer referenced removed afterwards.
 //!
-//! Everything here is synchronous and CPU-bound; async callers run it in `spawn_blocking`.
+//! Everything but [`install`] is synchronous and CPU-bound; async callers run it in
+//! `spawn_blocking` (as [`install`] does).
 
 use std::fs;
 use std::io::{BufWriter, Cursor, Write};
@@ -22,7 +27,11 @@ use image::imageops::FilterType;
 use image::metadata::Orientation;
 use image::{DynamicImage, GenericImageView, ImageDecoder, ImageError, ImageFormat, RgbImage};
 
+use spool_model::VideoId;
+use spool_storage::{Generation, MediaLayout};
+
 use crate::MediaError;
+use crate::transcode::storage_error;
 
 /// Widths of the standard cover sizes written for every cover (height follows the aspect ratio).
 pub const COVER_WIDTHS: [u32; 3] = [1280, 640, 320];
@@ -215,8 +224,110 @@ pub fn write_cover_set(
         write_jpeg_atomically(out, &out_dir.join(format!("{width}.jpg")))?;
         written.push((w, h));
     }
-    sync_dir(out_dir);
     Ok(written)
+}
+
+/// Where a new cover comes from.
+#[derive(Debug)]
+pub enum CoverSource {
+    /// An image the owner uploaded, checked against `limits` before it is decoded.
+    Upload {
+        /// The uploaded bytes.
+        bytes: Vec<u8>,
+        /// The caps it must meet.
+        limits: CoverLimits,
+    },
+    /// A frame file the pipeline wrote (a candidate the owner chose).
+    Frame(PathBuf),
+    /// The best of the candidate frames the pipeline wrote ([`pick_best`]).
+    BestOf(Vec<PathBuf>),
+}
+
+/// What recording a new cover set in the video row did (the answer of `install`'s `commit`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CoverCommit {
+    /// The row points at the new set; `previous` is the set it replaced, if any.
+    Replaced {
+        /// The replaced set's name (its files go).
+        previous: Option<String>,
+    },
+    /// The row was not changed (the video is gone, or an automatic cover met one the owner
+    /// chose): the new set goes.
+    Refused,
+}
+
+/// Installs a new cover set for `video`: decodes `source` and writes the standard sizes
+/// ([`write_cover_set`]) into a fresh cover directory ([`MediaLayout::begin_cover`]), every
+/// file durable; only then calls `commit` with the set's name, which records it in the video
+/// row; afterwards removes the set that is no longer referenced (the previous one, or the new
+/// one when `commit` refused it). Returns the new set's name, or `None` when refused. When
+/// `commit` fails the new set is left for [`MediaLayout::sweep`] (the row may or may not point
+/// at it).
+///
+/// # Errors
+///
+/// Whatever decoding and writing fail with ([`decode_upload`], [`pick_best`]), or `commit`'s
+/// error.
+pub async fn install<E, F, Fut>(
+    layout: &MediaLayout,
+    video: &VideoId,
+    source: CoverSource,
+    commit: F,
+) -> Result<Option<Generation>, E>
+where
+    E: From<MediaError>,
+    F: FnOnce(Generation) -> Fut,
+    Fut: std::future::Future<Output = Result<CoverCommit, E>>,
+{
+    let (layout_for_write, video_for_write) = (layout.clone(), video.clone());
+    let cover = tokio::task::spawn_blocking(move || -> Result<Generation, MediaError> {
+        let image = match source {
+            CoverSource::Upload { bytes, limits } => decode_upload(&bytes, &limits)?,
+            CoverSource::Frame(path) => decode_frame(&path)?,
+            CoverSource::BestOf(candidates) => decode_frame(&candidates[pick_best(&candidates)?])?,
+        };
+        let (cover, dir) = layout_for_write
+            .begin_cover(&video_for_write)
+            .map_err(storage_error)?;
+        if let Err(e) = write_cover_set(&image, &dir) {
+            let _ = layout_for_write.remove_cover(&video_for_write, &cover);
+            return Err(e);
+        }
+        Ok(cover)
+    })
+    .await
+    .map_err(|e| MediaError::Io(std::io::Error::other(format!("cover task failed: {e}"))))??;
+
+    match commit(cover.clone()).await? {
+        CoverCommit::Replaced { previous } => {
+            let old = previous.as_deref().and_then(Generation::parse);
+            if let Some(old) = old.filter(|old| *old != cover) {
+                remove_cover_set(layout, video, old).await;
+            }
+            Ok(Some(cover))
+        }
+        CoverCommit::Refused => {
+            remove_cover_set(layout, video, cover).await;
+            Ok(None)
+        }
+    }
+}
+
+/// Removes a cover set no row points to; a failure only leaves it for the sweep.
+async fn remove_cover_set(layout: &MediaLayout, video: &VideoId, cover: Generation) {
+    let (layout, video) = (layout.clone(), video.clone());
+    let removed = tokio::task::spawn_blocking(move || layout.remove_cover(&video, &cover)).await;
+    match removed {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("cannot remove an old cover set: {e}"),
+        Err(e) => tracing::warn!("cannot remove an old cover set: {e}"),
+    }
+}
+
+/// Decodes a frame file the pipeline wrote (our own JPEG; the default caps still apply).
+fn decode_frame(path: &Path) -> Result<DynamicImage, MediaError> {
+    let bytes = fs::read(path)?;
+    decode_upload(&bytes, &CoverLimits::default())
 }
 
 /// The formats an uploaded cover may have.
@@ -420,34 +531,20 @@ fn flatten(image: &DynamicImage) -> RgbImage {
     rgb
 }
 
-/// Encodes `image` as JPEG into a temporary file next to `path`, syncs it and renames it over
-/// `path`. The temporary file is removed on failure.
+/// Encodes `image` as JPEG through the one durable atomic write: a reader sees the old file
+/// or the whole new one, and the new one survives a power loss.
 fn write_jpeg_atomically(image: &RgbImage, path: &Path) -> Result<(), MediaError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".cover-")
-        .suffix(".jpg.tmp")
-        .tempfile_in(dir)?;
-    {
-        let mut out = BufWriter::new(tmp.as_file());
+    spool_storage::write_atomic_with(path, |file| {
+        let mut out = BufWriter::new(file);
         JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
             .encode_image(image)
             .map_err(|e| match e {
-                ImageError::IoError(e) => MediaError::Io(e),
-                other => MediaError::Io(std::io::Error::other(other)),
+                ImageError::IoError(e) => e,
+                other => std::io::Error::other(other),
             })?;
-        out.flush()?;
-    }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| MediaError::Io(e.error))?;
-    Ok(())
-}
-
-/// Best effort: make the renames durable.
-fn sync_dir(dir: &Path) {
-    if let Ok(dir) = fs::File::open(dir) {
-        let _ = dir.sync_all();
-    }
+        out.flush()
+    })
+    .map_err(storage_error)
 }
 
 /// How good a frame is as a cover.

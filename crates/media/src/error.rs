@@ -25,6 +25,15 @@ pub enum MediaError {
         /// The limit that passed.
         after: Duration,
     },
+    /// A streaming process made no progress (no output read, no advancing progress report)
+    /// for the stall timeout and was killed.
+    #[error("{tool} made no progress for {after:?} and was killed")]
+    Stalled {
+        /// "ffmpeg" or "ffprobe".
+        tool: &'static str,
+        /// The stall timeout that passed.
+        after: Duration,
+    },
     /// The tool exited unsuccessfully; `detail` is the end of its stderr.
     #[error("{tool} failed ({status}): {detail}")]
     Failed {
@@ -59,6 +68,7 @@ impl MediaError {
             Self::Invalid(_) => "invalid_media",
             Self::Spawn { .. } => "tool_unavailable",
             Self::Timeout { .. } => "tool_timeout",
+            Self::Stalled { .. } => "tool_stalled",
             Self::Failed { .. } => "tool_failed",
             Self::Io(_) => "media_io",
             Self::ImageTooLarge { .. } => "image_too_large",

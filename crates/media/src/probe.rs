@@ -139,6 +139,29 @@ pub(crate) fn input_args(
     args
 }
 
+/// The input options of a streaming ffmpeg reading what our own ingest feeds its stdin:
+/// `-protocol_whitelist pipe` (nothing in the stream can make it open a file or a URL), the
+/// demuxer forced to `format` (which must be one of [`FORMAT_WHITELIST`]) and `-i pipe:0`.
+///
+/// Errors: [`MediaError::Invalid`] for a format outside the whitelist.
+pub fn pipe_input_args(format: &str) -> Result<Vec<OsString>, MediaError> {
+    if format.is_empty() || !FORMAT_WHITELIST.split(',').any(|f| f == format) {
+        return Err(MediaError::Invalid(format!(
+            "{format:?} is not an accepted stream format"
+        )));
+    }
+    Ok(os_args(&[
+        "-protocol_whitelist",
+        "pipe",
+        "-format_whitelist",
+        format,
+        "-f",
+        format,
+        "-i",
+        "pipe:0",
+    ]))
+}
+
 /// `file:<path>`: read by the file protocol whatever the name looks like.
 pub(crate) fn file_url(path: &Path) -> OsString {
     let mut url = OsString::from("file:");

@@ -1,20 +1,36 @@
-//! The one process wrapper: every ffmpeg and ffprobe run in Spool goes through
-//! [`ProcessRunner::run`], which waits for a slot under the global concurrency limit, runs the
-//! tool with stdin closed, kills it when the timeout passes or when the caller's future is
-//! dropped, streams stdout line by line and keeps a bounded tail of stderr for error messages.
+//! The one process wrapper: every ffmpeg and ffprobe run in Spool goes through a
+//! [`ProcessRunner`], in one of two modes:
 //!
-//! This is the only module allowed to call `Command::new` (see `clippy.toml`).
+//! - [`ProcessRunner::run`] (VOD: probes, transcoding passes): waits for a slot under the
+//!   global concurrency limit (`media.max_processes`), runs the tool with stdin closed, kills
+//!   it when the wall-clock timeout passes or when the caller's future is dropped, streams
+//!   stdout line by line and keeps a bounded tail of stderr for error messages.
+//! - [`ProcessRunner::stream`] (live: long-running processes fed through stdin and read
+//!   through stdout): its own pool (`media.max_streaming_processes`), so it never queues
+//!   behind VOD encodes; instead of a wall-clock timeout a progress watchdog kills the process
+//!   when neither stdout bytes were read nor ffmpeg's `-progress` counters (on stderr)
+//!   advanced for the stall timeout; killed when dropped.
+//!
+//! Every child runs in its own process group and gets `SIGKILL` when the thread that spawned
+//! it dies (`PR_SET_PDEATHSIG`), so no ffmpeg outlives a killed server: without that,
+//! `kill_on_drop` does nothing when the parent is SIGKILLed, and the orphan keeps writing.
+//!
+//! This is the only module allowed to call `Command::new` (see `clippy.toml`), and the only
+//! one with `unsafe` code: [`die_with_parent`], the `pre_exec` hook.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use spool_config::MediaConfig;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
+use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::MediaError;
 
@@ -22,6 +38,8 @@ use crate::MediaError;
 const STDERR_TAIL_BYTES: usize = 8 * 1024;
 /// Most stdout collected when no line callback is given; a tool printing more fails.
 const MAX_STDOUT_BYTES: usize = 32 << 20;
+/// Longest stderr line looked at whole in streaming mode (longer ones are cut).
+const MAX_STDERR_LINE: u64 = 4096;
 
 /// Which tool to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,29 +63,35 @@ impl Tool {
 /// What a successful run printed.
 #[derive(Clone, Debug, Default)]
 pub struct ProcessOutput {
-    /// Everything on stdout, unless a line callback took it (then empty).
+    /// Everything on stdout, unless a line callback took it (then empty; always empty for a
+    /// streaming process, whose stdout the caller reads).
     pub stdout: String,
-    /// The last few KB of stderr (lossily decoded).
+    /// The last few KB of stderr (lossily decoded; without `-progress` lines when streaming).
     pub stderr_tail: String,
 }
 
-/// Runs ffmpeg/ffprobe under a shared concurrency limit. Cheap to clone: clones share the
-/// limit and the spawn counter.
+/// Runs ffmpeg/ffprobe under shared concurrency limits. Cheap to clone: clones share the
+/// limits and the spawn counter.
 #[derive(Clone, Debug)]
 pub struct ProcessRunner {
     ffmpeg: PathBuf,
     ffprobe: PathBuf,
     slots: Arc<Semaphore>,
+    streams: Arc<Semaphore>,
+    stall_timeout: Duration,
     spawned: Arc<AtomicU64>,
 }
 
 impl ProcessRunner {
-    /// A runner for the configured tool paths, allowing `max_processes` (at least 1) at once.
+    /// A runner for the configured tool paths, allowing `max_processes` VOD runs and
+    /// `max_streaming_processes` streaming processes (each at least 1) at once.
     pub fn new(config: &MediaConfig) -> Self {
         Self {
             ffmpeg: config.ffmpeg.clone(),
             ffprobe: config.ffprobe.clone(),
             slots: Arc::new(Semaphore::new(config.max_processes.max(1))),
+            streams: Arc::new(Semaphore::new(config.max_streaming_processes.max(1))),
+            stall_timeout: Duration::from_secs(config.stream_stall_timeout_s.max(1)),
             spawned: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -75,6 +99,43 @@ impl ProcessRunner {
     /// How many processes this runner (and its clones) has started so far.
     pub fn spawned(&self) -> u64 {
         self.spawned.load(Ordering::Relaxed)
+    }
+
+    /// The configured stall timeout of streaming processes (`media.stream_stall_timeout_s`).
+    pub fn stall_timeout(&self) -> Duration {
+        self.stall_timeout
+    }
+
+    /// The command for `tool`: stdout and stderr piped, killed on drop, in its own process
+    /// group, killed when its parent dies.
+    fn command(&self, tool: Tool, args: &[OsString], stdin: Stdio) -> Command {
+        let program = match tool {
+            Tool::Ffmpeg => &self.ffmpeg,
+            Tool::Ffprobe => &self.ffprobe,
+        };
+        tracing::debug!(tool = tool.name(), ?args, "spawning");
+        #[allow(clippy::disallowed_methods)] // the one place allowed to spawn processes
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            // Its own group: a terminal's Ctrl-C reaches the server (which shuts down in
+            // order), not the children directly.
+            .process_group(0);
+        die_with_parent(&mut command);
+        command
+    }
+
+    fn spawn(&self, tool: Tool, mut command: Command) -> Result<Child, MediaError> {
+        let child = command.spawn().map_err(|source| MediaError::Spawn {
+            tool: tool.name(),
+            source,
+        })?;
+        self.spawned.fetch_add(1, Ordering::Relaxed);
+        Ok(child)
     }
 
     /// Runs `tool` with `args` and stdin closed. Waits for a slot under the concurrency limit
@@ -93,31 +154,11 @@ impl ProcessRunner {
         timeout: Duration,
         on_line: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<ProcessOutput, MediaError> {
-        let _permit = self
-            .slots
-            .acquire()
-            .await
-            .expect("the process semaphore is never closed");
-        let program = match tool {
-            Tool::Ffmpeg => &self.ffmpeg,
-            Tool::Ffprobe => &self.ffprobe,
+        let _permit = self.slots.acquire().await.map_err(|_| closed_pool(tool))?;
+        let mut child = self.spawn(tool, self.command(tool, args, Stdio::null()))?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(unpiped(tool));
         };
-        tracing::debug!(tool = tool.name(), ?args, "spawning");
-        #[allow(clippy::disallowed_methods)] // the one place allowed to spawn processes
-        let mut command = tokio::process::Command::new(program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().map_err(|source| MediaError::Spawn {
-            tool: tool.name(),
-            source,
-        })?;
-        self.spawned.fetch_add(1, Ordering::Relaxed);
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let stderr = child.stderr.take().expect("stderr is piped");
 
         let work = async {
             let (out, tail) = tokio::join!(read_stdout(stdout, on_line), read_tail(stderr));
@@ -157,6 +198,286 @@ impl ProcessRunner {
             stderr_tail,
         })
     }
+
+    /// Starts `tool` as a streaming process: stdin and stdout are pipes for the caller
+    /// ([`StreamingProcess::take_stdin`], [`StreamingProcess::take_stdout`]), stderr is read
+    /// by [`StreamingProcess::wait`], which the caller must await alongside feeding and
+    /// reading: it is the process's watchdog. Waits for a slot of the streaming pool first
+    /// (never for a VOD slot). `stall_timeout` is how long the process may go without
+    /// progress (stdout bytes read by the caller, or an advancing `frame`, `out_time_us` or
+    /// `total_size` on an ffmpeg `-progress pipe:2` report) before it is killed.
+    ///
+    /// Give ffmpeg `-protocol_whitelist pipe` and `-i pipe:0` for its input (see
+    /// [`crate::probe::pipe_input_args`]): a streaming process reads what our own ingest
+    /// feeds it, never a URL.
+    ///
+    /// Errors: [`MediaError::Spawn`] when the tool cannot be started.
+    pub async fn stream(
+        &self,
+        tool: Tool,
+        args: &[OsString],
+        stall_timeout: Duration,
+    ) -> Result<StreamingProcess, MediaError> {
+        let permit = Arc::clone(&self.streams)
+            .acquire_owned()
+            .await
+            .map_err(|_| closed_pool(tool))?;
+        let mut child = self.spawn(tool, self.command(tool, args, Stdio::piped()))?;
+        let clock = Arc::new(ProgressClock::new());
+        let stdout = child.stdout.take().map(|inner| ProgressReader {
+            inner,
+            clock: Arc::clone(&clock),
+        });
+        Ok(StreamingProcess {
+            tool,
+            stdin: child.stdin.take(),
+            stdout,
+            stderr: child.stderr.take(),
+            child,
+            clock,
+            stall_timeout: stall_timeout.max(Duration::from_millis(100)),
+            _permit: permit,
+        })
+    }
+}
+
+fn closed_pool(tool: Tool) -> MediaError {
+    MediaError::Spawn {
+        tool: tool.name(),
+        source: std::io::Error::other("the process pool is closed"),
+    }
+}
+
+fn unpiped(tool: Tool) -> MediaError {
+    MediaError::Spawn {
+        tool: tool.name(),
+        source: std::io::Error::other("the child's pipes are missing"),
+    }
+}
+
+/// Makes the child get `SIGKILL` as soon as the thread that spawned it exits (the whole
+/// server, when it is SIGKILLed), and fail to start when that already happened.
+///
+/// Tokio spawns on the calling thread, and the pipeline spawns from the runtime's worker
+/// threads, which live as long as the runtime; a child spawned from a short-lived thread
+/// (`spawn_blocking`) would die with that thread.
+#[allow(unsafe_code)]
+fn die_with_parent(command: &mut Command) {
+    let parent = rustix::process::getpid();
+    // SAFETY: `pre_exec` runs the closure in the forked child before `exec`, where only
+    // async-signal-safe operations are allowed. It makes two raw system calls through rustix
+    // (`prctl(PR_SET_PDEATHSIG)` and `getppid`), allocates nothing (the `io::Error`s are
+    // plain OS error codes), takes no locks and touches no memory shared with other threads.
+    // Comparing the parent closes the race where the parent died between `fork` and `prctl`.
+    unsafe {
+        command.pre_exec(move || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))?;
+            if rustix::process::getppid() != Some(parent) {
+                return Err(rustix::io::Errno::SRCH.into());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// When a streaming process last made progress.
+#[derive(Debug)]
+struct ProgressClock {
+    started: Instant,
+    last_ms: AtomicU64,
+}
+
+impl ProgressClock {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(last)
+    }
+}
+
+/// A long-running process fed through stdin and read through stdout (see
+/// [`ProcessRunner::stream`]). Killed when dropped; holds its streaming slot until then.
+#[derive(Debug)]
+pub struct StreamingProcess {
+    tool: Tool,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Option<ProgressReader>,
+    stderr: Option<ChildStderr>,
+    clock: Arc<ProgressClock>,
+    stall_timeout: Duration,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl StreamingProcess {
+    /// The process id, while it runs.
+    pub fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// The process's stdin, to feed it (once); dropping it closes the pipe (end of input).
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.stdin.take()
+    }
+
+    /// The process's stdout, to read its output (once). Every byte read counts as progress.
+    pub fn take_stdout(&mut self) -> Option<ProgressReader> {
+        self.stdout.take()
+    }
+
+    /// Supervises the process until it exits: reads stderr (progress reports and a bounded
+    /// tail) and kills the process when it makes no progress for the stall timeout.
+    ///
+    /// Errors: [`MediaError::Stalled`] when the watchdog killed it, [`MediaError::Failed`]
+    /// (with the stderr tail) when it exited unsuccessfully.
+    pub async fn wait(mut self) -> Result<ProcessOutput, MediaError> {
+        let tool = self.tool;
+        let stall = self.stall_timeout;
+        let clock = Arc::clone(&self.clock);
+        let stderr = self.stderr.take();
+        // Nobody will feed a process whose stdin was never taken.
+        drop(self.stdin.take());
+        let finished = {
+            let work = async {
+                let tail = async {
+                    match stderr {
+                        Some(stderr) => read_stderr_progress(stderr, &clock).await,
+                        None => String::new(),
+                    }
+                };
+                let (tail, status) = tokio::join!(tail, self.child.wait());
+                status.map(|status| (tail, status))
+            };
+            let watchdog = async {
+                loop {
+                    let idle = clock.idle();
+                    if idle >= stall {
+                        return;
+                    }
+                    tokio::time::sleep(stall - idle).await;
+                }
+            };
+            tokio::select! {
+                result = work => Some(result),
+                () = watchdog => None,
+            }
+        };
+        let Some(result) = finished else {
+            let _ = self.child.kill().await;
+            tracing::warn!(
+                tool = tool.name(),
+                ?stall,
+                "streaming process stalled; killed"
+            );
+            return Err(MediaError::Stalled {
+                tool: tool.name(),
+                after: stall,
+            });
+        };
+        let (stderr_tail, status) = result?;
+        if !status.success() {
+            return Err(MediaError::Failed {
+                tool: tool.name(),
+                status: status.to_string(),
+                detail: stderr_tail.trim().to_owned(),
+            });
+        }
+        Ok(ProcessOutput {
+            stdout: String::new(),
+            stderr_tail,
+        })
+    }
+}
+
+/// A streaming process's stdout; every byte read resets its watchdog.
+#[derive(Debug)]
+pub struct ProgressReader {
+    inner: ChildStdout,
+    clock: Arc<ProgressClock>,
+}
+
+impl AsyncRead for ProgressReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.clock.touch();
+        }
+        polled
+    }
+}
+
+/// The counters of ffmpeg's `-progress` reports; progress is any of them advancing.
+#[derive(Default)]
+struct ProgressCounters {
+    frame: i64,
+    out_time_us: i64,
+    total_size: i64,
+}
+
+impl ProgressCounters {
+    /// `Some(advanced)` for a `-progress` line, `None` for anything else.
+    fn line(&mut self, line: &str) -> Option<bool> {
+        let (key, value) = line.trim().split_once('=')?;
+        let counter = match key {
+            "frame" => &mut self.frame,
+            "out_time_us" => &mut self.out_time_us,
+            "total_size" => &mut self.total_size,
+            "progress" => return Some(value == "end"),
+            "fps" | "bitrate" | "out_time_ms" | "out_time" | "dup_frames" | "drop_frames"
+            | "speed" => return Some(false),
+            k if k.starts_with("stream_") => return Some(false),
+            _ => return None,
+        };
+        let Ok(value) = value.trim().parse::<i64>() else {
+            return Some(false);
+        };
+        let advanced = value > *counter;
+        *counter = (*counter).max(value);
+        Some(advanced)
+    }
+}
+
+/// Reads a streaming process's stderr to the end: `-progress` lines reset the watchdog when
+/// a counter advanced (and stay out of the tail), everything else goes to the bounded tail.
+async fn read_stderr_progress(stderr: impl AsyncRead + Unpin, clock: &ProgressClock) -> String {
+    let mut reader = BufReader::new(stderr);
+    let mut counters = ProgressCounters::default();
+    let mut tail = Tail::default();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match (&mut reader)
+            .take(MAX_STDERR_LINE)
+            .read_until(b'\n', &mut line)
+            .await
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        match counters.line(&String::from_utf8_lossy(&line)) {
+            Some(true) => clock.touch(),
+            Some(false) => {}
+            None => tail.push(&line),
+        }
+    }
+    tail.finish()
 }
 
 /// Reads stdout to the end, handing lines to `on_line` or collecting them. `Ok(None)` when
@@ -196,34 +517,48 @@ async fn read_stdout(
     Ok(Some(String::from_utf8_lossy(&collected).into_owned()))
 }
 
+/// The last [`STDERR_TAIL_BYTES`] of what was pushed.
+#[derive(Default)]
+struct Tail {
+    bytes: Vec<u8>,
+    cut: bool,
+}
+
+impl Tail {
+    fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+        if self.bytes.len() > STDERR_TAIL_BYTES * 2 {
+            self.bytes.drain(..self.bytes.len() - STDERR_TAIL_BYTES);
+            self.cut = true;
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if self.bytes.len() > STDERR_TAIL_BYTES {
+            self.bytes.drain(..self.bytes.len() - STDERR_TAIL_BYTES);
+            self.cut = true;
+        }
+        let text = String::from_utf8_lossy(&self.bytes).into_owned();
+        // Start at a line boundary when the tail was cut.
+        match text.find('\n') {
+            Some(i) if self.cut => text[i + 1..].to_owned(),
+            _ => text,
+        }
+    }
+}
+
 /// Reads stderr to the end, keeping the last [`STDERR_TAIL_BYTES`] bytes.
 async fn read_tail(stderr: impl AsyncRead + Unpin) -> String {
     let mut reader = stderr;
-    let mut tail: Vec<u8> = Vec::with_capacity(STDERR_TAIL_BYTES * 2);
+    let mut tail = Tail::default();
     let mut buf = [0u8; 4096];
-    let mut cut = false;
     loop {
         match reader.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
-                tail.extend_from_slice(&buf[..n]);
-                if tail.len() > STDERR_TAIL_BYTES * 2 {
-                    tail.drain(..tail.len() - STDERR_TAIL_BYTES);
-                    cut = true;
-                }
-            }
+            Ok(n) => tail.push(&buf[..n]),
         }
     }
-    if tail.len() > STDERR_TAIL_BYTES {
-        tail.drain(..tail.len() - STDERR_TAIL_BYTES);
-        cut = true;
-    }
-    let text = String::from_utf8_lossy(&tail).into_owned();
-    // Start at a line boundary when the tail was cut.
-    match text.find('\n') {
-        Some(i) if cut => text[i + 1..].to_owned(),
-        _ => text,
-    }
+    tail.finish()
 }
 
 #[cfg(test)]

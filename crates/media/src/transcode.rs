@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use spool_config::MediaConfig;
+use spool_storage::media::{AUDIO_DIR, CANDIDATES_DIR, STORYBOARD_DIR, STORYBOARD_VTT};
 
 use crate::MediaError;
 use crate::ladder::{Rung, fps_rational};
@@ -144,7 +145,7 @@ struct Plan {
 
 fn plan_pass(spec: &PassSpec<'_>, config: &MediaConfig) -> Result<Plan, MediaError> {
     for rung in spec.rungs {
-        let reserved = ["audio", "storyboard", "candidates"];
+        let reserved = [AUDIO_DIR, STORYBOARD_DIR, CANDIDATES_DIR];
         if rung.name.is_empty()
             || !rung.name.bytes().all(|b| b.is_ascii_alphanumeric())
             || reserved.contains(&rung.name.as_str())
@@ -232,16 +233,16 @@ pub async fn run_pass(
         .rungs
         .iter()
         .map(|r| out_dir.join(&r.name))
-        .chain(plan.audio.then(|| out_dir.join("audio")))
+        .chain(plan.audio.then(|| out_dir.join(AUDIO_DIR)))
         .chain(
             plan.storyboard
                 .is_some()
-                .then(|| out_dir.join("storyboard")),
+                .then(|| out_dir.join(STORYBOARD_DIR)),
         )
         .chain(
             plan.candidates
                 .is_some()
-                .then(|| out_dir.join("candidates")),
+                .then(|| out_dir.join(CANDIDATES_DIR)),
         )
         .collect();
     tokio::task::spawn_blocking(move || {
@@ -453,7 +454,7 @@ fn ffmpeg_args(
         ]));
         args.push(format!("{AUDIO_BITRATE_KBPS}k").into());
         args.extend(os_args(&["-ac", "2", "-ar", "48000"]));
-        hls_output(&mut args, &out_dir.join("audio"), config);
+        hls_output(&mut args, &out_dir.join(AUDIO_DIR), config);
     }
     if plan.storyboard.is_some() {
         args.extend(os_args(&[
@@ -470,7 +471,7 @@ fn ffmpeg_args(
             "-start_number",
             "1",
         ]));
-        args.push(template(&out_dir.join("storyboard"), "sb_%d.jpg"));
+        args.push(template(&out_dir.join(STORYBOARD_DIR), "sb_%d.jpg"));
     }
     if let Some((count, _, _)) = plan.candidates {
         args.extend(os_args(&[
@@ -491,7 +492,7 @@ fn ffmpeg_args(
             "-start_number",
             "1",
         ]));
-        args.push(template(&out_dir.join("candidates"), "c_%d.jpg"));
+        args.push(template(&out_dir.join(CANDIDATES_DIR), "c_%d.jpg"));
     }
     args
 }
@@ -517,7 +518,7 @@ fn collect(out_dir: &Path, plan: &Plan, duration_s: f64) -> Result<PassOutput, M
         });
     }
     let audio = if plan.audio {
-        let (init, segments) = read_rendition(&out_dir.join("audio"))?;
+        let (init, segments) = read_rendition(&out_dir.join(AUDIO_DIR))?;
         let (bandwidth, average_bandwidth) = bandwidths(&segments, init.timescale);
         Some(AudioOutput {
             track: AudioTrack {
@@ -534,7 +535,7 @@ fn collect(out_dir: &Path, plan: &Plan, duration_s: f64) -> Result<PassOutput, M
     };
     let storyboard = match &plan.storyboard {
         Some(expected) => {
-            let dir = out_dir.join("storyboard");
+            let dir = out_dir.join(STORYBOARD_DIR);
             let sheets = numbered(&dir, "sb_", ".jpg");
             if sheets.is_empty() {
                 return Err(no_output("the storyboard"));
@@ -547,7 +548,7 @@ fn collect(out_dir: &Path, plan: &Plan, duration_s: f64) -> Result<PassOutput, M
                 ..expected.clone()
             };
             write_atomic(
-                &dir.join("storyboard.vtt"),
+                &dir.join(STORYBOARD_VTT),
                 &manifest::storyboard_vtt(&sb, duration_s, ""),
             )?;
             Some(sb)
@@ -555,7 +556,7 @@ fn collect(out_dir: &Path, plan: &Plan, duration_s: f64) -> Result<PassOutput, M
         None => None,
     };
     let candidates = match plan.candidates {
-        Some(_) => numbered(&out_dir.join("candidates"), "c_", ".jpg"),
+        Some(_) => numbered(&out_dir.join(CANDIDATES_DIR), "c_", ".jpg"),
         None => Vec::new(),
     };
     Ok(PassOutput {
@@ -668,12 +669,14 @@ fn bandwidths(segments: &[SegmentInfo], timescale: u32) -> (u64, u64) {
     (peak.ceil() as u64, average.ceil() as u64)
 }
 
-/// Writes `path` through a temporary file and a rename, so readers never see half of it.
-fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    fs::write(&tmp, contents)?;
-    fs::rename(&tmp, path)
+/// Writes one of our text files (playlist, WebVTT) durably through the one atomic write.
+fn write_atomic(path: &Path, contents: &str) -> Result<(), MediaError> {
+    spool_storage::write_atomic(path, contents.as_bytes()).map_err(storage_error)
+}
+
+pub(crate) fn storage_error(e: spool_storage::StorageError) -> MediaError {
+    let spool_storage::StorageError::Io { source, .. } = e;
+    MediaError::Io(source)
 }
 
 #[cfg(test)]
