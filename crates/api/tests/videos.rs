@@ -185,6 +185,7 @@ fn published(complete: bool, storyboard: bool) -> Published {
         audio: None,
         complete,
         storyboard,
+        ladder_key: None,
     }
 }
 

@@ -19,6 +19,11 @@ pub struct Published {
     pub complete: bool,
     /// True when `<generation>/storyboard/storyboard.vtt` and its sprite sheets exist.
     pub storyboard: bool,
+    /// The ladder settings the media was encoded with (the pipeline's key); media is shared
+    /// between videos of the same content only under the same key. None in rows written
+    /// before it existed (never shared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder_key: Option<String>,
 }
 
 impl Published {

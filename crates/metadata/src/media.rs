@@ -4,7 +4,8 @@
 
 use spool_model::{VideoId, now_millis};
 
-use crate::{Blob, Result, Store};
+use crate::videos::{VIDEO_SELECT, video_from_row};
+use crate::{Blob, Result, Store, VideoRow};
 
 /// Longest failure reason kept (`videos.error VARCHAR(2000)`); longer texts are cut.
 pub const MAX_VIDEO_ERROR_LEN: usize = 2000;
@@ -19,6 +20,24 @@ impl Store {
             Some(hash) => self.blob(&hash).await,
             None => Ok(None),
         }
+    }
+
+    /// Ready videos made from the content `hash`, other than `except`, newest first (at most
+    /// 16): media a new video of the same content may share instead of transcoding again.
+    pub async fn media_donors(
+        &self,
+        hash: &spool_model::ContentHash,
+        except: &VideoId,
+    ) -> Result<Vec<VideoRow>> {
+        let rows = sqlx::query(&format!(
+            "{VIDEO_SELECT} WHERE v.blake3 = ? AND v.status = 'ready' AND v.id <> ? \
+             ORDER BY v.created_at DESC LIMIT 16"
+        ))
+        .bind(hash.to_hex())
+        .bind(except.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(video_from_row).collect()
     }
 
     /// Marks an uploaded video `processing` (idempotent; a video already published keeps

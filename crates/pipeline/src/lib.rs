@@ -12,11 +12,16 @@
 //!    (the video is `ready`); then one pass encodes the higher rungs and publishes the whole
 //!    ladder. Each publication is one conditional UPDATE of the video row.
 //!
+//! A video whose content another ready video was already transcoded from, with the same
+//! ladder settings, shares that video's media instead (`reuse`): `ready` in its `process`
+//! stage, with no transcode.
+//!
 //! Stages are idempotent: output goes to a fresh generation directory that nothing references
 //! until it is published; a retry after the quick pass was published keeps that generation and
 //! only redoes the higher rungs; a retry after everything was published does nothing.
 
 mod fetch;
+mod reuse;
 mod stages;
 
 pub use fetch::SourceCache;

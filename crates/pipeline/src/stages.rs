@@ -147,6 +147,17 @@ impl Handler for Pipeline {
 impl Inner {
     /// Stage 1: fetch, probe, validate, record, queue the transcode.
     async fn process(&self, video: &VideoId) -> StageResult {
+        let layout = spool_storage::MediaLayout::new(&self.config.server.data_dir);
+        let shared = crate::reuse::share_existing(&self.store, &layout, &self.config.media, video)
+            .await
+            .map_err(|e| StageError {
+                permanent: false,
+                reason: e.to_string(),
+            })?;
+        if shared {
+            self.sources.release(video).await;
+            return Ok(());
+        }
         let Some(source) = self.fetch_source(video).await? else {
             return Ok(());
         };
@@ -384,6 +395,7 @@ impl Inner {
             audio: outputs.audio.as_ref().map(|a| a.track.clone()),
             complete,
             storyboard: gen_dir.join("storyboard/storyboard.vtt").exists(),
+            ladder_key: Some(crate::reuse::ladder_key(&self.config.media)),
         };
         if !self
             .store

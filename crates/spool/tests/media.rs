@@ -463,3 +463,64 @@ fn make_frame(dir: &Path) -> PathBuf {
     );
     path
 }
+
+/// Uploading content the server already transcoded creates a video that shares the existing
+/// renditions, storyboard and cover (no second transcode), is ready at once, and keeps
+/// playing after the first video is deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_content_shares_its_media_and_outlives_the_first_video() {
+    let server = Server::start().await;
+    let token = server.user_add("alice");
+    let source = make_source(server.dir(), "clip.mp4", "640x360", 5);
+    let first = upload_ok(
+        upload_command(&server, &token, &source, &server.dir().join("state1")),
+        &server,
+    );
+    let done = wait_for(&server, &token, &first, "the whole ladder", |v| {
+        v["processing_complete"] == true
+    })
+    .await;
+
+    // The same file again: an instant upload (no bytes sent), then shared media.
+    let uploaded = Instant::now();
+    let second = upload_ok(
+        upload_command(&server, &token, &source, &server.dir().join("state2")),
+        &server,
+    );
+    assert_ne!(first, second);
+    let shared = wait_for(&server, &token, &second, "shared media", |v| {
+        v["processing_complete"] == true
+    })
+    .await;
+    let ready_after = uploaded.elapsed();
+    eprintln!("shared media: ready {ready_after:?} after the upload command started");
+    assert!(
+        ready_after < Duration::from_secs(10),
+        "sharing took {ready_after:?}: it transcoded again?"
+    );
+    for key in ["renditions", "duration_s", "width", "height", "progress"] {
+        assert_eq!(shared[key], done[key], "{key}");
+    }
+    // The same generation (one encode), served under the new video's id.
+    let generation_of = |v: &Value| {
+        let url = v["storyboard_vtt_url"].as_str().unwrap().to_owned();
+        url.split('/').rev().nth(2).unwrap().to_owned()
+    };
+    assert_eq!(generation_of(&shared), generation_of(&done));
+    assert!(shared["cover_url"].is_string(), "{shared}");
+
+    // Deleting the first video keeps what the second uses.
+    let deleted = client()
+        .delete(server.url(&format!("/api/v1/videos/{first}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    for key in ["hls_url", "storyboard_vtt_url", "cover_url"] {
+        let url = shared[key].as_str().unwrap();
+        assert_eq!(get(url, &[]).await.status(), 200, "{key} {url}");
+    }
+    play(shared["hls_url"].as_str().unwrap());
+    server.assert_healthy().await;
+}
