@@ -1,3 +1,5 @@
+// The page shown when a page module fails to load or render.
+
 import { h } from './dom.js'
 import { messageOf } from './api.js'
 

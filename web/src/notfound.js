@@ -1,3 +1,5 @@
+// The 404 page: an unknown route, or a video or channel that does not exist (or is not visible).
+
 import { h } from './dom.js'
 
 /** The "not found" view; also used by pages whose video or channel does not exist. */

@@ -1,8 +1,11 @@
 //! The web app in a real browser: `web/tests/e2e.mjs` drives Debian's Chromium through
 //! playwright-core against a real `spool serve` with a fresh data dir (sign-up, upload through
 //! the page, processing, playback, storyboard, seeking, the feed's prefetch, a throttled
-//! network, private videos, no XSS, no console errors, screenshots). The script asserts; this
-//! test runs it, checks its report and keeps its measurements and screenshots.
+//! network, private videos, no XSS, no console errors, screenshots), and what a person sees:
+//! on the watch page and in the feed the video is the topmost element at the player's centre
+//! and two screenshots of the picture a second of playback apart differ; a watch page opened
+//! while the video processes picks up the renditions published later. The script asserts;
+//! this test runs it, checks its report and keeps its measurements and screenshots.
 
 #![allow(clippy::disallowed_methods)] // drives node, like the interop tests
 

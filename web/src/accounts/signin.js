@@ -1,3 +1,5 @@
+// The sign-in page (`/signin`), on the shared auth form.
+
 import { signIn } from '../api.js'
 import { authPage } from './authform.js'
 

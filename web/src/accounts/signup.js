@@ -1,3 +1,5 @@
+// The sign-up page (`/signup`), on the shared auth form.
+
 import { signUp } from '../api.js'
 import { authPage } from './authform.js'
 

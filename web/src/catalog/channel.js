@@ -1,3 +1,5 @@
+// A channel page (`/c/:name`): the owner's public videos.
+
 import { h, formatDate, formatCount } from '../dom.js'
 import { api, ApiError, currentUser } from '../api.js'
 import { infiniteGrid, emptyState, spinner, errorBox } from '../components.js'

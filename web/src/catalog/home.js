@@ -1,3 +1,5 @@
+// The home page (`/`): the public videos, newest first, as an infinitely scrolling grid.
+
 import { h } from '../dom.js'
 import { api } from '../api.js'
 import { infiniteGrid, emptyState } from '../components.js'

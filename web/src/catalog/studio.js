@@ -1,3 +1,6 @@
+// The studio page (`/studio`): the signed-in owner's videos with edit, cover, retry, delete and
+// stats (rows in studio-item.js), following processing while it runs.
+
 import { h } from '../dom.js'
 import { api, currentUser } from '../api.js'
 import { studioItem, confirmDialog } from './studio-item.js'

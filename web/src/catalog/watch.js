@@ -1,3 +1,7 @@
+// The watch page (`/watch/:id`): the player (player/controls.js over the player core), title,
+// channel, likes, description and related videos; a processing box until the video is playable,
+// and, while processing goes on, a ladder reload when more renditions are published.
+
 import { h, icon, ICONS, formatAge, formatCount, formatDate, formatDuration } from '../dom.js'
 import { api, ApiError, currentUser, messageOf } from '../api.js'
 import { channelHref, watchHref, coverImage, errorBox, spinner } from '../components.js'

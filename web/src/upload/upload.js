@@ -1,3 +1,6 @@
+// The upload page (`/upload`): pick a file, title it, upload it resumably (tus.js: pause,
+// resume, resume after a reload), then follow processing until the video can be watched.
+
 import { h, uid, icon, ICONS, formatBytes } from '../dom.js'
 import { api, currentUser, messageOf } from '../api.js'
 import { startUpload } from './tus.js'
