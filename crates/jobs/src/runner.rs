@@ -264,6 +264,8 @@ impl<H: Handler> Runner<H> {
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = sleep(self.config.poll_interval) => {}
+                    // A job queued in this process: look at once (others wait for the poll).
+                    () = self.store.job_queued() => {}
                 }
             }
         }

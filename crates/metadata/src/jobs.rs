@@ -220,7 +220,9 @@ impl Store {
                 "job kind must be 1 to {MAX_JOB_KIND_LEN} bytes"
             )));
         }
-        insert_job(self.pool(), kind, video_id, now_millis()).await
+        let queued = insert_job(self.pool(), kind, video_id, now_millis()).await?;
+        self.notify_job_queued();
+        Ok(queued)
     }
 
     /// Up to `limit` jobs runnable at `now`: queued and due, or running under an expired lease

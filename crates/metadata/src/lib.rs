@@ -98,12 +98,25 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Wakes this process's idle job runners when a job is queued through this handle (other
+    /// processes find it at their next poll).
+    job_queued: std::sync::Arc<tokio::sync::Notify>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
 
 impl Store {
+    /// Resolves when a job is queued through this store (or a clone) after the call; idle job
+    /// runners wait on it beside their poll interval.
+    pub async fn job_queued(&self) {
+        self.job_queued.notified().await;
+    }
+
+    pub(crate) fn notify_job_queued(&self) {
+        self.job_queued.notify_waiters();
+    }
+
     /// Connects and applies pending migrations. `url` is `sqlite://…` or `mysql://…`.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
@@ -139,7 +152,11 @@ impl Store {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::MySql => MYSQL_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            job_queued: Default::default(),
+        })
     }
 
     /// The engine behind this store.

@@ -388,6 +388,7 @@ impl Store {
         .await?;
         crate::jobs::insert_job(&mut *tx, PROCESS_JOB, &upload.video_id, now).await?;
         tx.commit().await?;
+        self.notify_job_queued();
         Ok(true)
     }
 

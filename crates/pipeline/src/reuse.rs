@@ -41,6 +41,7 @@ pub(crate) async fn share_existing(
     media: &MediaConfig,
     video: &VideoId,
 ) -> Result<bool, ShareError> {
+    let started = std::time::Instant::now();
     let Some(row) = store.video(video).await? else {
         return Ok(false);
     };
@@ -105,7 +106,8 @@ pub(crate) async fn share_existing(
                 .publish_media(video, &published.to_json(), 100)
                 .await?
             {
-                tracing::info!(video = %video, donor = %donor.id, "shared the media of the same content");
+                tracing::info!(video = %video, donor = %donor.id, ms = started.elapsed().as_millis(),
+                    "shared the media of the same content");
                 return Ok(true);
             }
         }
