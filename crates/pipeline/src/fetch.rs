@@ -61,7 +61,13 @@ impl SourceCache {
         let part = dir.join("source.part");
         let _ = tokio::fs::remove_file(&part).await;
         fetch(&from, &part).await?;
-        tokio::fs::rename(&part, &path).await?;
+        // Complete and durable under its final name, or not there at all: a later stage
+        // trusts a file of the right size.
+        let (part_path, final_path) = (part.clone(), path.clone());
+        tokio::task::spawn_blocking(move || spool_storage::persist(&part_path, &final_path))
+            .await
+            .map_err(std::io::Error::other)?
+            .map_err(std::io::Error::other)?;
         self.fetches.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("spool_pipeline_source_fetches_total").increment(1);
         Ok(path)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use spool_config::Config;
 use spool_jobs::{Handler, JobError, JobRow};
-use spool_media::cover;
+use spool_media::cover::{self, CoverCommit, CoverSource};
 use spool_media::ladder::{self, Rung};
 use spool_media::manifest::{self, Rendition};
 use spool_media::probe::{self, MediaInfo};
@@ -16,16 +16,19 @@ use spool_media::transcode::{self, AudioOutput, PassOutput, PassSpec, RenditionO
 use spool_media::{MediaError, Published};
 use spool_metadata::{CoverChange, MetadataError, Store};
 use spool_model::VideoId;
-use spool_storage::LocalStore;
+use spool_storage::media::{
+    AUDIO_DIR, CANDIDATES_DIR, MANIFEST_FILE, OUTPUTS_FILE, STORYBOARD_DIR,
+};
+use spool_storage::{Generation, Keep, LocalStore, MediaLayout, PassDir, StorageError};
 
 use crate::fetch::SourceCache;
 use crate::{PROCESS_JOB, TRANSCODE_JOB};
 
 /// Cover candidates taken from the quick pass's decode.
 const COVER_CANDIDATES: u32 = 8;
-/// What each published pass produced (segment lists for the DASH manifest), kept in the
-/// generation dir so a retried stage can rebuild the manifest without re-encoding.
-const OUTPUTS_FILE: &str = "outputs.json";
+/// Cover sets younger than this are never swept: one may be being installed (by the API)
+/// with its row not yet committed.
+const COVER_SWEEP_GRACE: Duration = Duration::from_secs(600);
 /// The `process` stage's probe results, kept in the video's scratch dir.
 const PROBE_FILE: &str = "probe.json";
 /// Shortest pause between two progress writes of one video.
@@ -42,7 +45,7 @@ struct Inner {
     sources: SourceCache,
     processes: ProcessRunner,
     config: Arc<Config>,
-    media_root: PathBuf,
+    layout: MediaLayout,
 }
 
 /// Why a stage failed, and whether trying again could help.
@@ -70,6 +73,15 @@ impl From<MetadataError> for StageError {
     }
 }
 
+impl From<StorageError> for StageError {
+    fn from(e: StorageError) -> Self {
+        Self {
+            permanent: false,
+            reason: format!("file system: {e}"),
+        }
+    }
+}
+
 impl From<std::io::Error> for StageError {
     fn from(e: std::io::Error) -> Self {
         Self {
@@ -90,7 +102,7 @@ impl Pipeline {
             inner: Arc::new(Inner {
                 sources: SourceCache::new(data.join("scratch"), blobs),
                 processes: ProcessRunner::new(&config.media),
-                media_root: data.join("media"),
+                layout: MediaLayout::new(data),
                 store,
                 config,
             }),
@@ -110,9 +122,9 @@ impl Pipeline {
         &self.inner.sources
     }
 
-    /// Where published media lives: `<media root>/<video id>/...`.
-    pub fn media_root(&self) -> &Path {
-        &self.inner.media_root
+    /// Where published media lives.
+    pub fn layout(&self) -> &MediaLayout {
+        &self.inner.layout
     }
 }
 
@@ -147,13 +159,13 @@ impl Handler for Pipeline {
 impl Inner {
     /// Stage 1: fetch, probe, validate, record, queue the transcode.
     async fn process(&self, video: &VideoId) -> StageResult {
-        let layout = spool_storage::MediaLayout::new(&self.config.server.data_dir);
-        let shared = crate::reuse::share_existing(&self.store, &layout, &self.config.media, video)
-            .await
-            .map_err(|e| StageError {
-                permanent: false,
-                reason: e.to_string(),
-            })?;
+        let shared =
+            crate::reuse::share_existing(&self.store, &self.layout, &self.config.media, video)
+                .await
+                .map_err(|e| StageError {
+                    permanent: false,
+                    reason: e.to_string(),
+                })?;
         if shared {
             self.sources.release(video).await;
             return Ok(());
@@ -166,8 +178,12 @@ impl Inner {
         }
         let info = probe::probe(&self.processes, &source, &self.config.media).await?;
         // Kept beside the source for the transcode stage, which runs on this worker too.
-        let json = serde_json::to_vec(&info).expect("probe results serialize");
-        write_atomically(&self.sources.dir(video).join(PROBE_FILE), &json).await?;
+        let json = serde_json::to_vec(&info).map_err(|e| StageError {
+            permanent: false,
+            reason: format!("probe results do not serialize: {e}"),
+        })?;
+        let path = self.sources.dir(video).join(PROBE_FILE);
+        blocking(move || spool_storage::write_atomic(&path, &json)).await?;
         let duration_ms = (info.duration_s * 1000.0).round() as i64;
         let size = info.video.as_ref().map(|v| (v.width, v.height));
         self.store.record_probe(video, duration_ms, size).await?;
@@ -216,6 +232,21 @@ impl Inner {
             self.sources.release(video).await;
             return Ok(());
         }
+        let published_generation = match &published {
+            Some(p) => Some(Generation::parse(&p.generation).ok_or_else(|| StageError {
+                permanent: true,
+                reason: "stored media description names an unusable generation".into(),
+            })?),
+            None => None,
+        };
+        // This worker holds the video's job, so no pass of it runs anywhere else: whatever an
+        // earlier, killed attempt left that the row does not point to goes now.
+        self.sweep(
+            video,
+            published_generation.as_ref(),
+            row.cover_gen.as_deref(),
+        )
+        .await?;
         let Some(source) = self.fetch_source(video).await? else {
             return Ok(());
         };
@@ -227,14 +258,15 @@ impl Inner {
         let mut progress = Progress::new(&self.store, video);
 
         // Quick pass (or the only pass): low rungs, audio, storyboard, cover candidates.
-        let (generation, mut outputs) = match published {
-            Some(p) => {
-                let outputs = self.read_back(video, &p).await?;
-                (p.generation, outputs)
+        let (generation, mut outputs) = match (published, published_generation) {
+            (Some(p), Some(generation)) => {
+                let outputs = self.read_back(video, &generation, &p).await?;
+                (generation, outputs)
             }
-            None => {
-                let generation = new_generation();
-                let out_dir = self.media_root.join(video.as_str()).join(&generation);
+            _ => {
+                // A fresh generation: nothing else ever writes into it.
+                let generation = Generation::fresh();
+                let pass = self.begin_pass(video, &generation).await?;
                 let spec = PassSpec {
                     source: &source,
                     info: &info,
@@ -246,13 +278,20 @@ impl Inner {
                     } else {
                         0
                     },
-                    out_dir: &out_dir,
+                    out_dir: pass.path(),
                 };
-                let output = self
+                let mut output = self
                     .run_pass(&spec, &mut progress, weights.before_quick(), weights.quick)
                     .await?;
+                output.candidates = output
+                    .candidates
+                    .iter()
+                    .map(|c| pass.committed_path(c))
+                    .collect();
+                self.commit_pass(pass, Vec::new()).await?;
                 if !output.candidates.is_empty() && !row.cover_custom {
-                    self.publish_auto_cover(video, &output.candidates).await?;
+                    self.publish_auto_cover(video, output.candidates.clone())
+                        .await?;
                 }
                 let outputs = Outputs::from_pass(output);
                 let done = high.is_empty();
@@ -278,11 +317,9 @@ impl Inner {
             return Ok(());
         }
 
-        // The rest of the ladder in one pass over the same generation.
-        let out_dir = self.media_root.join(video.as_str()).join(&generation);
-        for rung in &high {
-            remove_dir_if_exists(&out_dir.join(&rung.name)).await?;
-        }
+        // The rest of the ladder in one pass, written apart and then committed into the same
+        // generation beside what is published (which it may never replace).
+        let pass = self.begin_pass(video, &generation).await?;
         let spec = PassSpec {
             source: &source,
             info: &info,
@@ -290,7 +327,7 @@ impl Inner {
             audio: false,
             storyboard: false,
             cover_candidates: 0,
-            out_dir: &out_dir,
+            out_dir: pass.path(),
         };
         let output = self
             .run_pass(
@@ -300,6 +337,13 @@ impl Inner {
                 100 - weights.after_quick(),
             )
             .await?;
+        let mut keep: Vec<String> = outputs
+            .renditions
+            .iter()
+            .map(|r| r.rendition.name.clone())
+            .collect();
+        keep.extend([AUDIO_DIR, STORYBOARD_DIR, CANDIDATES_DIR].map(String::from));
+        self.commit_pass(pass, keep).await?;
         outputs.add(output);
         if !self
             .publish(video, &generation, &info, &outputs, true, 100)
@@ -309,6 +353,51 @@ impl Inner {
         }
         progress.finish().await;
         self.sources.release(video).await;
+        Ok(())
+    }
+
+    /// Removes what no row points to from the video's media directory (see
+    /// [`MediaLayout::sweep`]).
+    async fn sweep(
+        &self,
+        video: &VideoId,
+        generation: Option<&Generation>,
+        cover: Option<&str>,
+    ) -> StageResult {
+        let (layout, id) = (self.layout.clone(), video.clone());
+        let generation = generation.cloned();
+        let cover = cover.and_then(Generation::parse);
+        let removed = blocking(move || {
+            layout.sweep(
+                &id,
+                &Keep {
+                    generation: generation.as_ref(),
+                    cover: cover.as_ref(),
+                    cover_grace: COVER_SWEEP_GRACE,
+                },
+            )
+        })
+        .await?;
+        for path in removed {
+            tracing::info!(video = %video, path = %path.display(), "removed media no row points to");
+        }
+        Ok(())
+    }
+
+    async fn begin_pass(&self, video: &VideoId, generation: &Generation) -> StageResult<PassDir> {
+        let (layout, id, generation) = (self.layout.clone(), video.clone(), generation.clone());
+        blocking(move || layout.begin_pass(&id, &generation)).await
+    }
+
+    /// Makes a pass's files durable and moves them into their generation; `keep` names the
+    /// published entries it may not replace.
+    async fn commit_pass(&self, pass: PassDir, keep: Vec<String>) -> StageResult {
+        let layout = self.layout.clone();
+        blocking(move || {
+            let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+            layout.commit_pass(pass, &keep)
+        })
+        .await?;
         Ok(())
     }
 
@@ -357,17 +446,20 @@ impl Inner {
         Ok(output)
     }
 
-    /// Writes the DASH manifest over `outputs` and publishes them in one UPDATE.
+    /// Publishes `outputs` of `generation`: the DASH manifest and `outputs.json` are written
+    /// durably (each fsynced with its directory, as every pass was when it was committed), and
+    /// only then is the row updated, in one conditional UPDATE. So a row never points at a
+    /// playlist, segment or manifest a power loss could truncate. False when the video was
+    /// deleted or failed meanwhile.
     async fn publish(
         &self,
         video: &VideoId,
-        generation: &str,
+        generation: &Generation,
         info: &MediaInfo,
         outputs: &Outputs,
         complete: bool,
         percent: i64,
     ) -> StageResult<bool> {
-        let gen_dir = self.media_root.join(video.as_str()).join(generation);
         let prefix = format!("{generation}/");
         let mpd = manifest::dash_mpd(
             info.duration_s,
@@ -375,9 +467,18 @@ impl Inner {
             outputs.audio.as_ref(),
             &prefix,
         );
-        write_atomically(&gen_dir.join("manifest.mpd"), mpd.as_bytes()).await?;
-        let json = serde_json::to_vec(outputs).expect("outputs serialize");
-        write_atomically(&gen_dir.join(OUTPUTS_FILE), &json).await?;
+        let json = serde_json::to_vec(outputs).map_err(|e| StageError {
+            permanent: false,
+            reason: format!("pass outputs do not serialize: {e}"),
+        })?;
+        let (layout, id, generation_name) =
+            (self.layout.clone(), video.clone(), generation.clone());
+        let storyboard = blocking(move || {
+            layout.write_file(&id, &generation_name, MANIFEST_FILE, mpd.as_bytes())?;
+            layout.write_file(&id, &generation_name, OUTPUTS_FILE, &json)?;
+            Ok(layout.has_storyboard(&id, &generation_name))
+        })
+        .await?;
         let mut renditions: Vec<Rendition> = outputs
             .renditions
             .iter()
@@ -390,13 +491,14 @@ impl Inner {
                 .then(b.bandwidth.cmp(&a.bandwidth))
         });
         let published = Published {
-            generation: generation.to_owned(),
+            generation: generation.as_str().to_owned(),
             renditions,
             audio: outputs.audio.as_ref().map(|a| a.track.clone()),
             complete,
-            storyboard: gen_dir.join("storyboard/storyboard.vtt").exists(),
+            storyboard,
             ladder_key: Some(crate::reuse::ladder_key(&self.config.media)),
         };
+        // Everything the row will point at is durable: commit it.
         if !self
             .store
             .publish_media(video, &published.to_json(), percent)
@@ -412,51 +514,46 @@ impl Inner {
     /// what this run wrote after the deletion removed the directory.
     async fn abandon(&self, video: &VideoId) -> StageResult {
         if self.store.video(video).await?.is_none() {
-            remove_dir_if_exists(&self.media_root.join(video.as_str())).await?;
+            let (layout, id) = (self.layout.clone(), video.clone());
+            blocking(move || layout.remove_video(&id)).await?;
         }
         self.sources.release(video).await;
         Ok(())
     }
 
-    /// Picks the best candidate frame and makes it the cover, unless the owner set one.
-    async fn publish_auto_cover(&self, video: &VideoId, candidates: &[PathBuf]) -> StageResult {
-        let candidates = candidates.to_vec();
-        let covers_dir = self.media_root.join(video.as_str()).join("covers");
-        let cover_gen = new_generation();
-        let out_dir = covers_dir.join(&cover_gen);
-        tokio::task::spawn_blocking(move || -> Result<(), MediaError> {
-            let best = cover::pick_best(&candidates)?;
-            let image = image_from_file(&candidates[best])?;
-            cover::write_cover_set(&image, &out_dir)?;
-            Ok(())
-        })
-        .await
-        .map_err(|e| StageError {
-            permanent: false,
-            reason: format!("cover task failed: {e}"),
-        })??;
-        match self.store.set_cover(video, &cover_gen, false).await? {
-            CoverChange::Replaced(Some(old)) => {
-                remove_dir_if_exists(&covers_dir.join(old)).await?;
-            }
-            CoverChange::Replaced(None) => {}
-            CoverChange::Unchanged => remove_dir_if_exists(&covers_dir.join(&cover_gen)).await?,
-        }
+    /// Makes the best candidate frame the cover, unless the owner set one (through the one
+    /// cover installation, shared with the API).
+    async fn publish_auto_cover(&self, video: &VideoId, candidates: Vec<PathBuf>) -> StageResult {
+        cover::install(
+            &self.layout,
+            video,
+            CoverSource::BestOf(candidates),
+            |cover: Generation| async move {
+                Ok::<_, StageError>(
+                    match self.store.set_cover(video, cover.as_str(), false).await? {
+                        CoverChange::Replaced(previous) => CoverCommit::Replaced { previous },
+                        CoverChange::Unchanged => CoverCommit::Refused,
+                    },
+                )
+            },
+        )
+        .await?;
         Ok(())
     }
 
     /// The outputs an earlier run published in this generation (kept beside them as JSON),
     /// limited to what the published row lists.
-    async fn read_back(&self, video: &VideoId, published: &Published) -> StageResult<Outputs> {
-        let path = self
-            .media_root
-            .join(video.as_str())
-            .join(&published.generation)
-            .join(OUTPUTS_FILE);
-        let json = tokio::fs::read(&path).await?;
+    async fn read_back(
+        &self,
+        video: &VideoId,
+        generation: &Generation,
+        published: &Published,
+    ) -> StageResult<Outputs> {
+        let (layout, id, generation) = (self.layout.clone(), video.clone(), generation.clone());
+        let json = blocking(move || layout.read_file(&id, &generation, OUTPUTS_FILE)).await?;
         let mut outputs: Outputs = serde_json::from_slice(&json).map_err(|e| StageError {
             permanent: false,
-            reason: format!("{} is corrupt: {e}", path.display()),
+            reason: format!("{OUTPUTS_FILE} of video {video} is corrupt: {e}"),
         })?;
         outputs.renditions.retain(|r| {
             published
@@ -582,29 +679,17 @@ impl<'a> Progress<'a> {
     }
 }
 
-fn new_generation() -> String {
-    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    (0..10)
-        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-async fn remove_dir_if_exists(dir: &Path) -> std::io::Result<()> {
-    match tokio::fs::remove_dir_all(dir).await {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
-}
-
-async fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    tokio::fs::write(&tmp, bytes).await?;
-    tokio::fs::rename(&tmp, path).await
-}
-
-fn image_from_file(path: &Path) -> Result<image::DynamicImage, MediaError> {
-    let bytes = std::fs::read(path)?;
-    cover::decode_upload(&bytes, &cover::CoverLimits::default())
+/// Runs blocking storage work on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+) -> StageResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| StageError {
+            permanent: false,
+            reason: format!("storage task failed: {e}"),
+        })?
+        .map_err(StageError::from)
 }
 
 #[cfg(test)]

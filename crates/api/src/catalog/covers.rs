@@ -5,21 +5,21 @@
 //! cover for good.
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
-use spool_media::cover::{self, CoverLimits};
+use spool_media::cover::{self, CoverCommit, CoverLimits, CoverSource};
 use spool_metadata::{CoverChange, VideoRow};
 use spool_model::VideoId;
+use spool_storage::Generation;
 
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::catalog::videos::{owned_video, parse_id, published};
 use crate::error::{ApiError, ApiResult};
 
-/// Directory of a generation holding the candidate frames.
-const CANDIDATES_DIR: &str = "candidates";
+use spool_storage::media::CANDIDATES_DIR;
 
 /// Replace the video's cover.
 #[utoipa::path(put, path = "/api/v1/videos/{id}/cover", tag = "videos",
@@ -48,7 +48,11 @@ pub async fn put(
         max_bytes,
         ..CoverLimits::default()
     };
-    install_cover(&state, &id, bytes, limits).await?;
+    let source = CoverSource::Upload {
+        bytes: bytes.into(),
+        limits,
+    };
+    install_cover(&state, &id, source).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -71,8 +75,14 @@ async fn candidate_indexes(state: &AppState, video: &VideoRow) -> ApiResult<Vec<
     let Some(published) = published(video) else {
         return Ok(Vec::new());
     };
-    let dir = candidates_dir(state, &video.id, &published.generation);
     let mut indexes = Vec::new();
+    let Some(generation) = Generation::parse(&published.generation) else {
+        return Ok(indexes);
+    };
+    let dir = state
+        .playback
+        .layout()
+        .candidates_dir(&video.id, &generation);
     let mut entries = match tokio::fs::read_dir(&dir).await {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(indexes),
@@ -87,15 +97,6 @@ async fn candidate_indexes(state: &AppState, video: &VideoRow) -> ApiResult<Vec<
     }
     indexes.sort_unstable();
     Ok(indexes)
-}
-
-fn candidates_dir(state: &AppState, id: &VideoId, generation: &str) -> std::path::PathBuf {
-    state
-        .playback
-        .media_root()
-        .join(id.as_str())
-        .join(generation)
-        .join(CANDIDATES_DIR)
 }
 
 fn io_error(e: &std::io::Error) -> ApiError {
@@ -153,47 +154,36 @@ pub async fn choose(
     if !candidate_indexes(&state, &video).await?.contains(&index) {
         return Err(ApiError::not_found("cover candidate"));
     }
-    let generation = published(&video).map(|p| p.generation).unwrap_or_default();
-    let path = candidates_dir(&state, &id, &generation).join(format!("c_{index}.jpg"));
-    let bytes = tokio::fs::read(&path).await.map_err(|e| io_error(&e))?;
-    install_cover(&state, &id, Bytes::from(bytes), CoverLimits::default()).await?;
+    let generation = published(&video)
+        .and_then(|p| Generation::parse(&p.generation))
+        .ok_or_else(|| ApiError::not_found("cover candidate"))?;
+    let path = state
+        .playback
+        .layout()
+        .candidate_file(&id, &generation, index);
+    install_cover(&state, &id, CoverSource::Frame(path)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Decodes and resizes an image into a new cover set and points the video at it as a custom
-/// cover; the previous set's files go.
-async fn install_cover(
-    state: &AppState,
-    id: &VideoId,
-    bytes: Bytes,
-    limits: CoverLimits,
-) -> ApiResult<()> {
-    let covers = state.playback.media_root().join(id.as_str()).join("covers");
-    let generation = format!("u{:016x}", rand::random::<u64>());
-    let out_dir = covers.join(&generation);
-    tokio::task::spawn_blocking(move || {
-        let image = cover::decode_upload(&bytes, &limits)?;
-        cover::write_cover_set(&image, &out_dir)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!("cover task failed: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error",
-        )
-    })??;
-    match state.store.set_cover(id, &generation, true).await? {
-        CoverChange::Replaced(previous) => {
-            if let Some(previous) = previous {
-                remove_dir(&covers.join(previous)).await;
-            }
-        }
-        CoverChange::Unchanged => {
-            remove_dir(&covers.join(&generation)).await;
-            return Err(ApiError::not_found("video"));
-        }
+/// cover; the previous set's files go (the one cover installation, shared with the pipeline).
+async fn install_cover(state: &AppState, id: &VideoId, source: CoverSource) -> ApiResult<()> {
+    let installed = cover::install(
+        state.playback.layout(),
+        id,
+        source,
+        |cover: Generation| async move {
+            Ok::<_, ApiError>(
+                match state.store.set_cover(id, cover.as_str(), true).await? {
+                    CoverChange::Replaced(previous) => CoverCommit::Replaced { previous },
+                    CoverChange::Unchanged => CoverCommit::Refused,
+                },
+            )
+        },
+    )
+    .await?;
+    if installed.is_none() {
+        return Err(ApiError::not_found("video"));
     }
     state.videos.invalidate(id).await;
     Ok(())
@@ -205,12 +195,4 @@ fn too_large(max_bytes: u64) -> ApiError {
         "image_too_large",
         format!("the cover is larger than {max_bytes} bytes"),
     )
-}
-
-async fn remove_dir(dir: &std::path::Path) {
-    match tokio::fs::remove_dir_all(dir).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!("cannot remove old cover {}: {e}", dir.display()),
-    }
 }

@@ -583,15 +583,12 @@ async fn remove_files(state: &AppState, id: &VideoId, deleted: DeletedVideo) {
         },
         _ => None,
     };
-    let media_dir = state.playback.media_root().join(id.as_str());
+    let layout = state.playback.layout().clone();
     let data_dir = state.config.server.data_dir.clone();
     let id = id.clone();
     let done = tokio::task::spawn_blocking(move || {
-        match std::fs::remove_dir_all(&media_dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                tracing::warn!(video = %id, "removing {}: {e}", media_dir.display());
-            }
-            _ => {}
+        if let Err(e) = layout.remove_video(&id) {
+            tracing::warn!(video = %id, "removing its media: {e}");
         }
         let files = match spool_storage::LocalStore::open(&data_dir) {
             Ok(files) => files,

@@ -25,6 +25,8 @@ use spool_config::Config;
 use spool_media::{Published, manifest};
 use spool_metadata::{User, VideoRow};
 use spool_model::{VideoId, Visibility, now_millis};
+use spool_storage::media::MANIFEST_FILE;
+use spool_storage::{Generation, MediaLayout};
 
 use crate::AppState;
 use crate::auth::MaybeUser;
@@ -37,7 +39,7 @@ const KEY_FILE: &str = "url-signing.key";
 
 /// Playback's own state: where media lives and the URL-signing key.
 pub struct Playback {
-    media_root: PathBuf,
+    layout: MediaLayout,
     key: Vec<u8>,
     caches: ServingCaches,
 }
@@ -52,7 +54,7 @@ impl Playback {
             config.playback.signing_key.as_bytes().to_vec()
         };
         Ok(Self {
-            media_root: config.server.data_dir.join("media"),
+            layout: MediaLayout::new(&config.server.data_dir),
             key,
             caches: ServingCaches::new(config.playback.file_cache_bytes),
         })
@@ -60,7 +62,12 @@ impl Playback {
 
     /// The directory holding every video's published media.
     pub fn media_root(&self) -> &std::path::Path {
-        &self.media_root
+        self.layout.root()
+    }
+
+    /// Where published media lives.
+    pub fn layout(&self) -> &MediaLayout {
+        &self.layout
     }
 
     /// The signature for `video` valid until `expires` (Unix seconds), URL-safe base64.
@@ -100,9 +107,7 @@ fn load_or_create_key(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     }
     let key: [u8; 32] = rand::random();
     let hexed = key.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &hexed)?;
-    std::fs::rename(&tmp, path)?;
+    spool_storage::write_atomic(path, hexed.as_bytes()).map_err(std::io::Error::other)?;
     Ok(hexed.into_bytes())
 }
 
@@ -316,12 +321,13 @@ async fn respond(
             "master.m3u8" => master(state, &video, &access, request).await,
             "manifest.mpd" => {
                 let media = published(&video)?;
-                let path = state
-                    .playback
-                    .media_root
-                    .join(video.id.as_str())
-                    .join(&media.generation)
-                    .join("manifest.mpd");
+                let generation = Generation::parse(&media.generation)
+                    .ok_or_else(|| ApiError::not_found("media"))?;
+                let path =
+                    state
+                        .playback
+                        .layout
+                        .generation_file(&video.id, &generation, MANIFEST_FILE);
                 let cache = growing_cache_control(&access, media.complete);
                 serve_file(
                     state,
@@ -337,7 +343,7 @@ async fn respond(
                 let cmcd = Cmcd::from_request(request);
                 remember_throughput(state, request, &cmcd).await;
                 record_qoe(state, cmcd, &video.id, rest);
-                let path = media_file_path(&state.playback.media_root, &video.id, rest)?;
+                let path = media_file_path(&state.playback.layout, &video.id, rest)?;
                 let cache = format!("{}, max-age=31536000, immutable", access.cache_scope());
                 serve_file(
                     state,
@@ -363,28 +369,16 @@ fn growing_cache_control(access: &Access, complete: bool) -> String {
 }
 
 /// The file a media path names, refusing anything but plain names under the video's dir
-/// (no `..`, no hidden or temporary files, no manifests that are rewritten in place).
-fn media_file_path(root: &std::path::Path, video: &VideoId, rest: &str) -> ApiResult<PathBuf> {
-    let parts: Vec<&str> = rest.split('/').collect();
-    let plain = |p: &&str| {
-        !p.is_empty()
-            && !p.starts_with('.')
-            && p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-    };
-    let last = parts.last().copied().unwrap_or_default();
-    if parts.len() > 4
-        || !parts.iter().all(plain)
-        || last.ends_with(".tmp")
-        || last.ends_with(".part")
-        || last == "manifest.mpd"
-        || content_type(last).is_none()
-    {
+/// (no `..`, no hidden or temporary files, no manifests that are rewritten in place: see
+/// [`MediaLayout::served_file`]) and unknown types.
+fn media_file_path(layout: &MediaLayout, video: &VideoId, rest: &str) -> ApiResult<PathBuf> {
+    let last = rest.rsplit('/').next().unwrap_or_default();
+    if content_type(last).is_none() {
         return Err(ApiError::not_found("media file"));
     }
-    let mut path = root.join(video.as_str());
-    path.extend(parts);
-    Ok(path)
+    layout
+        .served_file(video, rest)
+        .ok_or_else(|| ApiError::not_found("media file"))
 }
 
 fn content_type(name: &str) -> Option<&'static str> {
@@ -965,9 +959,9 @@ mod tests {
 
     #[test]
     fn media_paths_stay_under_the_video() {
-        let root = std::path::Path::new("/data/media");
+        let layout = MediaLayout::new(std::path::Path::new("/data"));
         let video: VideoId = "abcdefghijk".parse().unwrap();
-        let ok = |rest: &str| media_file_path(root, &video, rest).is_ok();
+        let ok = |rest: &str| media_file_path(&layout, &video, rest).is_ok();
         assert!(ok("g1/720p/seg_1.m4s"));
         assert!(ok("g1/720p/init.mp4"));
         assert!(ok("g1/720p/index.m3u8"));

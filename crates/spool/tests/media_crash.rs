@@ -1,0 +1,296 @@
+//! SIGKILL mid-transcode (issue 12, "ffmpeg outlives a SIGKILLed server"): the real server
+//! is killed once during the quick pass and once during the main pass. After each kill no
+//! ffmpeg it started may survive (the kernel kills them with their parent); after each
+//! restart the video finishes, and in the end its media directory holds exactly the published
+//! generation and the current cover: no abandoned generation, no unfinished pass, no
+//! temporary file, and every playlist complete.
+#![allow(clippy::disallowed_methods)] // prepares the source with the real ffmpeg
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Server, upload_command, upload_ok};
+
+/// A real clip (ThreatExchange, 720x1280 with audio) looped to about 28 s: a quick pass
+/// (360p, 240p, audio, storyboard, covers) and a main pass (720p, 480p) long enough to kill.
+fn make_source(dir: &Path) -> PathBuf {
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/threatexchange/tmk/pattern-hd-no-bar.mp4");
+    let clip = if clip.exists() {
+        clip
+    } else {
+        PathBuf::from("/work/shared/testdata/threatexchange/tmk/pattern-hd-no-bar.mp4")
+    };
+    let out = dir.join("looped.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-stream_loop", "3", "-i"])
+        .arg(&clip)
+        .args(["-c", "copy"])
+        .arg(&out)
+        .status()
+        .expect("run ffmpeg");
+    assert!(
+        status.success(),
+        "could not prepare the source from {clip:?}"
+    );
+    out
+}
+
+/// Pids of live ffmpeg processes whose command line mentions `needle` (the data dir).
+fn ffmpegs_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_ffmpeg = args
+            .first()
+            .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "ffmpeg"));
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        let line = args.join(" ");
+        if is_ffmpeg && !zombie && line.contains(needle) {
+            found.push((pid, line));
+        }
+    }
+    found
+}
+
+/// Waits until `ready` says yes about the video's JSON, or panics after `within`.
+async fn wait_video(
+    server: &Server,
+    token: &str,
+    id: &str,
+    within: Duration,
+    what: &str,
+    ready: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let video = server.video(token, id).await;
+        assert_ne!(video["status"], "failed", "{what}: {video}");
+        if ready(&video) {
+            return video;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not within {within:?}: {video}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until a transcoding ffmpeg of this server runs (one with a filter graph: not a probe)
+/// while `phase` holds, then SIGKILLs the server and checks that none of its ffmpeg survives.
+async fn kill_mid_pass(
+    server: &mut Server,
+    token: &str,
+    id: &str,
+    what: &str,
+    phase: impl Fn(&serde_json::Value) -> bool,
+) {
+    let data = server.data.display().to_string();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let running = ffmpegs_with(&data);
+        if running
+            .iter()
+            .any(|(_, line)| line.contains("-filter_complex"))
+        {
+            let video = server.video(token, id).await;
+            if phase(&video) {
+                break;
+            }
+        }
+        let video = server.video(token, id).await;
+        assert_ne!(
+            video["processing_complete"], true,
+            "{what}: finished before the kill"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{what}: no pass seen running: {video}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.kill9();
+    // The kernel kills the children with their parent; allow it a moment, never more.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = ffmpegs_with(&data);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: ffmpeg outlived the SIGKILLed server: {left:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every entry under `dir`, relative, directories with a trailing `/`.
+fn tree(dir: &Path) -> BTreeSet<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if path.is_dir() {
+                out.insert(format!("{rel}/"));
+                walk(base, &path, out);
+            } else {
+                out.insert(rel);
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ffmpeg_dies_with_a_sigkilled_server_and_restarts_leave_no_orphans() {
+    let env = [
+        // Slow enough to be caught mid-pass on a small machine.
+        ("SPOOL__MEDIA__PRESET", "slow"),
+        // The killed worker's job moves to the restarted one quickly.
+        ("SPOOL__JOBS__LEASE_S", "2"),
+        ("SPOOL__JOBS__HEARTBEAT_S", "1"),
+    ];
+    let mut server = Server::start_with(None, &env).await;
+    let token = server.user_add("alice");
+    let source = make_source(server.dir());
+    let state = server.dir().join("upload-state");
+    let id = upload_ok(upload_command(&server, &token, &source, &state), &server);
+
+    // 1. Killed in the quick pass: nothing published yet.
+    kill_mid_pass(&mut server, &token, &id, "quick pass", |v| {
+        v["renditions"].as_array().is_some_and(|r| r.is_empty())
+    })
+    .await;
+    server.restart().await;
+
+    // 2. Killed in the main pass: the low rungs are published, the high ones on their way.
+    kill_mid_pass(&mut server, &token, &id, "main pass", |v| {
+        v["status"] == "ready" && v["processing_complete"] == false
+    })
+    .await;
+    server.restart().await;
+
+    let video = wait_video(
+        &server,
+        &token,
+        &id,
+        Duration::from_secs(400),
+        "after the restarts",
+        |v| v["processing_complete"] == true,
+    )
+    .await;
+    assert_eq!(video["progress"], 100);
+    let names: Vec<&str> = video["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["720p", "480p", "360p", "240p"], "{video}");
+
+    // Only the published generation and the current cover are left.
+    let hls = video["hls_url"].as_str().unwrap();
+    let generation = hls_generation(&server, hls).await;
+    let cover = video["cover_url"].as_str().unwrap();
+    let cover_set = cover.rsplit('/').nth(1).unwrap().to_owned();
+    let media = server.data.join("media").join(&id);
+    let left = tree(&media);
+    let top: BTreeSet<String> = left
+        .iter()
+        .filter(|p| p.ends_with('/') && p.matches('/').count() == 1)
+        .cloned()
+        .collect();
+    assert_eq!(
+        top,
+        BTreeSet::from([format!("{generation}/"), "covers/".to_owned()]),
+        "an abandoned generation was left behind: {left:#?}"
+    );
+    let covers: Vec<&String> = left
+        .iter()
+        .filter(|p| p.starts_with("covers/") && p.ends_with('/') && p.matches('/').count() == 2)
+        .collect();
+    assert_eq!(covers, [&format!("covers/{cover_set}/")], "{left:#?}");
+    let leftovers: Vec<&String> = left
+        .iter()
+        .filter(|p| p.contains(".pass-") || p.ends_with(".tmp") || p.ends_with("ffmpeg.m3u8"))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "unfinished work left behind: {leftovers:?}"
+    );
+    for rung in names.iter().chain(&["audio"]) {
+        let playlist =
+            std::fs::read_to_string(media.join(&generation).join(rung).join("index.m3u8"))
+                .unwrap_or_else(|e| panic!("{rung}: {e}"));
+        assert!(
+            playlist.trim_end().ends_with("#EXT-X-ENDLIST"),
+            "{rung}: {playlist}"
+        );
+        for segment in playlist
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            assert!(
+                media.join(&generation).join(rung).join(segment).is_file(),
+                "{rung}/{segment}"
+            );
+        }
+    }
+    assert!(ffmpegs_with(&server.data.display().to_string()).is_empty());
+}
+
+/// The generation the master playlist points at (its first media playlist URI).
+async fn hls_generation(server: &Server, hls_url: &str) -> String {
+    let master = support::client()
+        .get(hls_url)
+        .send()
+        .await
+        .expect("GET master")
+        .text()
+        .await
+        .expect("master body");
+    let uri = master
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .unwrap_or_else(|| panic!("no media playlist in {master}\n{}", server.log_tail()));
+    uri.split('/').next().unwrap().to_owned()
+}
