@@ -18,7 +18,9 @@ use spool_upload::UploadService;
 
 const VIDEOS: usize = 12;
 
-fn make_source(path: &std::path::Path) -> Vec<u8> {
+/// A short clip; `tag` goes into its metadata so every clip is distinct content (the same
+/// content would share its media instead of being transcoded again).
+fn make_source(path: &std::path::Path, tag: usize) -> Vec<u8> {
     let out = std::process::Command::new("ffmpeg")
         .args([
             "-v",
@@ -37,6 +39,7 @@ fn make_source(path: &std::path::Path) -> Vec<u8> {
             "-pix_fmt",
             "yuv420p",
         ])
+        .args(["-metadata", &format!("comment=clip {tag}")])
         .arg(path)
         .output()
         .expect("run ffmpeg");
@@ -58,9 +61,9 @@ async fn colocated(engine: Engine) {
     let blobs = LocalStore::open(&config.server.data_dir).unwrap();
     let uploads = UploadService::new(store.clone(), blobs.clone(), config.upload.clone());
     let user = store.create_user("owner", false).await.unwrap();
-    let content = make_source(&dir.path().join("source.mp4"));
     let mut videos = Vec::new();
-    for _ in 0..VIDEOS {
+    for n in 0..VIDEOS {
+        let content = make_source(&dir.path().join("source.mp4"), n);
         let up = uploads
             .create(&user, Some(content.len() as u64), "")
             .await
