@@ -1,6 +1,10 @@
 //! The HTTP API. [`router`] builds the whole `Router` apart from serving it, so tests drive it
 //! with `tower::ServiceExt::oneshot` and `spool serve` binds it to a socket.
 //! The only crate that knows axum.
+//!
+//! Architecture Invariant: no handler here decides policy, writes SQL, writes files or spawns
+//! background work; no route exists without its OpenAPI entry, and no error leaves without
+//! the `{"error": {"code", "message"}}` envelope.
 
 mod accounts;
 mod auth;

@@ -10,6 +10,9 @@
 //! Modules: [`tus`] (wire format), [`proof`] (proof of possession), [`state`] (resume state on
 //! disk), [`backoff`] (retry delays), [`hash`] (hashing the file), `progress` (stderr UI),
 //! `upload` (the HTTP flow).
+//!
+//! Architecture Invariant: the client never links a server crate; it speaks only the public
+//! protocol of `docs/upload-protocol.md`.
 
 pub mod backoff;
 mod error;

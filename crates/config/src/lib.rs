@@ -3,6 +3,9 @@
 //!
 //! Secrets may be given as files: `database.url_file` is read when `database.url` is empty, so a
 //! password never needs to sit in the environment or the main config file.
+//!
+//! Architecture Invariant: configuration never knows the store, the disk layout or HTTP; it
+//! only produces checked values, and an unknown key is never silently ignored.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

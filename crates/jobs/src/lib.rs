@@ -12,6 +12,9 @@
 //!   heartbeat is stale and its lease has passed.
 //!
 //! Handlers must be idempotent: a job may run again after a crash or a lost lease.
+//!
+//! Architecture Invariant: a job is never held by two workers, and `Runner::run` never returns
+//! with any of its work still running.
 
 pub mod placement;
 mod runner;

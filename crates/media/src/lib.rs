@@ -11,6 +11,10 @@
 //! - `mp4` (private): just enough MP4 box reading for codec strings and segment timing.
 //! - [`cover`]: cover images: choosing a sharp representative frame, validating uploads,
 //!   resizing to the standard sizes.
+//!
+//! Architecture Invariant: no process is ever spawned outside `process.rs`, and ffmpeg/ffprobe
+//! never open anything but local files of whitelisted containers, or pipes fed by our own
+//! code (the streaming mode): a playlist disguised as a video never makes the server open a URL.
 
 pub mod cover;
 mod error;

@@ -4,6 +4,10 @@
 //! driver. Every query uses `?` placeholders and portable SQL; the two migration folders hold
 //! the same schema in each dialect. Integers are BIGINT and timestamps Unix milliseconds so the
 //! `Any` driver decodes the same Rust types from both engines.
+//!
+//! Architecture Invariant: no SQL exists outside this crate, and no write here ever leaves the
+//! tables inconsistent on its own (one statement or one transaction); it never decides policy
+//! (callers pass the quota, the expected offset, the state).
 
 mod blobs;
 mod jobs;

@@ -2,6 +2,9 @@
 //!
 //! Preconditions live in types: an id that parsed is well formed, a [`ContentHash`]
 //! is 32 bytes, a [`Visibility`] is one of three values. Nothing here does I/O.
+//!
+//! Architecture Invariant: a value of these types is never malformed (an id that parsed is
+//! safe in a path or a URL), and nothing here ever does I/O or depends on another Spool crate.
 
 use std::fmt;
 use std::str::FromStr;

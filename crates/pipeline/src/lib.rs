@@ -19,6 +19,9 @@
 //! Stages are idempotent: output goes to a fresh generation directory that nothing references
 //! until it is published; a retry after the quick pass was published keeps that generation and
 //! only redoes the higher rungs; a retry after everything was published does nothing.
+//!
+//! Architecture Invariant: a row never points at media that is not durable, and a stage never
+//! assumes it runs once: every stage is idempotent and publishes in one conditional UPDATE.
 
 mod fetch;
 mod reuse;

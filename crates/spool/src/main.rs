@@ -1,5 +1,9 @@
-//! `spool`: one binary for every role. Parses flags, loads config, dispatches; the logic lives
-//! in the library crates.
+//! `spool`: one binary for every role and the one composition root. Parses flags, loads config,
+//! builds every service, runs the background work in one supervised task set (`tasks`) and
+//! dispatches; the logic lives in the library crates.
+//!
+//! Architecture Invariant: nothing the binary starts is left running unawaited on exit, and no
+//! library crate spawns work of its own.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -2,6 +2,9 @@
 //! incremental, crash-resumable BLAKE3; content dedup into blobs; instant upload with proof of
 //! possession; lookup by content hash; expiry and crash recovery. The api crate maps HTTP to
 //! [`UploadService`] and [`UploadError`] to status codes.
+//!
+//! Architecture Invariant: an offset is never acknowledged before its bytes are fsynced, and no
+//! blob ever exists under a hash its bytes do not have.
 
 pub mod error;
 pub mod hasher;
