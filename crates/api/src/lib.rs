@@ -47,8 +47,9 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Media files and URL signing.
     pub playback: Arc<playback::Playback>,
-    /// Hot video rows and buffered view counts.
-    pub videos: Arc<catalog::cache::VideoCache>,
+    /// The video catalog: visibility policy, edits, deletion, likes, hot rows, view totals,
+    /// progress notifications.
+    pub catalog: spool_catalog::Catalog,
     /// The browser app's files and security headers.
     pub web: Arc<web::WebApp>,
     /// Failed sign-ins, for slowing down password guessing.
@@ -78,7 +79,13 @@ impl AppState {
                 config.server.data_dir.join("events"),
                 &config.events,
             )),
-            videos: Arc::new(catalog::cache::VideoCache::new(store.clone())),
+            catalog: spool_catalog::Catalog::new(
+                store.clone(),
+                spool_hub::Hub::local(),
+                spool_storage::LocalStore::open(&config.server.data_dir)
+                    .map_err(std::io::Error::other)?,
+                config.server.data_dir.join("media"),
+            ),
             store,
             uploads,
             config,

@@ -226,7 +226,6 @@ async fn serve(
         .context("crash recovery of uploads failed")?;
 
     let stop = CancellationToken::new();
-    let workers = spawn_workers(&store, &blobs, &config, config.jobs.workers, &stop)?;
     let state = spool_api::AppState::new(
         store.clone(),
         uploads.clone(),
@@ -235,10 +234,14 @@ async fn serve(
         Some(metrics),
     )
     .context("cannot set up playback (URL-signing key)")?;
-    let views = {
-        let (videos, stop) = (state.videos.clone(), stop.clone());
-        tokio::spawn(async move { videos.run_flusher(stop).await })
-    };
+    // In-process workers tell the catalog's hub about progress directly.
+    let hub = state.catalog.hub().clone();
+    let workers = spawn_workers(&store, &blobs, &config, config.jobs.workers, &stop, &hub)?;
+    let views = tokio::spawn(state.catalog.views().clone().run(stop.clone()));
+    // Without in-process workers, the work is done by `spool worker` processes, which cannot
+    // reach this process's hub: one watcher feeds it from the rows they change.
+    let change_watcher = (config.jobs.workers == 0)
+        .then(|| tokio::spawn(state.catalog.change_watcher().run(stop.clone())));
     let aggregator = tokio::spawn(spool_api::events::stats::run_aggregator(
         state.clone(),
         stop.clone(),
@@ -284,6 +287,9 @@ async fn serve(
     let _ = aggregator.await;
     // Buffered view counts are written once more before the store closes.
     let _ = views.await;
+    if let Some(watcher) = change_watcher {
+        let _ = watcher.await;
+    }
     for worker in workers {
         let _ = worker.await;
     }
@@ -300,9 +306,11 @@ fn spawn_workers(
     config: &Config,
     count: usize,
     stop: &CancellationToken,
+    hub: &spool_hub::Hub,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let pipeline =
-        spool_pipeline::Pipeline::new(store.clone(), blobs.clone(), Arc::new(config.clone()));
+        spool_pipeline::Pipeline::new(store.clone(), blobs.clone(), Arc::new(config.clone()))
+            .with_hub(hub.clone());
     let runner_config = spool_jobs::RunnerConfig {
         lease: Duration::from_secs(config.jobs.lease_s),
         heartbeat_interval: Duration::from_secs(config.jobs.heartbeat_s),
@@ -327,7 +335,9 @@ async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
     let blobs = LocalStore::open(&config.server.data_dir)?;
     let stop = CancellationToken::new();
     let count = workers.unwrap_or(config.jobs.workers).max(1);
-    let handles = spawn_workers(&store, &blobs, &config, count, &stop)?;
+    // Nobody in this process listens: `spool serve` watches the rows these workers change.
+    let hub = spool_hub::Hub::local();
+    let handles = spawn_workers(&store, &blobs, &config, count, &stop, &hub)?;
     tracing::info!(
         "{count} media worker(s) running (data in {})",
         config.server.data_dir.display()

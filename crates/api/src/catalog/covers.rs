@@ -10,16 +10,14 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
 use spool_media::cover::{self, CoverLimits};
-use spool_metadata::{CoverChange, VideoRow};
+use spool_catalog::CANDIDATES_DIR;
+use spool_metadata::CoverChange;
 use spool_model::VideoId;
 
 use crate::AppState;
 use crate::auth::AuthUser;
-use crate::catalog::videos::{owned_video, parse_id, published};
+use crate::catalog::videos::{owned_video, parse_id};
 use crate::error::{ApiError, ApiResult};
-
-/// Directory of a generation holding the candidate frames.
-const CANDIDATES_DIR: &str = "candidates";
 
 /// Replace the video's cover.
 #[utoipa::path(put, path = "/api/v1/videos/{id}/cover", tag = "videos",
@@ -66,40 +64,8 @@ pub struct CandidatesJson {
     candidates: Vec<CandidateJson>,
 }
 
-/// The candidate frames' indexes on disk, in order; empty before the first publication.
-async fn candidate_indexes(state: &AppState, video: &VideoRow) -> ApiResult<Vec<u32>> {
-    let Some(published) = published(video) else {
-        return Ok(Vec::new());
-    };
-    let dir = candidates_dir(state, &video.id, &published.generation);
-    let mut indexes = Vec::new();
-    let mut entries = match tokio::fs::read_dir(&dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(indexes),
-        Err(e) => return Err(io_error(&e)),
-    };
-    while let Some(entry) = entries.next_entry().await.map_err(|e| io_error(&e))? {
-        let name = entry.file_name();
-        let index: Option<u32> = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("c_")?.strip_suffix(".jpg")?.parse().ok());
-        indexes.extend(index);
-    }
-    indexes.sort_unstable();
-    Ok(indexes)
-}
-
-fn candidates_dir(state: &AppState, id: &VideoId, generation: &str) -> std::path::PathBuf {
-    state
-        .playback
-        .media_root()
-        .join(id.as_str())
-        .join(generation)
-        .join(CANDIDATES_DIR)
-}
-
 fn io_error(e: &std::io::Error) -> ApiError {
-    tracing::error!("reading cover candidates: {e}");
+    tracing::error!("reading a cover candidate: {e}");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error",
@@ -120,8 +86,7 @@ pub async fn candidates(
 ) -> ApiResult<Json<CandidatesJson>> {
     let id = parse_id(&id)?;
     let video = owned_video(&state, &user, &id).await?;
-    let indexes = candidate_indexes(&state, &video).await?;
-    let generation = published(&video).map(|p| p.generation).unwrap_or_default();
+    let (generation, indexes) = state.catalog.cover_candidates(&video).await?;
     let prefix = crate::playback::media_prefix(&state, &headers, &video);
     let candidates = indexes
         .into_iter()
@@ -147,14 +112,7 @@ pub async fn choose(
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
     let video = owned_video(&state, &user, &id).await?;
-    let index: u32 = index
-        .parse()
-        .map_err(|_| ApiError::not_found("cover candidate"))?;
-    if !candidate_indexes(&state, &video).await?.contains(&index) {
-        return Err(ApiError::not_found("cover candidate"));
-    }
-    let generation = published(&video).map(|p| p.generation).unwrap_or_default();
-    let path = candidates_dir(&state, &id, &generation).join(format!("c_{index}.jpg"));
+    let path = state.catalog.cover_candidate_file(&video, &index).await?;
     let bytes = tokio::fs::read(&path).await.map_err(|e| io_error(&e))?;
     install_cover(&state, &id, Bytes::from(bytes), CoverLimits::default()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -195,7 +153,7 @@ async fn install_cover(
             return Err(ApiError::not_found("video"));
         }
     }
-    state.videos.invalidate(id).await;
+    state.catalog.changed(id).await;
     Ok(())
 }
 
