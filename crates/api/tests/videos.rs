@@ -1036,7 +1036,10 @@ async fn a_huge_tag_list_is_refused_at_once_while_the_server_keeps_answering() {
                 "{engine:?} {message}"
             );
             assert!(message.starts_with("tags:"), "{message}");
-            assert!(took < Duration::from_secs(1), "{engine:?}: 422 took {took:?}");
+            assert!(
+                took < Duration::from_secs(1),
+                "{engine:?}: 422 took {took:?}"
+            );
         }
         assert!(
             slowest_health < Duration::from_secs(1),
@@ -1081,7 +1084,10 @@ async fn titles_with_control_characters_are_refused_by_uploads_and_edits_alike()
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
                 "{engine:?} edit with {name}"
             );
-            assert!(message.contains("title: must not contain control"), "{message}");
+            assert!(
+                message.contains("title: must not contain control"),
+                "{message}"
+            );
             // An upload's metadata.
             let r = h
                 .send(
@@ -1094,12 +1100,26 @@ async fn titles_with_control_characters_are_refused_by_uploads_and_edits_alike()
                 )
                 .await;
             let (status, _, message) = r.error();
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{engine:?} upload with {name}");
-            assert!(message.contains("title: must not contain control"), "{message}");
+            assert_eq!(
+                status,
+                StatusCode::BAD_REQUEST,
+                "{engine:?} upload with {name}"
+            );
+            assert!(
+                message.contains("title: must not contain control"),
+                "{message}"
+            );
         }
-        assert_eq!(h.store.video(&id).await.unwrap().unwrap().title, "Video clip");
+        assert_eq!(
+            h.store.video(&id).await.unwrap().unwrap().title,
+            "Video clip"
+        );
         let mine = h.get("/api/v1/me/videos", Some(&token)).await.json();
-        assert_eq!(mine["videos"].as_array().unwrap().len(), 1, "no upload created");
+        assert_eq!(
+            mine["videos"].as_array().unwrap().len(),
+            1,
+            "no upload created"
+        );
 
         // The same title without the control character passes both ways.
         let r = h
@@ -1114,7 +1134,10 @@ async fn titles_with_control_characters_are_refused_by_uploads_and_edits_alike()
             .await;
         assert_eq!(r.status, StatusCode::CREATED);
         let video = r.header("spool-video-id").to_owned();
-        let v = h.get(&format!("/api/v1/videos/{video}"), Some(&token)).await.json();
+        let v = h
+            .get(&format!("/api/v1/videos/{video}"), Some(&token))
+            .await
+            .json();
         assert_eq!(v["title"], "Holiday 2026");
     }
 }
@@ -1142,8 +1165,8 @@ async fn the_source_hash_and_size_are_shown_to_the_owner_and_admins_only() {
         ] {
             let single = h.get(&one, token).await.json();
             let listed = h.get("/api/v1/videos", token).await.json()["videos"][0].clone();
-            let channel = h.get("/api/v1/videos?channel=ann", token).await.json()["videos"][0]
-                .clone();
+            let channel =
+                h.get("/api/v1/videos?channel=ann", token).await.json()["videos"][0].clone();
             for v in [single, listed, channel] {
                 assert_eq!(v["id"], id.as_str());
                 if shown {
@@ -1218,8 +1241,14 @@ async fn progress_streams_are_capped_per_client() {
             "{client}"
         );
         // Someone else is not affected; closing a stream frees its place.
-        assert!(h.open_events(&id, Some(&bob), from).await.is_ok(), "{client}");
-        assert!(h.open_events(&id, None, Some(there)).await.is_ok(), "{client}");
+        assert!(
+            h.open_events(&id, Some(&bob), from).await.is_ok(),
+            "{client}"
+        );
+        assert!(
+            h.open_events(&id, None, Some(there)).await.is_ok(),
+            "{client}"
+        );
         open.pop();
         assert!(h.open_events(&id, token, from).await.is_ok(), "{client}");
     }
@@ -1238,10 +1267,14 @@ async fn a_thousand_open_progress_streams_cost_no_queries_until_something_change
         let wait = Duration::from_secs(30);
         let mut streams = Vec::new();
         for i in 0..1000u32 {
-            let from = std::net::SocketAddr::from(([10, 0, (i / 250) as u8, (i % 250) as u8], 4000));
+            let from =
+                std::net::SocketAddr::from(([10, 0, (i / 250) as u8, (i % 250) as u8], 4000));
             let mut s = h.open_events(&id, None, Some(from)).await.ok().unwrap();
             let (event, data) = next_event(&mut s.body, &mut s.buf, wait).await.unwrap();
-            assert_eq!((event.as_str(), data["progress"].as_i64()), ("progress", Some(0)));
+            assert_eq!(
+                (event.as_str(), data["progress"].as_i64()),
+                ("progress", Some(0))
+            );
             streams.push(s);
         }
         // Every stream is open and waiting. Observe a window four times the old poll interval:

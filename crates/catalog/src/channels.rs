@@ -4,9 +4,9 @@
 use spool_metadata::{LikeState, User, VideoRow};
 use spool_model::VideoId;
 
+use crate::Catalog;
 use crate::error::{CatalogError, Result};
 use crate::policy::may_see;
-use crate::Catalog;
 
 /// Recent public videos scanned for related ones.
 const RELATED_POOL: u32 = 200;

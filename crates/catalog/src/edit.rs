@@ -292,30 +292,165 @@ mod tests {
     fn limits_and_boundaries() {
         let t = |s: &str| s.to_owned();
         let cases: Vec<(VideoEdit, Option<&str>)> = vec![
-            (VideoEdit { title: Some(t("")), ..edit() }, Some("title: must not be blank")),
-            (VideoEdit { title: Some(t("   ")), ..edit() }, Some("title: must not be blank")),
-            (VideoEdit { title: Some("x".repeat(201)), ..edit() }, Some("title: must be at most 200")),
-            (VideoEdit { title: Some("é".repeat(200)), ..edit() }, None),
-            (VideoEdit { title: Some(t("a\u{7}b")), ..edit() }, Some("title: must not contain control")),
-            (VideoEdit { title: Some(t("a\nb")), ..edit() }, Some("title: must not contain control")),
-            (VideoEdit { description: Some("d".repeat(5001)), ..edit() }, Some("description: must be at most 5000")),
-            (VideoEdit { description: Some("ü".repeat(5000)), ..edit() }, None),
-            (VideoEdit { description: Some(t("nul\0")), ..edit() }, Some("description: must not contain control")),
-            (VideoEdit { tags: tags(vec![t("ok"), t(" ")]), ..edit() }, Some("tags: tag ` ` must not be blank")),
-            (VideoEdit { tags: tags(vec!["x".repeat(33)]), ..edit() }, Some("tags: tag `xxxx")),
-            (VideoEdit { tags: tags(vec!["x".repeat(32)]), ..edit() }, None),
-            (VideoEdit { tags: tags(vec![t("a\tb")]), ..edit() }, Some("tags: tag `ab` must not contain control")),
-            (VideoEdit { tags: tags((0..21).map(|i| i.to_string()).collect()), ..edit() }, Some("tags: at most 20 tags (got 21)")),
+            (
+                VideoEdit {
+                    title: Some(t("")),
+                    ..edit()
+                },
+                Some("title: must not be blank"),
+            ),
+            (
+                VideoEdit {
+                    title: Some(t("   ")),
+                    ..edit()
+                },
+                Some("title: must not be blank"),
+            ),
+            (
+                VideoEdit {
+                    title: Some("x".repeat(201)),
+                    ..edit()
+                },
+                Some("title: must be at most 200"),
+            ),
+            (
+                VideoEdit {
+                    title: Some("é".repeat(200)),
+                    ..edit()
+                },
+                None,
+            ),
+            (
+                VideoEdit {
+                    title: Some(t("a\u{7}b")),
+                    ..edit()
+                },
+                Some("title: must not contain control"),
+            ),
+            (
+                VideoEdit {
+                    title: Some(t("a\nb")),
+                    ..edit()
+                },
+                Some("title: must not contain control"),
+            ),
+            (
+                VideoEdit {
+                    description: Some("d".repeat(5001)),
+                    ..edit()
+                },
+                Some("description: must be at most 5000"),
+            ),
+            (
+                VideoEdit {
+                    description: Some("ü".repeat(5000)),
+                    ..edit()
+                },
+                None,
+            ),
+            (
+                VideoEdit {
+                    description: Some(t("nul\0")),
+                    ..edit()
+                },
+                Some("description: must not contain control"),
+            ),
+            (
+                VideoEdit {
+                    tags: tags(vec![t("ok"), t(" ")]),
+                    ..edit()
+                },
+                Some("tags: tag ` ` must not be blank"),
+            ),
+            (
+                VideoEdit {
+                    tags: tags(vec!["x".repeat(33)]),
+                    ..edit()
+                },
+                Some("tags: tag `xxxx"),
+            ),
+            (
+                VideoEdit {
+                    tags: tags(vec!["x".repeat(32)]),
+                    ..edit()
+                },
+                None,
+            ),
+            (
+                VideoEdit {
+                    tags: tags(vec![t("a\tb")]),
+                    ..edit()
+                },
+                Some("tags: tag `ab` must not contain control"),
+            ),
+            (
+                VideoEdit {
+                    tags: tags((0..21).map(|i| i.to_string()).collect()),
+                    ..edit()
+                },
+                Some("tags: at most 20 tags (got 21)"),
+            ),
             // 21 given, 20 after dropping the duplicate.
-            (VideoEdit { tags: tags((0..20).map(|i| i.to_string()).chain([t("0")]).collect()), ..edit() }, None),
+            (
+                VideoEdit {
+                    tags: tags((0..20).map(|i| i.to_string()).chain([t("0")]).collect()),
+                    ..edit()
+                },
+                None,
+            ),
             // More sent than may be, even if all the same: refused before reading them.
-            (VideoEdit { tags: tags(vec![t("a"); 101]), ..edit() }, Some("tags: at most 20 tags, and at most 100 sent")),
-            (VideoEdit { tags: Some(TagInput { kept: vec![t("a")], sent: 130_000 }), ..edit() }, Some("tags: at most 20 tags, and at most 100 sent counting duplicates (got 130000)")),
+            (
+                VideoEdit {
+                    tags: tags(vec![t("a"); 101]),
+                    ..edit()
+                },
+                Some("tags: at most 20 tags, and at most 100 sent"),
+            ),
+            (
+                VideoEdit {
+                    tags: Some(TagInput {
+                        kept: vec![t("a")],
+                        sent: 130_000,
+                    }),
+                    ..edit()
+                },
+                Some(
+                    "tags: at most 20 tags, and at most 100 sent counting duplicates (got 130000)",
+                ),
+            ),
             // 20 tags of 32 characters, most of them 4 bytes in UTF-8: over 2000 bytes.
-            (VideoEdit { tags: tags((0..20).map(|i| format!("{i:02}{}", "😀".repeat(30))).collect()), ..edit() }, Some("tags: must take at most 2000 bytes as JSON")),
-            (VideoEdit { category: Some("c".repeat(65)), ..edit() }, Some("category: must be at most 64")),
-            (VideoEdit { category: Some("c".repeat(64)), ..edit() }, None),
-            (VideoEdit { category: Some(t("a\u{1b}[31m")), ..edit() }, Some("category: must not contain control")),
+            (
+                VideoEdit {
+                    tags: tags(
+                        (0..20)
+                            .map(|i| format!("{i:02}{}", "😀".repeat(30)))
+                            .collect(),
+                    ),
+                    ..edit()
+                },
+                Some("tags: must take at most 2000 bytes as JSON"),
+            ),
+            (
+                VideoEdit {
+                    category: Some("c".repeat(65)),
+                    ..edit()
+                },
+                Some("category: must be at most 64"),
+            ),
+            (
+                VideoEdit {
+                    category: Some("c".repeat(64)),
+                    ..edit()
+                },
+                None,
+            ),
+            (
+                VideoEdit {
+                    category: Some(t("a\u{1b}[31m")),
+                    ..edit()
+                },
+                Some("category: must not contain control"),
+            ),
         ];
         for (i, (edit, expect)) in cases.into_iter().enumerate() {
             match (expect, CheckedEdit::check(edit)) {
@@ -331,18 +466,38 @@ mod tests {
     /// Titles from upload metadata and edits pass the same check (issue 12).
     #[test]
     fn titles_refuse_every_control_character() {
-        for c in ['\u{1b}', '\0', '\u{7}', '\n', '\r', '\t', '\u{7f}', '\u{85}'] {
+        for c in [
+            '\u{1b}', '\0', '\u{7}', '\n', '\r', '\t', '\u{7f}', '\u{85}',
+        ] {
             let raw = format!("bad{c}title");
             assert!(Title::parse(&raw).is_err(), "{c:?}");
             assert_eq!(
-                Title::from_file_name(&format!("{raw}.mp4")).unwrap().as_str(),
+                Title::from_file_name(&format!("{raw}.mp4"))
+                    .unwrap()
+                    .as_str(),
                 "badtitle"
             );
         }
         assert_eq!(Title::parse("  ok ").unwrap().as_str(), "ok");
-        assert_eq!(Title::from_file_name("dir/holiday.final.mp4").unwrap().as_str(), "holiday.final");
-        assert_eq!(Title::from_file_name("C:\\clips\\cat.mov").unwrap().as_str(), "cat");
-        assert_eq!(Title::from_file_name(&"x".repeat(300)).unwrap().as_str().len(), 200);
+        assert_eq!(
+            Title::from_file_name("dir/holiday.final.mp4")
+                .unwrap()
+                .as_str(),
+            "holiday.final"
+        );
+        assert_eq!(
+            Title::from_file_name("C:\\clips\\cat.mov")
+                .unwrap()
+                .as_str(),
+            "cat"
+        );
+        assert_eq!(
+            Title::from_file_name(&"x".repeat(300))
+                .unwrap()
+                .as_str()
+                .len(),
+            200
+        );
         assert!(Title::from_file_name("\u{1b}\u{7}").is_none());
     }
 }

@@ -136,7 +136,10 @@ mod tests {
         use Access::*;
         let cases = [
             (Visibility::Public, [Anyone, Anyone, Anyone, Anyone, Anyone]),
-            (Visibility::Unlisted, [Anyone, Anyone, Anyone, Anyone, Anyone]),
+            (
+                Visibility::Unlisted,
+                [Anyone, Anyone, Anyone, Anyone, Anyone],
+            ),
             (
                 Visibility::Private,
                 [Hidden, OwnerOrAdmin, Hidden, OwnerOrAdmin, Anyone],

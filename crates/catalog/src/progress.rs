@@ -115,7 +115,7 @@ impl ProgressState {
                     .collect()
             })
             .unwrap_or_default();
-        renditions.sort_by(|a, b| (b.0, b.1, b.2).cmp(&(a.0, a.1, a.2)));
+        renditions.sort_by_key(|r| std::cmp::Reverse((r.0, r.1, r.2)));
         Self {
             status: video.status,
             progress: video.progress.clamp(0, 100),
@@ -150,6 +150,8 @@ pub struct ProgressWatch {
     /// The row read when the watch started, for the first update.
     first: Option<VideoRow>,
     last: Option<ProgressState>,
+    /// Read the row without waiting for a notification (the last read failed).
+    read_now: bool,
     done: bool,
     _slot: StreamSlot,
 }
@@ -180,6 +182,7 @@ impl Catalog {
             subscription,
             first: Some(video),
             last: None,
+            read_now: false,
             done: false,
             _slot: slot,
         })
@@ -198,24 +201,25 @@ impl ProgressWatch {
             let video = match self.first.take() {
                 Some(video) => Some(video),
                 None => {
-                    tokio::select! {
-                        () = stop.cancelled() => return None,
-                        // A message or a lag: either way, read the row again.
-                        received = self.subscription.recv() => received?,
-                    };
+                    if !self.read_now {
+                        tokio::select! {
+                            () = stop.cancelled() => return None,
+                            // A message or a lag: either way, read the row again.
+                            received = self.subscription.recv() => received?,
+                        };
+                    }
+                    self.read_now = false;
                     match self.catalog.inner.db.video(&self.id).await {
                         Ok(video) => video,
                         Err(e) => {
+                            // The client keeps its stream; read again in a moment.
                             tracing::warn!(video = %self.id, "progress watch: reading the video: {e}");
                             tokio::select! {
                                 () = stop.cancelled() => return None,
                                 () = tokio::time::sleep(RETRY_READ_AFTER) => {}
                             }
-                            self.first = self.catalog.inner.db.video(&self.id).await.ok().flatten();
-                            if self.first.is_none() {
-                                continue;
-                            }
-                            self.first.take()
+                            self.read_now = true;
+                            continue;
                         }
                     }
                 }

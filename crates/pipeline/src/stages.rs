@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use spool_config::Config;
+use spool_hub::{Hub, Topic};
 use spool_jobs::{Handler, JobError, JobRow};
 use spool_media::cover;
 use spool_media::ladder::{self, Rung};
@@ -14,7 +15,6 @@ use spool_media::probe::{self, MediaInfo};
 use spool_media::process::ProcessRunner;
 use spool_media::transcode::{self, AudioOutput, PassOutput, PassSpec, RenditionOutput};
 use spool_media::{MediaError, Published};
-use spool_hub::{Hub, Topic};
 use spool_metadata::{CoverChange, MetadataError, Store};
 use spool_model::VideoId;
 use spool_storage::LocalStore;

@@ -801,8 +801,9 @@ async fn finish_writes(
 /// file name without extension (cleaned), else "Untitled".
 fn video_title(fields: &std::collections::BTreeMap<String, String>) -> Result<String> {
     let title = match fields.get("title").filter(|t| !t.trim().is_empty()) {
-        Some(given) => Title::parse(given)
-            .map_err(|e| UploadError::BadRequest(format!("metadata {e}")))?,
+        Some(given) => {
+            Title::parse(given).map_err(|e| UploadError::BadRequest(format!("metadata {e}")))?
+        }
         None => fields
             .get("filename")
             .and_then(|name| Title::from_file_name(name))

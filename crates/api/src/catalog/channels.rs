@@ -68,7 +68,10 @@ pub async fn related(
             e.body_text(),
         )
     })?;
-    let limit = params.limit.unwrap_or(DEFAULT_RELATED).clamp(1, MAX_RELATED);
+    let limit = params
+        .limit
+        .unwrap_or(DEFAULT_RELATED)
+        .clamp(1, MAX_RELATED);
     let id = parse_id(&id)?;
     let rows = state.catalog.related(user.as_ref(), &id, limit).await?;
     Ok(Json(crate::catalog::videos::page(

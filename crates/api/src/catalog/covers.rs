@@ -9,8 +9,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
-use spool_media::cover::{self, CoverLimits};
 use spool_catalog::CANDIDATES_DIR;
+use spool_media::cover::{self, CoverLimits};
 use spool_metadata::CoverChange;
 use spool_model::VideoId;
 

@@ -23,8 +23,8 @@ use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use spool_catalog::edit::MAX_TAG_INPUTS;
 use spool_catalog::{
-    CheckedEdit, Client, ProgressState, ProgressUpdate, ProgressWatch, TagInput, VideoEdit,
-    policy, published_media,
+    CheckedEdit, Client, ProgressState, ProgressUpdate, ProgressWatch, TagInput, VideoEdit, policy,
+    published_media,
 };
 use spool_media::Published;
 use spool_metadata::{ListCursor, User, VideoRow};
@@ -378,7 +378,6 @@ fn invalid_json(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message)
 }
 
-
 /// The body of an edit as read: the catalog checks the values.
 struct EditBody(VideoEdit);
 
@@ -618,10 +617,13 @@ impl From<ProgressState> for ProgressEvent {
     }
 }
 
+/// A progress stream between events: its watch and the server's stop signal.
+type StreamState = (ProgressWatch, tokio_util::sync::CancellationToken);
+
 /// The next server-sent event of a progress stream; `None` ends it.
 async fn next_event(
-    (mut watch, stop): (ProgressWatch, tokio_util::sync::CancellationToken),
-) -> Option<(Result<Event, Infallible>, (ProgressWatch, tokio_util::sync::CancellationToken))> {
+    (mut watch, stop): StreamState,
+) -> Option<(Result<Event, Infallible>, StreamState)> {
     let event = match watch.next(&stop).await? {
         ProgressUpdate::State(state) => Event::default()
             .event("progress")
@@ -655,11 +657,9 @@ pub async fn events(
         (None, None) => Client::Unknown,
     };
     let watch = state.catalog.watch_progress(user, client, id).await?;
-    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
-        Box::pin(futures_util::stream::unfold(
-            (watch, state.stop.clone()),
-            next_event,
-        ));
+    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> = Box::pin(
+        futures_util::stream::unfold((watch, state.stop.clone()), next_event),
+    );
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
     // Proxies such as nginx must pass events on as they come.
     Ok(([("x-accel-buffering", "no")], sse).into_response())

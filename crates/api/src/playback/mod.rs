@@ -21,9 +21,9 @@ use base64::Engine as _;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use spool_catalog::{Access as CatalogAccess, Viewer, policy};
 use spool_config::Config;
 use spool_media::{Published, manifest};
-use spool_catalog::{Access as CatalogAccess, Viewer, policy};
 use spool_metadata::{User, VideoRow};
 use spool_model::{VideoId, now_millis};
 
