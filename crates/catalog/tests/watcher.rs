@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use spool_catalog::Catalog;
 use spool_hub::{Hub, Topic};
-use spool_metadata::NewUpload;
+use spool_metadata::{NewUpload, VideoUpdate};
 use spool_metadata::testing::{ENGINES, TestDb};
 use spool_model::{UploadId, VideoId, Visibility, now_millis};
 use spool_storage::LocalStore;
@@ -60,7 +60,11 @@ async fn rows_changed_by_other_processes_reach_subscribers() {
             .unwrap();
         // A write by "another process" (straight to the database, no hub); the row is older
         // than the observation window above, so its new `updated_at` differs.
-        assert!(store.start_processing(&id).await.unwrap());
+        let edit = VideoUpdate {
+            title: Some("renamed".into()),
+            ..VideoUpdate::default()
+        };
+        assert!(store.update_video(&id, &edit).await.unwrap());
         tokio::time::timeout(Duration::from_secs(10), subscription.recv())
             .await
             .expect("the change is noticed")
