@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use spool_catalog::Catalog;
 use spool_hub::{Hub, Topic};
-use spool_metadata::{NewUpload, VideoUpdate};
 use spool_metadata::testing::{ENGINES, TestDb};
+use spool_metadata::{NewUpload, VideoUpdate};
 use spool_model::{UploadId, VideoId, Visibility, now_millis};
 use spool_storage::LocalStore;
 use tokio_util::sync::CancellationToken;
