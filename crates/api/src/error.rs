@@ -123,6 +123,27 @@ impl From<spool_media::MediaError> for ApiError {
     }
 }
 
+impl From<spool_catalog::CatalogError> for ApiError {
+    fn from(e: spool_catalog::CatalogError) -> Self {
+        use spool_catalog::CatalogError;
+        let e = match e {
+            CatalogError::Metadata(e) => return e.into(),
+            other => other,
+        };
+        let status = match &e {
+            CatalogError::NotFound(what) => return Self::not_found(what),
+            CatalogError::NotOwner => StatusCode::FORBIDDEN,
+            CatalogError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CatalogError::NotRetryable => StatusCode::CONFLICT,
+            CatalogError::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
+            CatalogError::Metadata(_) | CatalogError::Io(_) => {
+                return Self::internal(e.code(), &e);
+            }
+        };
+        Self::new(status, e.code(), e.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -51,8 +51,9 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Media files and URL signing.
     pub playback: Arc<playback::Playback>,
-    /// Hot video rows and buffered view counts.
-    pub videos: Arc<catalog::cache::VideoCache>,
+    /// The video catalog: visibility policy, edits, deletion, likes, hot rows, view totals,
+    /// progress notifications.
+    pub catalog: spool_catalog::Catalog,
     /// The browser app's files and security headers.
     pub web: Arc<web::WebApp>,
     /// Failed sign-ins, for slowing down password guessing.
@@ -82,7 +83,13 @@ impl AppState {
                 config.server.data_dir.join("events"),
                 &config.events,
             )),
-            videos: Arc::new(catalog::cache::VideoCache::new(store.clone())),
+            catalog: spool_catalog::Catalog::new(
+                store.clone(),
+                spool_hub::Hub::local(),
+                spool_storage::LocalStore::open(&config.server.data_dir)
+                    .map_err(std::io::Error::other)?,
+                spool_storage::MediaLayout::new(&config.server.data_dir),
+            ),
             store,
             uploads,
             config,

@@ -331,7 +331,8 @@ async fn upload_in_chunks_with_checksums_then_video_json() {
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
         assert_eq!(r.header("upload-offset"), Some("300000"));
-        let v = h.video(&video_id, None).await.json();
+        // The owner sees the source's hash and size (strangers do not: issue 12).
+        let v = h.video(&video_id, Some(&token)).await.json();
         assert_eq!(v["status"], "uploaded");
         assert_eq!(v["title"], "Holiday <b>2026</b>");
         assert_eq!(v["owner"], "ann");
@@ -659,7 +660,10 @@ async fn dedup_instant_upload_and_proof_of_possession() {
             String::from_utf8_lossy(&r.body)
         );
         assert_eq!(r.json()["complete"], true);
-        assert_eq!(h.video(&video2, None).await.json()["blake3"], hash.as_str());
+        assert_eq!(
+            h.video(&video2, Some(&bo)).await.json()["blake3"],
+            hash.as_str()
+        );
         let blob = h.store.blob(&hash.parse().unwrap()).await.unwrap().unwrap();
         assert_eq!(blob.refcount, 3, "one stored copy, three videos");
 

@@ -33,10 +33,7 @@ pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
 pub use sessions::{NewSession, Session};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};
 pub use users::{User, validate_user_name};
-pub use videos::{
-    DeletedVideo, ListCursor, MAX_CATEGORY_CHARS, MAX_DESCRIPTION_CHARS, MAX_TAG_CHARS, MAX_TAGS,
-    MAX_TAGS_JSON_BYTES, MAX_TITLE_CHARS, VideoRow, VideoUpdate,
-};
+pub use videos::{DeletedVideo, ListCursor, VideoRow, VideoUpdate};
 
 /// Why a metadata operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +102,9 @@ pub struct Store {
     /// Wakes this process's idle job runners when a job is queued through this handle (other
     /// processes find it at their next poll).
     job_queued: std::sync::Arc<tokio::sync::Notify>,
+    /// Statements started through this handle and its clones (tests count queries).
+    #[cfg(feature = "testing")]
+    queries: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -160,6 +160,8 @@ impl Store {
             pool,
             backend,
             job_queued: Default::default(),
+            #[cfg(feature = "testing")]
+            queries: std::sync::Arc::default(),
         })
     }
 
@@ -170,7 +172,7 @@ impl Store {
 
     /// Succeeds when the database answers a trivial query.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
         Ok(())
     }
 
@@ -180,13 +182,26 @@ impl Store {
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
+        #[cfg(feature = "testing")]
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         &self.pool
+    }
+
+    /// Statements (and transactions) started so far through this handle and its clones; with
+    /// the `testing` feature only, for tests that prove something costs no queries.
+    #[cfg(feature = "testing")]
+    pub fn queries_started(&self) -> u64 {
+        self.queries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write lock up front
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot wait for the lock
     /// when it later writes, it fails at once with SQLITE_BUSY.
     pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        #[cfg(feature = "testing")]
+        self.queries
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::MySql => self.pool.begin().await?,

@@ -122,36 +122,22 @@ impl Store {
     }
 }
 
-/// Longest title, in characters (`videos.title VARCHAR(200)`).
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest description, in characters (`videos.description VARCHAR(5000)`).
-pub const MAX_DESCRIPTION_CHARS: usize = 5000;
-/// Most tags on one video.
-pub const MAX_TAGS: usize = 20;
-/// Longest tag, in characters.
-pub const MAX_TAG_CHARS: usize = 32;
-/// Longest JSON encoding of the tag list, in bytes (`videos.tags VARCHAR(2000)`).
-pub const MAX_TAGS_JSON_BYTES: usize = 2000;
-/// Longest category, in characters (`videos.category VARCHAR(64)`).
-pub const MAX_CATEGORY_CHARS: usize = 64;
-
 /// Where a listing page starts: strictly after the video with this creation time (Unix ms)
 /// and id, in the listing's order (newest first).
 pub type ListCursor = (i64, VideoId);
 
-/// An owner's edit of a video: `None` leaves a field as it is.
+/// An owner's edit of a video: `None` leaves a field as it is. The values are written as
+/// given: the catalog (`spool_catalog::CheckedEdit`) checks and normalizes them first; the
+/// columns' sizes are the catalog's limits.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VideoUpdate {
-    /// New title: trimmed, 1 to [`MAX_TITLE_CHARS`] characters, no control characters.
+    /// New title.
     pub title: Option<String>,
-    /// New description: up to [`MAX_DESCRIPTION_CHARS`] characters; no control characters
-    /// other than newline, carriage return and tab.
+    /// New description.
     pub description: Option<String>,
-    /// New tags: each trimmed, 1 to [`MAX_TAG_CHARS`] characters, no control characters;
-    /// duplicates dropped (first one kept); at most [`MAX_TAGS`], and at most
-    /// [`MAX_TAGS_JSON_BYTES`] bytes as JSON.
+    /// New tags, without duplicates.
     pub tags: Option<Vec<String>>,
-    /// New category: trimmed, up to [`MAX_CATEGORY_CHARS`] characters (empty = none).
+    /// New category (empty = none).
     pub category: Option<String>,
     /// New visibility.
     pub visibility: Option<Visibility>,
@@ -168,127 +154,6 @@ pub struct DeletedVideo {
     pub blob_hash: Option<ContentHash>,
     /// The video's uploads, now deleted; an unfinished one may have left a partial file.
     pub uploads: Vec<UploadId>,
-}
-
-fn invalid(field: &str, problem: impl std::fmt::Display) -> MetadataError {
-    MetadataError::InvalidInput(format!("{field}: {problem}"))
-}
-
-/// Checks a one-line text: trimmed, `min..=max` characters, no control characters.
-fn one_line(field: &str, value: &str, min: usize, max: usize) -> Result<String> {
-    let value = value.trim();
-    let chars = value.chars().count();
-    if chars < min {
-        return Err(invalid(field, "must not be blank"));
-    }
-    if chars > max {
-        return Err(invalid(
-            field,
-            format!("must be at most {max} characters (got {chars})"),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(invalid(field, "must not contain control characters"));
-    }
-    Ok(value.to_owned())
-}
-
-/// The update's values, checked and normalized; the tags already JSON-encoded.
-struct CheckedUpdate {
-    title: Option<String>,
-    description: Option<String>,
-    tags: Option<String>,
-    category: Option<String>,
-    visibility: Option<Visibility>,
-}
-
-fn check_update(update: &VideoUpdate) -> Result<CheckedUpdate> {
-    let title = update
-        .title
-        .as_deref()
-        .map(|t| one_line("title", t, 1, MAX_TITLE_CHARS))
-        .transpose()?;
-    let description = match &update.description {
-        None => None,
-        Some(d) => {
-            let chars = d.chars().count();
-            if chars > MAX_DESCRIPTION_CHARS {
-                return Err(invalid(
-                    "description",
-                    format!("must be at most {MAX_DESCRIPTION_CHARS} characters (got {chars})"),
-                ));
-            }
-            if d.chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-            {
-                return Err(invalid(
-                    "description",
-                    "must not contain control characters other than newlines and tabs",
-                ));
-            }
-            Some(d.clone())
-        }
-    };
-    let tags = match &update.tags {
-        None => None,
-        Some(raw) => {
-            let mut tags: Vec<String> = Vec::with_capacity(raw.len().min(MAX_TAGS));
-            for tag in raw {
-                let tag = one_line("tags", tag, 1, MAX_TAG_CHARS)
-                    .map_err(|e| invalid("tags", format!("tag `{}` {}", clip(tag), reason(&e))))?;
-                if !tags.contains(&tag) {
-                    tags.push(tag);
-                }
-            }
-            if tags.len() > MAX_TAGS {
-                return Err(invalid(
-                    "tags",
-                    format!("at most {MAX_TAGS} tags (got {})", tags.len()),
-                ));
-            }
-            let json = serde_json::to_string(&tags).expect("strings serialize");
-            if json.len() > MAX_TAGS_JSON_BYTES {
-                return Err(invalid(
-                    "tags",
-                    format!(
-                        "must take at most {MAX_TAGS_JSON_BYTES} bytes as JSON (got {})",
-                        json.len()
-                    ),
-                ));
-            }
-            Some(json)
-        }
-    };
-    let category = update
-        .category
-        .as_deref()
-        .map(|c| one_line("category", c, 0, MAX_CATEGORY_CHARS))
-        .transpose()?;
-    Ok(CheckedUpdate {
-        title,
-        description,
-        tags,
-        category,
-        visibility: update.visibility,
-    })
-}
-
-/// A value cut short for an error message.
-fn clip(value: &str) -> String {
-    let mut clipped: String = value.chars().take(40).filter(|c| !c.is_control()).collect();
-    if value.chars().count() > 40 {
-        clipped.push('…');
-    }
-    clipped
-}
-
-/// The problem part of an [`invalid`] message ("field: problem").
-fn reason(err: &MetadataError) -> String {
-    let text = err.to_string();
-    match text.split_once(": ") {
-        Some((_, problem)) => problem.to_owned(),
-        None => text,
-    }
 }
 
 impl Store {
@@ -378,16 +243,19 @@ impl Store {
         rows.iter().map(video_from_row).collect()
     }
 
-    /// Applies an owner's edit in one `UPDATE`, after checking every value (limits in
-    /// [`VideoUpdate`]; a violation is [`MetadataError::InvalidInput`] naming the field, and
-    /// nothing is written). False when the video does not exist.
+    /// Applies an owner's edit in one `UPDATE`. False when the video does not exist.
     pub async fn update_video(&self, id: &VideoId, update: &VideoUpdate) -> Result<bool> {
-        let checked = check_update(update)?;
+        let checked = update.clone();
+        let tags = checked
+            .tags
+            .map(|t| serde_json::to_string(&t))
+            .transpose()
+            .map_err(corrupt)?;
         let mut sets = Vec::new();
         for (column, present) in [
             ("title", checked.title.is_some()),
             ("description", checked.description.is_some()),
-            ("tags", checked.tags.is_some()),
+            ("tags", tags.is_some()),
             ("category", checked.category.is_some()),
             ("visibility", checked.visibility.is_some()),
         ] {
@@ -401,7 +269,7 @@ impl Store {
         for value in [
             checked.title,
             checked.description,
-            checked.tags,
+            tags,
             checked.category,
             checked.visibility.map(|v| v.as_str().to_owned()),
         ]
@@ -521,6 +389,27 @@ impl Store {
             blob_hash,
             uploads: upload_ids,
         }))
+    }
+
+    /// The version (`updated_at`) of each of `ids` that exists, in one query: how a watcher
+    /// notices changes made by other processes without reading whole rows.
+    pub async fn video_versions(&self, ids: &[VideoId]) -> Result<Vec<(VideoId, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!("SELECT id, updated_at FROM videos WHERE id IN ({marks})");
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.as_str().to_owned());
+        }
+        let rows = query.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                Ok((id.parse().map_err(corrupt)?, row.try_get("updated_at")?))
+            })
+            .collect()
     }
 
     /// Raises stored view counts to the given totals, never lowering one, in one transaction.

@@ -196,23 +196,20 @@ fn update() -> VideoUpdate {
     VideoUpdate::default()
 }
 
+/// The store writes an edit as given; checking and normalizing it is the catalog's (its
+/// limits and their boundary cases are tested in `crates/catalog/src/edit.rs`).
 #[tokio::test]
-async fn updates_apply_in_one_statement_and_refuse_bad_values() {
+async fn updates_apply_in_one_statement() {
     on_each_engine(|engine, store, _url| async move {
         let ann = store.create_user("ann", false).await.unwrap();
         let (id, _) = uploaded(&store, ann.id, Visibility::Private, b"clip").await;
         let before = store.video(&id).await.unwrap().unwrap();
 
         let edit = VideoUpdate {
-            title: Some("  Holiday 2026 ".into()),
+            title: Some("Holiday 2026".into()),
             description: Some("Line one\nLine two\twith a tab".into()),
-            tags: Some(vec![
-                " sea ".into(),
-                "sun".into(),
-                "sea".into(),
-                "日本".into(),
-            ]),
-            category: Some(" travel ".into()),
+            tags: Some(vec!["sea".into(), "sun".into(), "日本".into()]),
+            category: Some("travel".into()),
             visibility: Some(Visibility::Public),
         };
         assert!(store.update_video(&id, &edit).await.unwrap(), "{engine:?}");
@@ -253,165 +250,6 @@ async fn updates_apply_in_one_statement_and_refuse_bad_values() {
                 .await
                 .unwrap()
         );
-
-        // Limits, and the boundary values that pass.
-        let t = |s: &str| s.to_owned();
-        let cases: Vec<(VideoUpdate, Option<&str>)> = vec![
-            (
-                VideoUpdate {
-                    title: Some(t("")),
-                    ..update()
-                },
-                Some("title: must not be blank"),
-            ),
-            (
-                VideoUpdate {
-                    title: Some(t("   ")),
-                    ..update()
-                },
-                Some("title: must not be blank"),
-            ),
-            (
-                VideoUpdate {
-                    title: Some("x".repeat(201)),
-                    ..update()
-                },
-                Some("title: must be at most 200"),
-            ),
-            (
-                VideoUpdate {
-                    title: Some("é".repeat(200)),
-                    ..update()
-                },
-                None,
-            ),
-            (
-                VideoUpdate {
-                    title: Some(t("a\u{7}b")),
-                    ..update()
-                },
-                Some("title: must not contain control"),
-            ),
-            (
-                VideoUpdate {
-                    title: Some(t("a\nb")),
-                    ..update()
-                },
-                Some("title: must not contain control"),
-            ),
-            (
-                VideoUpdate {
-                    description: Some("d".repeat(5001)),
-                    ..update()
-                },
-                Some("description: must be at most 5000"),
-            ),
-            (
-                VideoUpdate {
-                    description: Some("ü".repeat(5000)),
-                    ..update()
-                },
-                None,
-            ),
-            (
-                VideoUpdate {
-                    description: Some(t("nul\0")),
-                    ..update()
-                },
-                Some("description: must not contain control"),
-            ),
-            (
-                VideoUpdate {
-                    tags: Some(vec![t("ok"), t(" ")]),
-                    ..update()
-                },
-                Some("tags: tag ` ` must not be blank"),
-            ),
-            (
-                VideoUpdate {
-                    tags: Some(vec!["x".repeat(33)]),
-                    ..update()
-                },
-                Some("tags: tag `xxxx"),
-            ),
-            (
-                VideoUpdate {
-                    tags: Some(vec!["x".repeat(32)]),
-                    ..update()
-                },
-                None,
-            ),
-            (
-                VideoUpdate {
-                    tags: Some(vec![t("a\tb")]),
-                    ..update()
-                },
-                Some("tags: tag `ab` must not contain control"),
-            ),
-            (
-                VideoUpdate {
-                    tags: Some((0..21).map(|i| i.to_string()).collect()),
-                    ..update()
-                },
-                Some("tags: at most 20 tags (got 21)"),
-            ),
-            // 21 given, 20 after dropping the duplicate.
-            (
-                VideoUpdate {
-                    tags: Some((0..20).map(|i| i.to_string()).chain([t("0")]).collect()),
-                    ..update()
-                },
-                None,
-            ),
-            // 20 tags of 32 characters, most of them 4 bytes in UTF-8: over 2000 bytes.
-            (
-                VideoUpdate {
-                    tags: Some(
-                        (0..20)
-                            .map(|i| format!("{i:02}{}", "😀".repeat(30)))
-                            .collect(),
-                    ),
-                    ..update()
-                },
-                Some("tags: must take at most 2000 bytes as JSON"),
-            ),
-            (
-                VideoUpdate {
-                    category: Some("c".repeat(65)),
-                    ..update()
-                },
-                Some("category: must be at most 64"),
-            ),
-            (
-                VideoUpdate {
-                    category: Some("c".repeat(64)),
-                    ..update()
-                },
-                None,
-            ),
-            (
-                VideoUpdate {
-                    category: Some(t("a\u{1b}[31m")),
-                    ..update()
-                },
-                Some("category: must not contain control"),
-            ),
-        ];
-        for (i, (edit, expect)) in cases.iter().enumerate() {
-            let before = store.video(&id).await.unwrap().unwrap();
-            let result = store.update_video(&id, edit).await;
-            match (expect, result) {
-                (None, Ok(true)) => {}
-                (Some(prefix), Err(MetadataError::InvalidInput(msg))) => {
-                    assert!(msg.starts_with(prefix), "{engine:?} case {i}: `{msg}`");
-                    let after = store.video(&id).await.unwrap().unwrap();
-                    assert_eq!(after, before, "case {i}: nothing written");
-                }
-                (expect, other) => {
-                    panic!("{engine:?} case {i}: expected {expect:?}, got {other:?}")
-                }
-            }
-        }
     })
     .await;
 }

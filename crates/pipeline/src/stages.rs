@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use spool_config::Config;
+use spool_hub::{Hub, Topic};
 use spool_jobs::{Handler, JobError, JobRow};
 use spool_media::cover::{self, CoverCommit, CoverSource};
 use spool_media::ladder::{self, Rung};
@@ -46,6 +47,8 @@ struct Inner {
     processes: ProcessRunner,
     config: Arc<Config>,
     layout: MediaLayout,
+    /// Told after each progress or status write (progress streams listen).
+    hub: Hub,
 }
 
 /// Why a stage failed, and whether trying again could help.
@@ -103,6 +106,7 @@ impl Pipeline {
                 sources: SourceCache::new(data.join("scratch"), blobs),
                 processes: ProcessRunner::new(&config.media),
                 layout: MediaLayout::new(data),
+                hub: Hub::local(),
                 store,
                 config,
             }),
@@ -114,6 +118,14 @@ impl Pipeline {
     pub fn with_scratch_dir(mut self, dir: PathBuf) -> Self {
         let inner = Arc::get_mut(&mut self.inner).expect("with_scratch_dir before cloning");
         inner.sources = inner.sources.clone().with_root(dir);
+        self
+    }
+
+    /// The same pipeline telling `hub` about every progress and status change. Call it on a
+    /// fresh pipeline, before it is cloned.
+    pub fn with_hub(mut self, hub: Hub) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_hub before cloning");
+        inner.hub = hub;
         self
     }
 
@@ -149,6 +161,7 @@ impl Handler for Pipeline {
                 tracing::error!(video = %video, "cannot record the failure: {db}");
                 return Err(JobError::retryable(db));
             }
+            inner.hub.notify(&Topic::video(video));
             inner.sources.release(video).await;
             return Err(JobError::permanent(e.reason));
         }
@@ -167,6 +180,7 @@ impl Inner {
                     reason: e.to_string(),
                 })?;
         if shared {
+            self.hub.notify(&Topic::video(video));
             self.sources.release(video).await;
             return Ok(());
         }
@@ -176,6 +190,7 @@ impl Inner {
         if !self.store.start_processing(video).await? {
             return Ok(());
         }
+        self.hub.notify(&Topic::video(video));
         let info = probe::probe(&self.processes, &source, &self.config.media).await?;
         // Kept beside the source for the transcode stage, which runs on this worker too.
         let json = serde_json::to_vec(&info).map_err(|e| StageError {
@@ -188,6 +203,7 @@ impl Inner {
         let size = info.video.as_ref().map(|v| (v.width, v.height));
         self.store.record_probe(video, duration_ms, size).await?;
         self.store.set_progress(video, 2).await?;
+        self.hub.notify(&Topic::video(video));
         self.store.enqueue(TRANSCODE_JOB, video).await?;
         Ok(())
     }
@@ -255,7 +271,7 @@ impl Inner {
         let rungs = ladder::plan(&info, media);
         let (quick, high) = split_ladder(&rungs, media.progressive, media.quick_max_height);
         let weights = PassWeights::new(&info, &quick, &high);
-        let mut progress = Progress::new(&self.store, video);
+        let mut progress = Progress::new(&self.store, &self.hub, video);
 
         // Quick pass (or the only pass): low rungs, audio, storyboard, cover candidates.
         let (generation, mut outputs) = match (published, published_generation) {
@@ -507,6 +523,7 @@ impl Inner {
             tracing::info!(video = %video, "video deleted or failed meanwhile; not published");
             return Ok(false);
         }
+        self.hub.notify(&Topic::video(video));
         Ok(true)
     }
 
@@ -648,14 +665,16 @@ impl PassWeights {
 /// the last publication.
 struct Progress<'a> {
     store: &'a Store,
+    hub: &'a Hub,
     video: &'a VideoId,
     written: i64,
 }
 
 impl<'a> Progress<'a> {
-    fn new(store: &'a Store, video: &'a VideoId) -> Self {
+    fn new(store: &'a Store, hub: &'a Hub, video: &'a VideoId) -> Self {
         Self {
             store,
+            hub,
             video,
             written: 0,
         }
@@ -669,6 +688,7 @@ impl<'a> Progress<'a> {
         if let Err(e) = self.store.set_progress(self.video, percent).await {
             tracing::warn!(video = %self.video, "cannot record progress: {e}");
         }
+        self.hub.notify(&Topic::video(self.video));
         self.written = percent;
     }
 
@@ -676,6 +696,7 @@ impl<'a> Progress<'a> {
         if let Err(e) = self.store.set_progress(self.video, 100).await {
             tracing::warn!(video = %self.video, "cannot record progress: {e}");
         }
+        self.hub.notify(&Topic::video(self.video));
     }
 }
 

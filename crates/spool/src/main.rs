@@ -236,7 +236,6 @@ async fn serve(
     let stop = CancellationToken::new();
     let mut tasks = Tasks::new(stop.clone());
     tasks.spawn("signals", watch_signals(stop.clone()));
-    spawn_workers(&mut tasks, &store, &blobs, &config, config.jobs.workers)?;
     let state = spool_api::AppState::new(
         store.clone(),
         uploads.clone(),
@@ -245,11 +244,29 @@ async fn serve(
         Some(metrics),
     )
     .context("cannot set up playback (URL-signing key)")?;
+    // In-process workers tell the catalog's hub about progress directly.
+    let hub = state.catalog.hub().clone();
+    spawn_workers(
+        &mut tasks,
+        &store,
+        &blobs,
+        &config,
+        config.jobs.workers,
+        &hub,
+    )?;
     // Buffered view counts are written once more when it stops, before the store closes.
-    tasks.spawn("view counts", {
-        let (videos, stop) = (state.videos.clone(), stop.clone());
-        async move { videos.run_flusher(stop).await }
-    });
+    tasks.spawn(
+        "view counts",
+        state.catalog.views().clone().run(stop.clone()),
+    );
+    // Without in-process workers, the work is done by `spool worker` processes, which cannot
+    // reach this process's hub: one watcher feeds it from the rows they change.
+    if config.jobs.workers == 0 {
+        tasks.spawn(
+            "change watcher",
+            state.catalog.change_watcher().run(stop.clone()),
+        );
+    }
     // The aggregates checkpoint is written once more when it stops.
     tasks.spawn(
         "events aggregator",
@@ -317,9 +334,11 @@ fn spawn_workers(
     blobs: &LocalStore,
     config: &Config,
     count: usize,
+    hub: &spool_hub::Hub,
 ) -> anyhow::Result<()> {
     let pipeline =
-        spool_pipeline::Pipeline::new(store.clone(), blobs.clone(), Arc::new(config.clone()));
+        spool_pipeline::Pipeline::new(store.clone(), blobs.clone(), Arc::new(config.clone()))
+            .with_hub(hub.clone());
     let runner_config = spool_jobs::RunnerConfig {
         lease: Duration::from_secs(config.jobs.lease_s),
         heartbeat_interval: Duration::from_secs(config.jobs.heartbeat_s),
@@ -344,7 +363,9 @@ async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
     let mut tasks = Tasks::new(CancellationToken::new());
     tasks.spawn("signals", watch_signals(tasks.stop()));
     let count = workers.unwrap_or(config.jobs.workers).max(1);
-    spawn_workers(&mut tasks, &store, &blobs, &config, count)?;
+    // Nobody in this process listens: `spool serve` watches the rows these workers change.
+    let hub = spool_hub::Hub::local();
+    spawn_workers(&mut tasks, &store, &blobs, &config, count, &hub)?;
     tracing::info!(
         "{count} media worker(s) running (data in {})",
         config.server.data_dir.display()

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use rand::{Rng, RngCore};
+use spool_catalog::Title;
 use spool_config::UploadConfig;
 use spool_metadata::{MetadataError, NewUpload, Store, UploadRow, UploadState, User};
 use spool_model::{ContentHash, UploadId, VideoId, Visibility, now_millis};
@@ -235,7 +236,7 @@ impl UploadService {
 
     async fn load_owned(&self, user: &User, id: &UploadId) -> Result<UploadRow> {
         let row = self.store.upload(id).await?.ok_or(UploadError::NotFound)?;
-        if row.owner_id != user.id && !user.is_admin {
+        if !spool_catalog::policy::owns(user, row.owner_id) {
             return Err(UploadError::NotOwner);
         }
         match row.state {
@@ -283,7 +284,7 @@ impl UploadService {
                 .map_err(|e| UploadError::BadRequest(format!("metadata visibility: {e}")))?,
             None => self.config.default_visibility,
         };
-        let title = video_title(&fields);
+        let title = video_title(&fields)?;
         let new = NewUpload {
             id: UploadId::random(),
             video_id: VideoId::random(),
@@ -796,24 +797,19 @@ async fn finish_writes(
     }
 }
 
-/// The title from metadata `title`, else the file name without extension, else "Untitled".
-fn video_title(fields: &std::collections::BTreeMap<String, String>) -> String {
-    let from_name = || {
-        fields.get("filename").map(|f| {
-            let base = f.rsplit(['/', '\\']).next().unwrap_or(f);
-            base.rsplit_once('.')
-                .map_or(base, |(stem, _)| stem)
-                .to_owned()
-        })
+/// The title from metadata `title` (checked like every title: a bad one is refused), else the
+/// file name without extension (cleaned), else "Untitled".
+fn video_title(fields: &std::collections::BTreeMap<String, String>) -> Result<String> {
+    let title = match fields.get("title").filter(|t| !t.trim().is_empty()) {
+        Some(given) => {
+            Title::parse(given).map_err(|e| UploadError::BadRequest(format!("metadata {e}")))?
+        }
+        None => fields
+            .get("filename")
+            .and_then(|name| Title::from_file_name(name))
+            .unwrap_or_else(Title::untitled),
     };
-    let title = fields
-        .get("title")
-        .cloned()
-        .or_else(from_name)
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| "Untitled".to_owned());
-    title.chars().take(200).collect()
+    Ok(title.into_string())
 }
 
 fn new_challenge(length: u64) -> Challenge {
@@ -842,7 +838,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        assert_eq!(video_title(&fields), expect);
+        assert_eq!(video_title(&fields).unwrap(), expect);
     }
 
     #[test]

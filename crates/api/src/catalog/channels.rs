@@ -1,22 +1,21 @@
-//! Discovery and reactions around a video: a channel's page header, related videos (same tags
-//! or channel, for now; the recommender replaces this) and likes.
+//! Discovery and reactions around a video, as HTTP: a channel's page header, related videos
+//! and likes (the catalog decides; this maps).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
-use spool_metadata::VideoRow;
 
 use crate::auth::{AuthUser, MaybeUser};
-use crate::catalog::videos::{VideoPage, may_see, parse_id, visible_video};
+use crate::catalog::videos::{VideoPage, parse_id};
 use crate::error::{ApiError, ApiResult};
 use crate::{AppState, rfc3339};
 
-/// Recent public videos scanned for related ones.
-const RELATED_POOL: u32 = 200;
 /// Related videos returned when the client names no limit.
 const DEFAULT_RELATED: usize = 12;
+/// Most related videos one request may ask for.
+const MAX_RELATED: usize = 50;
 
 /// A channel (a user's public face).
 #[derive(Serialize, utoipa::ToSchema)]
@@ -35,16 +34,11 @@ pub async fn channel(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<ChannelJson>> {
-    let (user, created_at) = state
-        .store
-        .user_created_at(&name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("channel"))?;
-    let video_count = state.store.count_public_videos_by_owner(user.id).await?;
+    let channel = state.catalog.channel(&name).await?;
     Ok(Json(ChannelJson {
-        name: user.name,
-        created_at: rfc3339(created_at),
-        video_count,
+        name: channel.name,
+        created_at: rfc3339(channel.created_at),
+        video_count: channel.video_count,
     }))
 }
 
@@ -54,16 +48,6 @@ pub async fn channel(
 pub struct RelatedParams {
     /// 1 to 50, default 12.
     limit: Option<usize>,
-}
-
-/// How related `other` is to `video`: two points per shared tag, one for the same channel.
-fn relatedness(video: &VideoRow, other: &VideoRow) -> usize {
-    let shared = other
-        .tags
-        .iter()
-        .filter(|t| video.tags.iter().any(|own| own.eq_ignore_ascii_case(t)))
-        .count();
-    2 * shared + usize::from(other.owner_id == video.owner_id)
 }
 
 /// Public videos related to one: most shared tags and the same channel first, then the newest.
@@ -84,24 +68,16 @@ pub async fn related(
             e.body_text(),
         )
     })?;
-    let limit = params.limit.unwrap_or(DEFAULT_RELATED).clamp(1, 50);
+    let limit = params
+        .limit
+        .unwrap_or(DEFAULT_RELATED)
+        .clamp(1, MAX_RELATED);
     let id = parse_id(&id)?;
-    let video = visible_video(&state, user.as_ref(), &id).await?;
-    let mut pool: Vec<(usize, VideoRow)> = state
-        .store
-        .list_public_videos(None, RELATED_POOL)
-        .await?
-        .into_iter()
-        .filter(|other| other.id != video.id && may_see(user.as_ref(), other))
-        .map(|other| (relatedness(&video, &other), other))
-        .collect();
-    // Stable: equal scores keep the listing's newest-first order.
-    pool.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
-    pool.truncate(limit);
-    let rows = pool.into_iter().map(|(_, v)| v).collect();
+    let rows = state.catalog.related(user.as_ref(), &id, limit).await?;
     Ok(Json(crate::catalog::videos::page(
         &state,
         &headers,
+        user.as_ref(),
         rows,
         u32::MAX,
     )))
@@ -121,13 +97,7 @@ async fn set_like(
     liked: bool,
 ) -> ApiResult<Json<LikeJson>> {
     let id = parse_id(id)?;
-    visible_video(state, Some(user), &id).await?;
-    let result = state
-        .store
-        .set_like(user.id, &id, liked)
-        .await?
-        .ok_or_else(|| ApiError::not_found("video"))?;
-    state.videos.invalidate(&id).await;
+    let result = state.catalog.set_like(user, &id, liked).await?;
     Ok(Json(LikeJson {
         likes: result.likes,
         liked: result.liked,

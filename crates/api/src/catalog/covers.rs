@@ -9,17 +9,16 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
+use spool_catalog::CANDIDATES_DIR;
 use spool_media::cover::{self, CoverCommit, CoverLimits, CoverSource};
-use spool_metadata::{CoverChange, VideoRow};
+use spool_metadata::CoverChange;
 use spool_model::VideoId;
 use spool_storage::Generation;
 
 use crate::AppState;
 use crate::auth::AuthUser;
-use crate::catalog::videos::{owned_video, parse_id, published};
+use crate::catalog::videos::{owned_video, parse_id};
 use crate::error::{ApiError, ApiResult};
-
-use spool_storage::media::CANDIDATES_DIR;
 
 /// Replace the video's cover.
 #[utoipa::path(put, path = "/api/v1/videos/{id}/cover", tag = "videos",
@@ -70,43 +69,6 @@ pub struct CandidatesJson {
     candidates: Vec<CandidateJson>,
 }
 
-/// The candidate frames' indexes on disk, in order; empty before the first publication.
-async fn candidate_indexes(state: &AppState, video: &VideoRow) -> ApiResult<Vec<u32>> {
-    let Some(published) = published(video) else {
-        return Ok(Vec::new());
-    };
-    let mut indexes = Vec::new();
-    let Some(generation) = Generation::parse(&published.generation) else {
-        return Ok(indexes);
-    };
-    let dir = state
-        .playback
-        .layout()
-        .candidates_dir(&video.id, &generation);
-    let mut entries = match tokio::fs::read_dir(&dir).await {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(indexes),
-        Err(e) => return Err(io_error(&e)),
-    };
-    while let Some(entry) = entries.next_entry().await.map_err(|e| io_error(&e))? {
-        let name = entry.file_name();
-        let index: Option<u32> = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("c_")?.strip_suffix(".jpg")?.parse().ok());
-        indexes.extend(index);
-    }
-    indexes.sort_unstable();
-    Ok(indexes)
-}
-
-fn io_error(e: &std::io::Error) -> ApiError {
-    tracing::error!("reading cover candidates: {e}");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "internal error",
-    )
-}
 
 /// The frames proposed as covers (owner or admin).
 #[utoipa::path(get, path = "/api/v1/videos/{id}/cover/candidates", tag = "videos",
@@ -121,8 +83,7 @@ pub async fn candidates(
 ) -> ApiResult<Json<CandidatesJson>> {
     let id = parse_id(&id)?;
     let video = owned_video(&state, &user, &id).await?;
-    let indexes = candidate_indexes(&state, &video).await?;
-    let generation = published(&video).map(|p| p.generation).unwrap_or_default();
+    let (generation, indexes) = state.catalog.cover_candidates(&video).await?;
     let prefix = crate::playback::media_prefix(&state, &headers, &video);
     let candidates = indexes
         .into_iter()
@@ -148,19 +109,7 @@ pub async fn choose(
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
     let video = owned_video(&state, &user, &id).await?;
-    let index: u32 = index
-        .parse()
-        .map_err(|_| ApiError::not_found("cover candidate"))?;
-    if !candidate_indexes(&state, &video).await?.contains(&index) {
-        return Err(ApiError::not_found("cover candidate"));
-    }
-    let generation = published(&video)
-        .and_then(|p| Generation::parse(&p.generation))
-        .ok_or_else(|| ApiError::not_found("cover candidate"))?;
-    let path = state
-        .playback
-        .layout()
-        .candidate_file(&id, &generation, index);
+    let path = state.catalog.cover_candidate_file(&video, &index).await?;
     install_cover(&state, &id, CoverSource::Frame(path)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -185,7 +134,7 @@ async fn install_cover(state: &AppState, id: &VideoId, source: CoverSource) -> A
     if installed.is_none() {
         return Err(ApiError::not_found("video"));
     }
-    state.videos.invalidate(id).await;
+    state.catalog.changed(id).await;
     Ok(())
 }
 

@@ -1,7 +1,6 @@
 //! The catalog's HTTP mapping: videos (get, list, edit, delete, retry, progress), covers,
 //! channels, related videos and likes.
 
-pub mod cache;
 pub(crate) mod channels;
 pub(crate) mod covers;
 pub(crate) mod videos;

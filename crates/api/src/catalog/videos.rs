@@ -6,21 +6,28 @@
 //! `not_owner` to edits and deletion.
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{Extensions, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::Stream;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
+use spool_catalog::edit::MAX_TAG_INPUTS;
+use spool_catalog::{
+    CheckedEdit, Client, ProgressState, ProgressUpdate, ProgressWatch, TagInput, VideoEdit, policy,
+    published_media,
+};
 use spool_media::Published;
-use spool_metadata::{DeletedVideo, ListCursor, User, VideoRow, VideoUpdate};
+use spool_metadata::{ListCursor, User, VideoRow};
 use spool_model::{VideoId, VideoStatus, Visibility};
 
 use crate::auth::{AuthUser, MaybeUser};
@@ -31,9 +38,9 @@ use crate::{AppState, rfc3339};
 const DEFAULT_LIMIT: u32 = 24;
 /// Largest page a client may ask for.
 const MAX_LIMIT: u32 = 100;
-/// How often the events feed reads the store: workers may be other processes, so only the
-/// database knows about every change.
-const POLL_EVERY: Duration = Duration::from_millis(500);
+/// Edit bodies larger than this are parsed and checked on a blocking thread, never on an async
+/// worker.
+const INLINE_EDIT_BYTES: usize = 16 * 1024;
 /// Cover sizes (width in pixels) every cover set has.
 const COVER_WIDTHS: [u32; 3] = [320, 640, 1280];
 
@@ -76,8 +83,9 @@ pub struct VideoJson {
     status: VideoStatus,
     /// Owner's user name.
     owner: String,
+    /// Size of the source, once the upload completed; shown to the owner and admins only.
     size_bytes: Option<i64>,
-    /// BLAKE3 of the source, once the upload completed.
+    /// BLAKE3 of the source, once the upload completed; shown to the owner and admins only.
     blake3: Option<String>,
     duration_s: Option<f64>,
     width: Option<i64>,
@@ -111,16 +119,9 @@ pub struct VideoJson {
     updated_at: String,
 }
 
-/// The published media of a row; a row the code cannot read counts as nothing published.
+/// The published media of a row.
 pub(crate) fn published(video: &VideoRow) -> Option<Published> {
-    let json = video.media.as_deref()?;
-    match Published::from_json(json) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!(video = %video.id, "unreadable published media: {e}");
-            None
-        }
-    }
+    published_media(video)
 }
 
 /// Renditions highest first, whatever order the row holds them in.
@@ -143,8 +144,15 @@ fn renditions(published: Option<&Published>) -> Vec<RenditionJson> {
     out
 }
 
-/// The JSON of a row the caller may see; media URLs are signed for private videos.
-pub(crate) fn video_json(state: &AppState, headers: &HeaderMap, video: VideoRow) -> VideoJson {
+/// The JSON of a row `viewer` may see; media URLs are signed for private videos, the source's
+/// hash and size only shown to whoever may change the video.
+pub(crate) fn video_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    viewer: Option<&User>,
+    video: VideoRow,
+) -> VideoJson {
+    let shows_source = policy::shows_source(viewer, &video);
     let published = published(&video);
     let prefix = (published.is_some() || video.cover_gen.is_some())
         .then(|| crate::playback::media_prefix(state, headers, &video));
@@ -169,7 +177,7 @@ pub(crate) fn video_json(state: &AppState, headers: &HeaderMap, video: VideoRow)
             w1280: w1280?,
         })
     });
-    let views = video.views.max(state.videos.known_views(&video.id));
+    let views = state.catalog.shown_views(&video);
     VideoJson {
         id: video.id.to_string(),
         title: video.title,
@@ -179,8 +187,8 @@ pub(crate) fn video_json(state: &AppState, headers: &HeaderMap, video: VideoRow)
         visibility: video.visibility,
         status: video.status,
         owner: video.owner_name,
-        size_bytes: video.size_bytes,
-        blake3: video.blake3.map(|h| h.to_hex()),
+        size_bytes: video.size_bytes.filter(|_| shows_source),
+        blake3: video.blake3.filter(|_| shows_source).map(|h| h.to_hex()),
         duration_s: video.duration_ms.map(|ms| ms as f64 / 1000.0),
         width: video.width,
         height: video.height,
@@ -201,49 +209,17 @@ pub(crate) fn video_json(state: &AppState, headers: &HeaderMap, video: VideoRow)
     }
 }
 
-pub(crate) fn may_see(user: Option<&User>, video: &VideoRow) -> bool {
-    video.visibility != Visibility::Private
-        || user.is_some_and(|u| u.is_admin || u.id == video.owner_id)
-}
-
 pub(crate) fn parse_id(id: &str) -> ApiResult<VideoId> {
     id.parse().map_err(|_| ApiError::not_found("video"))
 }
 
-/// The video if `user` may see it, else 404 (missing and hidden look the same).
-pub(crate) async fn visible_video(
-    state: &AppState,
-    user: Option<&User>,
-    id: &VideoId,
-) -> ApiResult<VideoRow> {
-    match state.videos.get(id).await? {
-        Some(video) if may_see(user, &video) => Ok(video),
-        _ => Err(ApiError::not_found("video")),
-    }
-}
-
-/// The video if `user` may change it: fresh from the store (an edit must not start from a
-/// cached row). Hidden: 404; visible but someone else's: 403 `not_owner`.
+/// The video if `user` may change it (the catalog decides).
 pub(crate) async fn owned_video(
     state: &AppState,
     user: &User,
     id: &VideoId,
 ) -> ApiResult<VideoRow> {
-    let video = state
-        .store
-        .video(id)
-        .await?
-        .filter(|v| may_see(Some(user), v))
-        .ok_or_else(|| ApiError::not_found("video"))?;
-    if user.is_admin || user.id == video.owner_id {
-        Ok(video)
-    } else {
-        Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_owner",
-            "only the video's owner or an admin may change it",
-        ))
-    }
+    Ok(state.catalog.owned(user, id).await?)
 }
 
 /// One video.
@@ -257,10 +233,10 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<VideoJson>> {
     let id = parse_id(&id)?;
-    let video = visible_video(&state, user.as_ref(), &id).await?;
-    let mut json = video_json(&state, &headers, video);
+    let video = state.catalog.visible(user.as_ref(), &id).await?;
+    let mut json = video_json(&state, &headers, user.as_ref(), video);
     if let Some(user) = &user {
-        json.liked = Some(state.store.likes_video(user.id, &id).await?);
+        json.liked = Some(state.catalog.liked(user, &id).await?);
     }
     Ok(Json(json))
 }
@@ -327,6 +303,7 @@ pub(crate) fn page_request(
 pub(crate) fn page(
     state: &AppState,
     headers: &HeaderMap,
+    viewer: Option<&User>,
     mut rows: Vec<VideoRow>,
     limit: u32,
 ) -> VideoPage {
@@ -340,7 +317,7 @@ pub(crate) fn page(
     VideoPage {
         videos: rows
             .into_iter()
-            .map(|v| video_json(state, headers, v))
+            .map(|v| video_json(state, headers, viewer, v))
             .collect(),
         next_cursor,
     }
@@ -352,23 +329,16 @@ pub(crate) fn page(
               (status = 400, description = "`invalid_cursor` or `invalid_query`", body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     headers: HeaderMap,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<VideoPage>> {
     let (limit, after, channel) = page_request(params)?;
-    let rows = match channel {
-        None => state.store.list_public_videos(after, limit + 1).await?,
-        Some(name) => match state.store.user_by_name(&name).await? {
-            Some(owner) => {
-                state
-                    .store
-                    .list_public_videos_by_owner(owner.id, after, limit + 1)
-                    .await?
-            }
-            None => Vec::new(),
-        },
-    };
-    Ok(Json(page(&state, &headers, rows, limit)))
+    let rows = state
+        .catalog
+        .list_public(user.as_ref(), channel.as_deref(), after, limit + 1)
+        .await?;
+    Ok(Json(page(&state, &headers, user.as_ref(), rows, limit)))
 }
 
 /// The caller's own videos, whatever their status and visibility, newest first.
@@ -384,11 +354,8 @@ pub async fn list_mine(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> ApiResult<Json<VideoPage>> {
     let (limit, after, _) = page_request(params)?;
-    let rows = state
-        .store
-        .list_videos_by_owner(user.id, after, limit + 1)
-        .await?;
-    Ok(Json(page(&state, &headers, rows, limit)))
+    let rows = state.catalog.list_mine(&user, after, limit + 1).await?;
+    Ok(Json(page(&state, &headers, Some(&user), rows, limit)))
 }
 
 /// The body of an edit: any subset of the fields; a field that is absent or null stays as it
@@ -411,64 +378,138 @@ fn invalid_json(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", message)
 }
 
-fn invalid_input(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", message)
-}
+/// The body of an edit as read: the catalog checks the values.
+struct EditBody(VideoEdit);
 
-fn string_field(field: &str, value: serde_json::Value) -> ApiResult<Option<String>> {
-    match value {
-        serde_json::Value::Null => Ok(None),
-        serde_json::Value::String(s) => Ok(Some(s)),
-        _ => Err(invalid_json(format!("`{field}` must be a string"))),
-    }
-}
+/// A JSON value that must be a string or null.
+struct StringField(&'static str);
 
-/// Parses an edit by hand rather than with serde, so every error names its field: unknown
-/// fields and wrong types are 400 `invalid_json`, a visibility that does not exist is 422.
-fn parse_patch(body: &[u8]) -> ApiResult<VideoUpdate> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| invalid_json(format!("the body is not valid JSON: {e}")))?;
-    let serde_json::Value::Object(fields) = value else {
-        return Err(invalid_json("the body must be a JSON object"));
-    };
-    let mut update = VideoUpdate::default();
-    for (name, value) in fields {
-        match name.as_str() {
-            "title" => update.title = string_field("title", value)?,
-            "description" => update.description = string_field("description", value)?,
-            "category" => update.category = string_field("category", value)?,
-            "tags" => {
-                update.tags = match value {
-                    serde_json::Value::Null => None,
-                    serde_json::Value::Array(items) => Some(
-                        items
-                            .into_iter()
-                            .map(|item| match item {
-                                serde_json::Value::String(s) => Ok(s),
-                                _ => Err(invalid_json("`tags` must be an array of strings")),
-                            })
-                            .collect::<ApiResult<_>>()?,
-                    ),
-                    _ => return Err(invalid_json("`tags` must be an array of strings")),
-                }
-            }
-            "visibility" => {
-                update.visibility = string_field("visibility", value)?
-                    .map(|v| {
-                        v.parse::<Visibility>()
-                            .map_err(|e| invalid_input(format!("visibility: {e}")))
-                    })
-                    .transpose()?;
-            }
-            other => {
-                return Err(invalid_json(format!(
-                    "unknown field `{}`; allowed: title, description, tags, category, visibility",
-                    other.chars().take(64).collect::<String>()
-                )));
-            }
+impl<'de> de::DeserializeSeed<'de> for StringField {
+    type Value = Option<String>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Null => Ok(None),
+            serde_json::Value::String(s) => Ok(Some(s)),
+            _ => Err(de::Error::custom(format!("`{}` must be a string", self.0))),
         }
     }
-    Ok(update)
+}
+
+/// `tags`: null, or an array of strings of which at most [`MAX_TAG_INPUTS`] are kept; the
+/// rest are only counted (skipped without being stored), so a huge list costs no memory.
+struct TagsField;
+
+impl<'de> de::DeserializeSeed<'de> for TagsField {
+    type Value = Option<TagInput>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TagsField {
+    type Value = Option<TagInput>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("`tags` must be an array of strings")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let wrong = || de::Error::custom("`tags` must be an array of strings");
+        let mut input = TagInput::default();
+        loop {
+            if input.kept.len() < MAX_TAG_INPUTS {
+                match seq.next_element::<serde_json::Value>()? {
+                    None => break,
+                    Some(serde_json::Value::String(s)) => input.kept.push(s),
+                    Some(_) => return Err(wrong()),
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                break;
+            }
+            input.sent += 1;
+        }
+        Ok(Some(input))
+    }
+}
+
+impl<'de> Deserialize<'de> for EditBody {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = EditBody;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the body must be a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EditBody, A::Error> {
+                let mut edit = VideoEdit::default();
+                while let Some(name) = map.next_key::<String>()? {
+                    match name.as_str() {
+                        "title" => edit.title = map.next_value_seed(StringField("title"))?,
+                        "description" => {
+                            edit.description = map.next_value_seed(StringField("description"))?;
+                        }
+                        "category" => {
+                            edit.category = map.next_value_seed(StringField("category"))?;
+                        }
+                        "tags" => edit.tags = map.next_value_seed(TagsField)?,
+                        "visibility" => {
+                            let raw = map.next_value_seed(StringField("visibility"))?;
+                            edit.visibility = raw
+                                .map(|v| {
+                                    v.parse::<Visibility>().map_err(|e| {
+                                        de::Error::custom(format!("{INVALID_VISIBILITY}{e}"))
+                                    })
+                                })
+                                .transpose()?;
+                        }
+                        other => {
+                            return Err(de::Error::custom(format!(
+                                "unknown field `{}`; allowed: title, description, tags, \
+                                 category, visibility",
+                                other.chars().take(64).collect::<String>()
+                            )));
+                        }
+                    }
+                }
+                Ok(EditBody(edit))
+            }
+        }
+        d.deserialize_any(Fields)
+    }
+}
+
+/// Marks a parse error that is a value out of range (422), not a malformed body (400).
+const INVALID_VISIBILITY: &str = "visibility: ";
+
+/// Reads and checks an edit: malformed JSON, unknown fields and wrong types are 400
+/// `invalid_json`; values past their limits (a visibility that does not exist included) 422
+/// `invalid_input`. Work is bounded by the list limits before anything is collected.
+fn parse_edit(body: &[u8]) -> ApiResult<CheckedEdit> {
+    let EditBody(edit) = serde_json::from_slice(body).map_err(|e| {
+        let message = e.to_string();
+        if let Some(rest) = message.strip_prefix(INVALID_VISIBILITY) {
+            return ApiError::from(spool_catalog::CatalogError::InvalidInput(format!(
+                "visibility: {rest}"
+            )));
+        }
+        if e.is_syntax() || e.is_eof() {
+            return invalid_json(format!("the body is not valid JSON: {e}"));
+        }
+        invalid_json(message)
+    })?;
+    Ok(CheckedEdit::check(edit)?)
 }
 
 /// Edits a video (owner or admin).
@@ -490,18 +531,24 @@ pub async fn patch(
     body: Bytes,
 ) -> ApiResult<Json<VideoJson>> {
     let id = parse_id(&id)?;
-    owned_video(&state, &user, &id).await?;
-    let update = parse_patch(&body)?;
-    let found = state.store.update_video(&id, &update).await?;
-    state.videos.invalidate(&id).await;
-    // Deleted between the ownership check and the update: as if it never existed.
-    let video = if found {
-        state.store.video(&id).await?
+    // A large body is parsed and checked on a blocking thread: nothing proportional to the
+    // input runs on an async worker.
+    let edit = if body.len() > INLINE_EDIT_BYTES {
+        tokio::task::spawn_blocking(move || parse_edit(&body))
+            .await
+            .map_err(|e| {
+                tracing::error!("edit parsing task failed: {e}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "internal error",
+                )
+            })??
     } else {
-        None
-    }
-    .ok_or_else(|| ApiError::not_found("video"))?;
-    Ok(Json(video_json(&state, &headers, video)))
+        parse_edit(&body)?
+    };
+    let video = state.catalog.edit(&user, &id, &edit).await?;
+    Ok(Json(video_json(&state, &headers, Some(&user), video)))
 }
 
 /// Deletes a video (owner or admin): its rows at once, then its media and, when no other
@@ -519,14 +566,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
-    owned_video(&state, &user, &id).await?;
-    let deleted = state
-        .store
-        .delete_video(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("video"))?;
-    state.videos.invalidate(&id).await;
-    remove_files(&state, &id, deleted).await;
+    state.catalog.delete(&user, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -546,75 +586,14 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<VideoJson>)> {
     let id = parse_id(&id)?;
-    owned_video(&state, &user, &id).await?;
-    if !state.store.retry_processing(&id).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "not_retryable",
-            "only a video whose processing failed can be retried; if its upload never \
-             completed, upload the file again",
-        ));
-    }
-    state.videos.invalidate(&id).await;
-    let video = state
-        .store
-        .video(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("video"))?;
+    let video = state.catalog.retry(&user, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(video_json(&state, &headers, video)),
+        Json(video_json(&state, &headers, Some(&user), video)),
     ))
 }
 
-/// Removes what a deleted video left on disk. The database is the truth and already says the
-/// video is gone, so a failure here is logged (the files are orphans), not answered.
-async fn remove_files(state: &AppState, id: &VideoId, deleted: DeletedVideo) {
-    // Content uploaded again since the transaction (same hash) has a blob row again and owns
-    // the file now: keep it.
-    let blob = match (&deleted.blob_to_delete, &deleted.blob_hash) {
-        (Some(key), Some(hash)) => match state.store.blob(hash).await {
-            Ok(None) => Some(key.clone()),
-            Ok(Some(_)) => None,
-            Err(e) => {
-                tracing::warn!(video = %id, "checking blob before deleting its file: {e}");
-                None
-            }
-        },
-        _ => None,
-    };
-    let layout = state.playback.layout().clone();
-    let data_dir = state.config.server.data_dir.clone();
-    let id = id.clone();
-    let done = tokio::task::spawn_blocking(move || {
-        if let Err(e) = layout.remove_video(&id) {
-            tracing::warn!(video = %id, "removing its media: {e}");
-        }
-        let files = match spool_storage::LocalStore::open(&data_dir) {
-            Ok(files) => files,
-            Err(e) => {
-                tracing::warn!(video = %id, "opening the blob store: {e}");
-                return;
-            }
-        };
-        if let Some(key) = blob
-            && let Err(e) = files.delete_blob(&key)
-        {
-            tracing::warn!(video = %id, "deleting blob {key}: {e}");
-        }
-        for upload in deleted.uploads {
-            if let Err(e) = files.remove_partial(&upload) {
-                tracing::warn!(video = %id, "deleting partial upload {upload}: {e}");
-            }
-        }
-    })
-    .await;
-    if let Err(e) = done {
-        tracing::warn!("removing a deleted video's files: {e}");
-    }
-}
-
-/// What the events feed reports.
+/// What the progress stream reports.
 #[derive(Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProgressEvent {
     status: VideoStatus,
@@ -626,118 +605,61 @@ pub struct ProgressEvent {
     error: Option<String>,
 }
 
-impl ProgressEvent {
-    fn of(video: &VideoRow) -> Self {
-        let published = published(video);
+impl From<ProgressState> for ProgressEvent {
+    fn from(state: ProgressState) -> Self {
         Self {
-            status: video.status,
-            progress: video.progress.clamp(0, 100),
-            renditions: renditions(published.as_ref())
-                .into_iter()
-                .map(|r| r.name)
-                .collect(),
-            processing_complete: published.is_some_and(|p| p.complete),
-            error: video.error.clone(),
+            status: state.status,
+            progress: state.progress,
+            renditions: state.renditions,
+            processing_complete: state.processing_complete,
+            error: state.error,
         }
     }
+}
 
-    /// Nothing more will change without a new upload: published completely, or failed.
-    fn is_final(&self) -> bool {
-        self.status == VideoStatus::Failed
-            || (self.status == VideoStatus::Ready && self.processing_complete)
-    }
+/// A progress stream between events: its watch and the server's stop signal.
+type StreamState = (ProgressWatch, tokio_util::sync::CancellationToken);
 
-    fn event(&self) -> Event {
-        Event::default()
+/// The next server-sent event of a progress stream; `None` ends it.
+async fn next_event(
+    (mut watch, stop): StreamState,
+) -> Option<(Result<Event, Infallible>, StreamState)> {
+    let event = match watch.next(&stop).await? {
+        ProgressUpdate::State(state) => Event::default()
             .event("progress")
-            .json_data(self)
-            .expect("progress serializes")
-    }
-}
-
-/// Where the feed is.
-struct Feed {
-    state: AppState,
-    user: Option<User>,
-    id: VideoId,
-    last: Option<ProgressEvent>,
-    polled: bool,
-    done: bool,
-}
-
-impl Feed {
-    /// The next event: at once when the state differs from the last one sent, else after
-    /// polling until it does. `None` ends the stream (final state sent, video gone or hidden,
-    /// server stopping).
-    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
-        if self.done {
-            return None;
-        }
-        loop {
-            if self.polled {
-                tokio::select! {
-                    () = self.state.stop.cancelled() => return None,
-                    () = tokio::time::sleep(POLL_EVERY) => {}
-                }
-            }
-            self.polled = true;
-            let video = match self.state.store.video(&self.id).await {
-                Ok(Some(video)) if may_see(self.user.as_ref(), &video) => video,
-                Ok(_) => {
-                    self.done = true;
-                    let gone = Event::default().event("deleted").data("{}");
-                    return Some((Ok(gone), self));
-                }
-                Err(e) => {
-                    // Try again at the next poll; the client keeps its connection.
-                    tracing::warn!(video = %self.id, "events feed: reading the video: {e}");
-                    continue;
-                }
-            };
-            let now = ProgressEvent::of(&video);
-            if self.last.as_ref() != Some(&now) {
-                self.done = now.is_final();
-                let event = now.event();
-                self.last = Some(now);
-                return Some((Ok(event), self));
-            }
-        }
-    }
+            .json_data(ProgressEvent::from(state))
+            .unwrap_or_else(|_| Event::default().event("progress").data("{}")),
+        ProgressUpdate::Gone => Event::default().event("deleted").data("{}"),
+    };
+    Some((Ok(event), (watch, stop)))
 }
 
 /// Processing progress as server-sent events: an `event: progress` with the current state at
-/// once and whenever it changes, keep-alive comments in between; the stream ends after the
-/// final state (ready with the whole ladder, or failed). An `event: deleted` ends it when the
-/// video goes away.
+/// once and whenever it changes (pushed through the notification hub, no polling), keep-alive
+/// comments in between; the stream ends after the final state (ready with the whole ladder,
+/// or failed). An `event: deleted` ends it when the video goes away or becomes hidden. At most
+/// 16 streams per client (user, or address when anonymous): 429 `too_many_streams` beyond.
 #[utoipa::path(get, path = "/api/v1/videos/{id}/events", tag = "videos",
     params(("id" = String, Path, description = "Video id")),
     responses((status = 200, description = "`text/event-stream` of `progress` events", body = ProgressEvent, content_type = "text/event-stream"),
-              (status = 404, body = crate::error::ErrorBody)))]
+              (status = 404, body = crate::error::ErrorBody),
+              (status = 429, description = "`too_many_streams`: this client has too many progress streams open", body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
+    extensions: Extensions,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    // Visibility is checked against the store, as every later poll is.
-    let visible = state
-        .store
-        .video(&id)
-        .await?
-        .is_some_and(|v| may_see(user.as_ref(), &v));
-    if !visible {
-        return Err(ApiError::not_found("video"));
-    }
-    let feed = Feed {
-        state,
-        user,
-        id,
-        last: None,
-        polled: false,
-        done: false,
+    let client = match (&user, extensions.get::<ConnectInfo<SocketAddr>>()) {
+        (Some(user), _) => Client::User(user.id),
+        (None, Some(ConnectInfo(addr))) => Client::Address(addr.ip()),
+        (None, None) => Client::Unknown,
     };
-    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
-        Box::pin(futures_util::stream::unfold(feed, Feed::next));
+    let watch = state.catalog.watch_progress(user, client, id).await?;
+    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> = Box::pin(
+        futures_util::stream::unfold((watch, state.stop.clone()), next_event),
+    );
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)));
     // Proxies such as nginx must pass events on as they come.
     Ok(([("x-accel-buffering", "no")], sse).into_response())

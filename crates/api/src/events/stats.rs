@@ -190,7 +190,7 @@ pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
         if !finish_fold(&mut folding).await {
             return;
         }
-        let (target, videos) = (Arc::clone(&tracking), Arc::clone(&state.videos));
+        let (target, videos) = (Arc::clone(&tracking), state.catalog.views().clone());
         let fold = tokio::task::spawn_blocking(move || {
             let mut aggregates = target.aggregates.blocking_write();
             for event in &events {
@@ -264,8 +264,8 @@ fn parse_records(records: &[spool_events::Record]) -> Vec<TrackedEvent> {
 async fn duration_of(state: &AppState, id: &str) -> Option<f64> {
     let id = id.parse().ok()?;
     state
-        .videos
-        .get(&id)
+        .catalog
+        .row(&id)
         .await
         .ok()
         .flatten()?

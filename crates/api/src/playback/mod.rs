@@ -21,10 +21,11 @@ use base64::Engine as _;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use spool_catalog::{Access as CatalogAccess, Viewer, policy};
 use spool_config::Config;
 use spool_media::{Published, manifest};
 use spool_metadata::{User, VideoRow};
-use spool_model::{VideoId, Visibility, now_millis};
+use spool_model::{VideoId, now_millis};
 use spool_storage::media::MANIFEST_FILE;
 use spool_storage::{Generation, MediaLayout};
 
@@ -122,15 +123,18 @@ pub(crate) fn media_prefix(state: &AppState, headers: &HeaderMap, video: &VideoR
     } else {
         configured.to_owned()
     };
-    match video.visibility {
-        Visibility::Private => {
+    // Links are signed whenever the catalog would refuse an anonymous viewer.
+    match policy::access(Viewer::Anonymous, video) {
+        CatalogAccess::Hidden => {
             let ttl = i64::try_from(state.config.playback.signed_url_ttl_s).unwrap_or(i64::MAX);
             // Round the expiry up to the hour so URLs stay stable (cacheable) for a while.
             let expires = (now_millis() / 1000).saturating_add(ttl) / 3600 * 3600 + 3600;
             let signature = state.playback.sign(&video.id, expires);
             format!("{base}/media/s/{expires}/{signature}/{}", video.id)
         }
-        Visibility::Public | Visibility::Unlisted => format!("{base}/media/{}", video.id),
+        CatalogAccess::Anyone | CatalogAccess::OwnerOrAdmin => {
+            format!("{base}/media/{}", video.id)
+        }
     }
 }
 
@@ -215,12 +219,12 @@ async fn authorize(
 ) -> ApiResult<(VideoRow, Access)> {
     let id: VideoId = id.parse().map_err(|_| ApiError::not_found("video"))?;
     let video = state
-        .videos
-        .get(&id)
+        .catalog
+        .row(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("video"))?;
-    let access = match (video.visibility, signed) {
-        (_, Some((expires, signature))) => {
+    let viewer = match signed {
+        Some((expires, signature)) => {
             if !state.playback.verify(&id, expires, signature) {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -228,13 +232,16 @@ async fn authorize(
                     "the signed URL is invalid or has expired",
                 ));
             }
-            Access::Signed
+            Viewer::SignedUrl
         }
-        (Visibility::Public | Visibility::Unlisted, None) => Access::Public,
-        (Visibility::Private, None) => match user {
-            Some(u) if u.is_admin || u.id == video.owner_id => Access::Owner,
-            _ => return Err(ApiError::not_found("video")),
-        },
+        None => Viewer::from(user),
+    };
+    // The catalog's policy decides; this only picks the cache scope that goes with it.
+    let access = match (policy::access(viewer, &video), signed) {
+        (CatalogAccess::Hidden, _) => return Err(ApiError::not_found("video")),
+        (_, Some(_)) => Access::Signed,
+        (CatalogAccess::Anyone, None) => Access::Public,
+        (CatalogAccess::OwnerOrAdmin, None) => Access::Owner,
     };
     Ok((video, access))
 }

@@ -1,4 +1,5 @@
-//! Hot video metadata in front of SQL, and view counters buffered in memory.
+//! Hot video rows in front of SQL ([`HotRows`]), and view totals buffered in memory
+//! ([`ViewTotals`]).
 //!
 //! Rows live in a `moka` cache for a short time only (about one second): `spool worker`
 //! processes update rows (status, progress, published media) behind this process's back, so
@@ -6,15 +7,15 @@
 //! deletions) invalidate the entry at once. Missing videos are not cached: a video created a
 //! moment ago by an upload must not answer 404 for a second.
 //!
-//! View counts come from the events aggregator as totals ([`VideoCache::note_views`]) and are
-//! written in one batch per second by [`VideoCache::run_flusher`], which `spool serve` runs
-//! until shutdown and which flushes once more on the way out; the store only ever raises a
-//! count to a total. Until then the API shows [`VideoCache::known_views`] when it is higher
-//! than the stored count, so a view shows at once.
+//! View counts come from the events aggregator as totals ([`ViewTotals::note_views`]) and are
+//! written in one batch per second by [`ViewTotals::run`], which `spool serve` awaits in its
+//! task set and which flushes once more on the way out; the store only ever raises a count to
+//! a total. Until then the API shows [`ViewTotals::known_views`] when it is higher than the
+//! stored count, so a view shows at once.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -37,46 +38,33 @@ enum LoadError {
     Failed,
 }
 
-/// Video rows served from memory, invalidated on change, and buffered view counts.
-pub struct VideoCache {
-    store: Store,
+/// Video rows served from memory for about a second; cheap to clone (clones share rows).
+#[derive(Clone)]
+pub(crate) struct HotRows {
+    db: Store,
     rows: Cache<VideoId, VideoRow>,
-    views: Mutex<Views>,
-    /// One flush at a time, so there is at most one batch in flight.
-    flushing: tokio::sync::Mutex<()>,
 }
 
-#[derive(Default)]
-struct Views {
-    /// Latest totals not yet handed to the store.
-    buffered: HashMap<VideoId, i64>,
-    /// Handed to the store by the flush under way (still shown by `known_views`).
-    in_flight: HashMap<VideoId, i64>,
-}
-
-impl VideoCache {
-    /// A cache in front of `store`.
-    pub fn new(store: Store) -> Self {
+impl HotRows {
+    pub(crate) fn new(db: Store) -> Self {
         Self {
-            store,
+            db,
             rows: Cache::builder()
                 .max_capacity(CAPACITY)
                 .time_to_live(TTL)
                 .build(),
-            views: Mutex::new(Views::default()),
-            flushing: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The video row, from memory when fresh (at most about a second old). Concurrent misses
     /// for one video share a single query.
-    pub async fn get(&self, id: &VideoId) -> spool_metadata::Result<Option<VideoRow>> {
+    pub(crate) async fn get(&self, id: &VideoId) -> spool_metadata::Result<Option<VideoRow>> {
         let loaded = AtomicBool::new(false);
         let result = self
             .rows
             .try_get_with(id.clone(), async {
                 loaded.store(true, Ordering::Relaxed);
-                match self.store.video(id).await {
+                match self.db.video(id).await {
                     Ok(Some(row)) => Ok(row),
                     Ok(None) => Err(LoadError::Missing),
                     Err(e) => {
@@ -98,28 +86,70 @@ impl VideoCache {
                 LoadError::Missing => Ok(None),
                 // The error is shared between coalesced callers and cannot be moved out: ask
                 // the store once more to hand the caller a typed error (or, by now, the row).
-                LoadError::Failed => self.store.video(id).await,
+                LoadError::Failed => self.db.video(id).await,
             },
         }
     }
 
-    /// Forgets `id` (after a change made through this process); the next [`get`](Self::get)
-    /// reads the store. Async because moka's future cache is.
-    pub async fn invalidate(&self, id: &VideoId) {
+    /// Forgets `id` (after a change made through this process).
+    pub(crate) async fn invalidate(&self, id: &VideoId) {
         self.rows.invalidate(id).await;
+    }
+}
+
+/// View totals from the events aggregator, buffered and written in batches; cheap to clone.
+#[derive(Clone)]
+pub struct ViewTotals {
+    inner: Arc<ViewsInner>,
+}
+
+struct ViewsInner {
+    db: Store,
+    rows: HotRows,
+    views: Mutex<Views>,
+    /// One flush at a time, so there is at most one batch in flight.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Views {
+    /// Latest totals not yet handed to the store.
+    buffered: HashMap<VideoId, i64>,
+    /// Handed to the store by the flush under way (still shown by `known_views`).
+    in_flight: HashMap<VideoId, i64>,
+}
+
+impl ViewTotals {
+    pub(crate) fn new(db: Store, rows: HotRows) -> Self {
+        Self {
+            inner: Arc::new(ViewsInner {
+                db,
+                rows,
+                views: Mutex::default(),
+                flushing: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    fn views(&self) -> std::sync::MutexGuard<'_, Views> {
+        // Every critical section leaves the maps consistent.
+        self.inner
+            .views
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records that `id` has `total` views (from the events aggregator); written to the store
     /// by the next [`flush`](Self::flush). A lower total than one already noted is ignored.
     pub fn note_views(&self, id: &VideoId, total: i64) {
-        let mut views = self.views.lock().expect("views lock");
+        let mut views = self.views();
         let noted = views.buffered.entry(id.clone()).or_insert(0);
         *noted = (*noted).max(total);
     }
 
     /// The latest total noted for `id` and not yet stored (0 when none).
     pub fn known_views(&self, id: &VideoId) -> i64 {
-        let views = self.views.lock().expect("views lock");
+        let views = self.views();
         let buffered = views.buffered.get(id).copied().unwrap_or(0);
         buffered.max(views.in_flight.get(id).copied().unwrap_or(0))
     }
@@ -127,9 +157,9 @@ impl VideoCache {
     /// Writes every buffered total to the store in one batch. On failure the totals go back
     /// into the buffer for the next flush, so none is lost while the process lives.
     pub async fn flush(&self) -> spool_metadata::Result<()> {
-        let _one_at_a_time = self.flushing.lock().await;
+        let _one_at_a_time = self.inner.flushing.lock().await;
         let batch: Vec<(VideoId, i64)> = {
-            let mut views = self.views.lock().expect("views lock");
+            let mut views = self.views();
             let taken = std::mem::take(&mut views.buffered);
             views.in_flight = taken.clone();
             taken.into_iter().collect()
@@ -137,15 +167,15 @@ impl VideoCache {
         if batch.is_empty() {
             return Ok(());
         }
-        let result = self.store.raise_views(&batch).await;
+        let result = self.inner.db.raise_views(&batch).await;
         if result.is_ok() {
             // The stored counts changed: cached rows would now be short of them.
             for (id, _) in &batch {
-                self.rows.invalidate(id).await;
+                self.inner.rows.invalidate(id).await;
             }
             metrics::counter!("spool_views_flushed_total").increment(batch.len() as u64);
         }
-        let mut views = self.views.lock().expect("views lock");
+        let mut views = self.views();
         let in_flight = std::mem::take(&mut views.in_flight);
         if result.is_err() {
             for (id, n) in in_flight {
@@ -156,9 +186,9 @@ impl VideoCache {
         result
     }
 
-    /// Flushes view counts every second until `stop` fires, then once more. For the server to
-    /// run next to the router (the library spawns nothing itself).
-    pub async fn run_flusher(&self, stop: CancellationToken) {
+    /// Flushes view counts every second until `stop` fires, then once more. The binary awaits
+    /// it in its task set (the library spawns nothing itself).
+    pub async fn run(self, stop: CancellationToken) {
         let mut every = tokio::time::interval(FLUSH_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
