@@ -375,7 +375,7 @@ impl Inner {
 
     async fn begin_pass(&self, video: &VideoId, generation: &Generation) -> StageResult<PassDir> {
         let (layout, id, generation) = (self.layout.clone(), video.clone(), generation.clone());
-        Ok(blocking(move || layout.begin_pass(&id, &generation)).await?)
+        blocking(move || layout.begin_pass(&id, &generation)).await
     }
 
     /// Makes a pass's files durable and moves them into their generation; `keep` names the
