@@ -186,7 +186,7 @@ async fn ffmpeg_dies_with_a_sigkilled_server_and_restarts_leave_no_orphans() {
         // Slow enough to be caught mid-pass on a small machine.
         ("SPOOL__MEDIA__PRESET", "slow"),
         // The killed worker's job moves to the restarted one quickly.
-        ("SPOOL__JOBS__LEASE_S", "2"),
+        ("SPOOL__JOBS__LEASE_S", "3"),
         ("SPOOL__JOBS__HEARTBEAT_S", "1"),
     ];
     let mut server = Server::start_with(None, &env).await;
