@@ -265,10 +265,8 @@ async fn serve(
             stop.cancel();
         }
     };
-    // Peer addresses reach the handlers: playback remembers a client's measured throughput
-    // (CMCD) by address as well as by player session.
-    let app = spool_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
+    // Peer addresses reach the handlers; slow clients are timed out (see spool_api::server).
+    let server = spool_api::server::serve(listener, state, shutdown);
     let grace = Duration::from_secs(config.server.shutdown_grace_s);
     let drained = async {
         stop.cancelled().await;

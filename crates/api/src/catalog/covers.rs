@@ -99,12 +99,7 @@ fn candidates_dir(state: &AppState, id: &VideoId, generation: &str) -> std::path
 }
 
 fn io_error(e: &std::io::Error) -> ApiError {
-    tracing::error!("reading cover candidates: {e}");
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "internal error",
-    )
+    ApiError::internal(format_args!("reading cover candidates: {e}"))
 }
 
 /// The frames proposed as covers (owner or admin).
@@ -176,14 +171,7 @@ async fn install_cover(
         cover::write_cover_set(&image, &out_dir)
     })
     .await
-    .map_err(|e| {
-        tracing::error!("cover task failed: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error",
-        )
-    })??;
+    .map_err(|e| ApiError::internal(format_args!("cover task failed: {e}")))??;
     match state.store.set_cover(id, &generation, true).await? {
         CoverChange::Replaced(previous) => {
             if let Some(previous) = previous {
