@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB
 # (the event log also on NATS JetStream),
-# the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the OpenAPI
-# document against the real server (schemathesis, every check on), the media
+# the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the media
 # pipeline with the real ffmpeg, playlists through a strict HLS parser, and playback with
 # ffmpeg and hls.js in headless Chromium, and the web app driven in Chromium end to end.
 # Installs what the tests need and starts local services that are down.
@@ -38,10 +37,8 @@ npm ci --prefix interop --no-audit --no-fund --loglevel=error
 # The web app: built once here; its end-to-end test (crates/spool/tests/web.rs) serves web/dist.
 npm ci --prefix web --no-audit --no-fund --loglevel=error
 npm --prefix web run build --silent
-# tuspy and schemathesis go into a venv (Debian's system Python refuses pip installs, PEP 668);
-# the interop tests run `python3` from PATH and crates/spool/tests/schemathesis.rs runs
-# `schemathesis` (a bounded run against a real `spool serve`, every check on), so the venv
-# comes first.
+# tuspy goes into a venv (Debian's system Python refuses pip installs, PEP 668); the interop
+# tests run `python3` from PATH, so the venv comes first.
 if [ ! -x interop/.venv/bin/python3 ]; then
     python3 -m venv interop/.venv >/dev/null 2>&1 || {
         rm -rf interop/.venv
