@@ -1,12 +1,283 @@
 //! The one place errors become HTTP: status + `{ "error": { "code", "message" } }`.
-//! Details of 5xx errors go to the log, never to the client.
+//!
+//! [`CATALOGUE`] lists every error code the API answers with, its status and what it means;
+//! `docs/errors.md` documents the same list (a test keeps the two equal). Domain errors carry
+//! only a code: their status comes from the catalogue, here, and nowhere else. Details of 5xx
+//! errors go to the log ([`ApiError::internal`]), never to the client.
+//!
+//! Answers that axum builds itself (extractor rejections, the body limit, 405, a 416 without a
+//! body) are wrapped into the envelope by [`envelope`], so no 4xx/5xx ever leaves without it.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use spool_metadata::MetadataError;
 use spool_upload::UploadError;
+
+/// One error code of the API.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode {
+    /// The stable machine-readable code, `error.code` in the body.
+    pub code: &'static str,
+    /// The HTTP status it is answered with.
+    pub status: u16,
+    /// What it means.
+    pub meaning: &'static str,
+}
+
+const fn entry(code: &'static str, status: u16, meaning: &'static str) -> ErrorCode {
+    ErrorCode {
+        code,
+        status,
+        meaning,
+    }
+}
+
+/// Every error code the API answers with. `docs/errors.md` documents exactly these.
+pub const CATALOGUE: &[ErrorCode] = &[
+    // Requests the router or an extractor refuses, on any route.
+    entry(
+        "bad_request",
+        400,
+        "a header, parameter or metadata value is malformed",
+    ),
+    entry(
+        "invalid_query",
+        400,
+        "a query parameter is missing or of the wrong type",
+    ),
+    entry("invalid_path", 400, "a path parameter is of the wrong type"),
+    entry(
+        "invalid_json",
+        400,
+        "the body is not JSON of the expected shape",
+    ),
+    entry(
+        "unauthorized",
+        401,
+        "no, or an invalid, API token or session",
+    ),
+    entry(
+        "csrf_failed",
+        403,
+        "a cookie-authenticated change without the session's CSRF token, or a sign-in from another origin",
+    ),
+    entry(
+        "not_found",
+        404,
+        "no such route, video, file or resource (or it is private)",
+    ),
+    entry(
+        "method_not_allowed",
+        405,
+        "the route exists but not with this method",
+    ),
+    entry(
+        "payload_too_large",
+        413,
+        "the body is larger than the route accepts",
+    ),
+    entry(
+        "unsupported_media_type",
+        415,
+        "the body's Content-Type is not the one the route takes",
+    ),
+    entry(
+        "invalid_input",
+        422,
+        "well-formed JSON whose values are refused (types, lengths, limits)",
+    ),
+    entry(
+        "internal_error",
+        500,
+        "a bug or a failure inside the server; the details are in its log",
+    ),
+    // Store and disk failures (always 5xx; the cause is logged).
+    entry("database_error", 500, "the metadata database failed"),
+    entry(
+        "corrupt_row",
+        500,
+        "a database row holds a value the server does not understand",
+    ),
+    entry(
+        "unsupported_database",
+        500,
+        "the configured database URL names an unsupported engine",
+    ),
+    entry(
+        "storage_error",
+        500,
+        "reading or writing the blob store failed",
+    ),
+    entry(
+        "store_unreachable",
+        503,
+        "the metadata store does not answer (`/healthz`)",
+    ),
+    // Ownership and roles.
+    entry(
+        "not_owner",
+        403,
+        "the upload or video belongs to another user",
+    ),
+    entry("not_admin", 403, "only admins may do this"),
+    entry("already_exists", 409, "the name is taken"),
+    // Uploads (tus).
+    entry(
+        "unsupported_tus_version",
+        412,
+        "no or another `Tus-Resumable` than 1.0.0",
+    ),
+    entry(
+        "upload_not_found",
+        404,
+        "unknown, malformed or ended upload id",
+    ),
+    entry(
+        "upload_expired",
+        410,
+        "the upload expired and its bytes were reclaimed",
+    ),
+    entry(
+        "offset_mismatch",
+        409,
+        "`Upload-Offset` differs from the server's (the answer carries the current `Upload-Offset`)",
+    ),
+    entry("upload_complete", 409, "PATCH after the upload completed"),
+    entry(
+        "upload_locked",
+        423,
+        "another request is writing the same upload",
+    ),
+    entry("upload_too_large", 413, "the length is over `Tus-Max-Size`"),
+    entry(
+        "past_upload_length",
+        413,
+        "the body goes past `Upload-Length`",
+    ),
+    entry("quota_exceeded", 413, "over the user's storage quota"),
+    entry(
+        "checksum_mismatch",
+        460,
+        "`Upload-Checksum` does not match the body (or its digest has the wrong length); the chunk was discarded",
+    ),
+    entry(
+        "blake3_mismatch",
+        460,
+        "the whole file's BLAKE3 differs from the announced one; the last chunk was discarded",
+    ),
+    entry(
+        "unsupported_checksum",
+        400,
+        "a checksum algorithm other than sha1 or sha256",
+    ),
+    entry(
+        "proof_rejected",
+        403,
+        "a wrong proof of possession, or a spent challenge",
+    ),
+    entry(
+        "interrupted",
+        400,
+        "the body ended early or the server is stopping; what arrived is kept",
+    ),
+    // Videos, covers, media.
+    entry(
+        "invalid_cursor",
+        400,
+        "`cursor` is not one this server handed out",
+    ),
+    entry(
+        "not_retryable",
+        409,
+        "only a video whose processing failed can be retried",
+    ),
+    entry(
+        "image_too_large",
+        413,
+        "the cover image is too large in bytes or pixels",
+    ),
+    entry(
+        "unsupported_image",
+        415,
+        "the cover is not JPEG, PNG or WebP",
+    ),
+    entry("invalid_media", 422, "the media does not pass validation"),
+    entry(
+        "tool_unavailable",
+        500,
+        "ffmpeg or ffprobe could not be started",
+    ),
+    entry("tool_timeout", 500, "ffmpeg or ffprobe took too long"),
+    entry("tool_failed", 500, "ffmpeg or ffprobe failed"),
+    entry("media_io", 500, "reading or writing media files failed"),
+    // Playback.
+    entry(
+        "invalid_signature",
+        403,
+        "a signed media URL that is invalid, expired or not in canonical form",
+    ),
+    entry(
+        "range_not_satisfiable",
+        416,
+        "no byte of the requested range exists",
+    ),
+    // Accounts.
+    entry(
+        "wrong_credentials",
+        401,
+        "wrong user name or password (the same for an unknown user)",
+    ),
+    entry(
+        "weak_password",
+        422,
+        "the password is too short or too guessable",
+    ),
+    entry(
+        "too_many_attempts",
+        429,
+        "too many failed sign-ins from this address; see `Retry-After`",
+    ),
+    // Events.
+    entry(
+        "too_many_streams",
+        429,
+        "too many open progress streams from this client; close one first",
+    ),
+    entry(
+        "rate_limited",
+        429,
+        "too many events from this address; see `Retry-After`",
+    ),
+    entry(
+        "batch_too_large",
+        413,
+        "a tracking batch over 500 KB or 1000 events",
+    ),
+    entry("event_too_large", 413, "one tracking event over 32 KB"),
+    entry("empty_batch", 400, "a tracking batch without events"),
+    entry(
+        "invalid_event",
+        400,
+        "an event of the batch is invalid (the message names it)",
+    ),
+    entry(
+        "event_log_unavailable",
+        503,
+        "the event log cannot store events right now; resend later",
+    ),
+    // Web app and operations.
+    entry("web_not_built", 503, "the web app's files are not built"),
+];
+
+/// The catalogue entry of `code`.
+pub fn lookup(code: &str) -> Option<&'static ErrorCode> {
+    CATALOGUE.iter().find(|e| e.code == code)
+}
 
 /// An error answer.
 #[derive(Debug)]
@@ -15,6 +286,7 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     retry_after: Option<std::time::Duration>,
+    offset: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -26,20 +298,56 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 /// The error itself.
 pub struct ErrorDetail {
-    /// Stable machine-readable code, e.g. `offset_mismatch`.
+    /// Stable machine-readable code, e.g. `offset_mismatch` (see docs/errors.md).
     code: &'static str,
     /// Human-readable explanation.
     message: String,
 }
 
 impl ApiError {
-    /// An error with an explicit status, code and message.
+    /// An error with an explicit status, code and message. The pair must be the catalogue's.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        debug_assert!(
+            lookup(code).is_some_and(|e| e.status == status.as_u16()),
+            "error code `{code}` with status {status} is not in the catalogue (crates/api/src/error.rs)"
+        );
         Self {
             status,
             code,
             message: message.into(),
             retry_after: None,
+            offset: None,
+        }
+    }
+
+    /// An error of a catalogued `code`, with the catalogue's status. An unknown code is a bug:
+    /// it answers 500 (logged).
+    pub fn coded(code: &'static str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        match lookup(code).and_then(|e| StatusCode::from_u16(e.status).ok()) {
+            Some(status) if status.is_server_error() => Self::internal_coded(code, &message),
+            Some(status) => Self::new(status, code, message),
+            None => Self::internal(format!("uncatalogued error code `{code}`: {message}")),
+        }
+    }
+
+    /// 500: logs `cause` and answers only that the details are in the server log.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::internal_coded("internal_error", &cause)
+    }
+
+    fn internal_coded(code: &'static str, cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(code, "internal error: {cause}");
+        let status = lookup(code)
+            .and_then(|e| StatusCode::from_u16(e.status).ok())
+            .filter(StatusCode::is_server_error)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self {
+            status,
+            code,
+            message: "internal error; the details are in the server log".into(),
+            retry_after: None,
+            offset: None,
         }
     }
 
@@ -47,6 +355,16 @@ impl ApiError {
     pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
         self.retry_after = Some(wait);
         self
+    }
+
+    /// The status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// Its code.
+    pub fn code(&self) -> &'static str {
+        self.code
     }
 
     /// 401: no or a bad token.
@@ -71,55 +389,41 @@ impl ApiError {
             format!("{what} not found"),
         )
     }
-
-    fn internal(code: &'static str, detail: &dyn std::fmt::Display) -> Self {
-        tracing::error!(code, "internal error: {detail}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code,
-            "internal error; the details are in the server log",
-        )
-    }
 }
 
 impl From<UploadError> for ApiError {
     fn from(e: UploadError) -> Self {
-        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            return Self::internal(e.code(), &e);
+        let offset = match &e {
+            UploadError::OffsetMismatch { actual, .. } => Some(*actual),
+            _ => None,
+        };
+        let mut error = Self::coded(e.code(), e.to_string());
+        if error.status.is_server_error() {
+            // `coded` logged the generic message; log the cause too.
+            tracing::error!(code = e.code(), "upload failed: {e}");
         }
-        Self::new(status, e.code(), e.to_string())
+        error.offset = offset;
+        error
     }
 }
 
 impl From<MetadataError> for ApiError {
     fn from(e: MetadataError) -> Self {
-        match e {
-            // A well-formed request whose values the store refuses (a title too long, …).
-            MetadataError::InvalidInput(_) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, e.code(), e.to_string())
-            }
-            MetadataError::AlreadyExists(_) => {
-                Self::new(StatusCode::CONFLICT, e.code(), e.to_string())
-            }
-            MetadataError::QuotaExceeded { .. } => {
-                Self::new(StatusCode::PAYLOAD_TOO_LARGE, e.code(), e.to_string())
-            }
-            other => Self::internal(other.code(), &other),
+        if lookup(e.code()).is_some_and(|c| c.status < 500) {
+            Self::coded(e.code(), e.to_string())
+        } else {
+            Self::internal_coded(e.code(), &e)
         }
     }
 }
 
 impl From<spool_media::MediaError> for ApiError {
     fn from(e: spool_media::MediaError) -> Self {
-        use spool_media::MediaError;
-        let status = match &e {
-            MediaError::ImageTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            MediaError::UnsupportedImage(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            MediaError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => return Self::internal(e.code(), &e),
-        };
-        Self::new(status, e.code(), e.to_string())
+        if lookup(e.code()).is_some_and(|c| c.status < 500) {
+            Self::coded(e.code(), e.to_string())
+        } else {
+            Self::internal_coded(e.code(), &e)
+        }
     }
 }
 
@@ -130,18 +434,118 @@ impl From<spool_catalog::CatalogError> for ApiError {
             CatalogError::Metadata(e) => return e.into(),
             other => other,
         };
-        let status = match &e {
-            CatalogError::NotFound(what) => return Self::not_found(what),
-            CatalogError::NotOwner => StatusCode::FORBIDDEN,
-            CatalogError::InvalidInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            CatalogError::NotRetryable => StatusCode::CONFLICT,
-            CatalogError::TooManyStreams { .. } => StatusCode::TOO_MANY_REQUESTS,
-            CatalogError::Metadata(_) | CatalogError::Io(_) => {
-                return Self::internal(e.code(), &e);
-            }
-        };
-        Self::new(status, e.code(), e.to_string())
+        match &e {
+            CatalogError::NotFound(what) => Self::not_found(what),
+            CatalogError::Metadata(_) | CatalogError::Io(_) => Self::internal(&e),
+            _ => Self::coded(e.code(), e.to_string()),
+        }
     }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        match e {
+            JsonRejection::MissingJsonContentType(_) => Self::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must have Content-Type: application/json",
+            ),
+            JsonRejection::JsonDataError(e) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input",
+                e.body_text(),
+            ),
+            JsonRejection::BytesRejection(e) => from_status(e.status(), e.body_text()),
+            other => Self::new(StatusCode::BAD_REQUEST, "invalid_json", other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(e: QueryRejection) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(e: PathRejection) -> Self {
+        match e.status() {
+            StatusCode::BAD_REQUEST => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_path", e.body_text())
+            }
+            _ => Self::internal(e.body_text()),
+        }
+    }
+}
+
+/// `Json<T>` whose rejections answer in the envelope.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Query<T>` whose rejections answer in the envelope.
+#[derive(axum::extract::FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// The envelope for an answer axum built itself, chosen by its status.
+fn from_status(status: StatusCode, message: String) -> ApiError {
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        416 => "range_not_satisfiable",
+        422 => "invalid_input",
+        _ if status.is_server_error() => return ApiError::internal(message),
+        _ => "bad_request",
+    };
+    let mut error = ApiError::coded(code, message);
+    if error.status.is_client_error() {
+        // Keep the status axum chose (e.g. 408 or 431 become `bad_request` with their own status).
+        error.status = status;
+    }
+    error
+}
+
+/// Largest non-envelope error body read back to become the envelope's message.
+const MAX_WRAPPED_BODY: usize = 4096;
+
+/// Wraps every 4xx/5xx answer that is not JSON (nor an HTML page for a browser) into the
+/// envelope: axum's own rejections, the body limit, 405, a bare 416.
+pub async fn envelope(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") || content_type.starts_with("text/html") {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, MAX_WRAPPED_BODY).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        t => t.to_owned(),
+    };
+    let mut wrapped = from_status(status, message).into_response();
+    // Keep what the answer said besides its body (Allow, Content-Range, Retry-After, tus headers).
+    for (name, value) in &parts.headers {
+        if name != http::header::CONTENT_TYPE && name != http::header::CONTENT_LENGTH {
+            wrapped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    wrapped
 }
 
 impl IntoResponse for ApiError {
@@ -153,11 +557,13 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
         if let Some(wait) = self.retry_after {
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            response
-                .headers_mut()
-                .insert(http::header::RETRY_AFTER, seconds.max(1).into());
+            headers.insert(http::header::RETRY_AFTER, seconds.max(1).into());
+        }
+        if let Some(offset) = self.offset {
+            headers.insert("upload-offset", HeaderValue::from(offset));
         }
         response
     }
@@ -165,3 +571,46 @@ impl IntoResponse for ApiError {
 
 /// Shorthand for handler results.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_codes_are_unique_snake_case_with_error_statuses() {
+        let mut seen = std::collections::HashSet::new();
+        for e in CATALOGUE {
+            assert!(seen.insert(e.code), "{} twice", e.code);
+            assert!(
+                e.code
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                e.code
+            );
+            assert!((400..600).contains(&e.status), "{}", e.code);
+        }
+    }
+
+    #[test]
+    fn domain_errors_get_the_catalogue_status() {
+        let check = |e: UploadError, status: u16| {
+            let code = e.code();
+            let api = ApiError::from(e);
+            assert_eq!(api.status.as_u16(), status, "{code}");
+        };
+        check(UploadError::NotFound, 404);
+        check(UploadError::Expired, 410);
+        check(
+            UploadError::OffsetMismatch {
+                given: 1,
+                actual: 2,
+            },
+            409,
+        );
+        check(UploadError::Locked, 423);
+        check(UploadError::ChecksumMismatch, 460);
+        check(UploadError::ProofRejected, 403);
+        check(UploadError::Internal("x".into()), 500);
+    }
+}

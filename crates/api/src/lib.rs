@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod playback;
+pub mod server;
 mod upload;
 pub mod web;
 
@@ -158,8 +159,144 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 /// The OpenAPI document, as `GET /api/openapi.json` serves it.
 pub fn openapi_document() -> &'static utoipa::openapi::OpenApi {
     static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> =
-        LazyLock::new(|| api_routes().into_openapi());
+        LazyLock::new(|| with_common_answers(api_routes().into_openapi()));
     &DOCUMENT
+}
+
+/// Adds to every operation the error answers any route can give, which the handlers' own
+/// annotations need not repeat: 400 (malformed parameters or headers) and 401 (a wrong
+/// token) everywhere, 404 where the path names something, 413/415/422 where a body is taken,
+/// 412 and the `Tus-Resumable` answer header on the tus routes, 500 everywhere. Each in the
+/// error envelope (`ErrorBody`).
+fn with_common_answers(document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use serde_json::{Value, json};
+    let Ok(mut value) = serde_json::to_value(&document) else {
+        return document;
+    };
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } }
+        })
+    };
+    if let Some(paths) = value.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                unsigned_bounds(operation);
+                let tus = path.starts_with("/api/v1/uploads");
+                let has_path_params = path.contains('{');
+                let has_body = operation.get("requestBody").is_some();
+                let Some(responses) = operation
+                    .get_mut("responses")
+                    .and_then(Value::as_object_mut)
+                else {
+                    continue;
+                };
+                let mut add = |status: &str, description: &str| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| error(description));
+                };
+                add(
+                    "400",
+                    "bad_request, invalid_query, invalid_path or invalid_json: malformed input (see docs/errors.md)",
+                );
+                add(
+                    "401",
+                    "unauthorized: no valid token or session where one is needed, or a wrong token",
+                );
+                if has_path_params {
+                    add("404", "not_found (or the service's own not-found code)");
+                }
+                if has_body {
+                    add(
+                        "413",
+                        "payload_too_large: the body is over the route's limit",
+                    );
+                    add(
+                        "415",
+                        "unsupported_media_type: the body's Content-Type is not one the route takes",
+                    );
+                    add(
+                        "422",
+                        "invalid_input: JSON of the right shape with refused values",
+                    );
+                }
+                if tus && method != "get" && method != "options" && !path.ends_with("/proof") {
+                    add("412", "unsupported_tus_version: Tus-Resumable is not 1.0.0");
+                }
+                add("500", "internal_error: the details are in the server log");
+                if tus {
+                    if let Some(parameters) = operation
+                        .get_mut("parameters")
+                        .and_then(Value::as_array_mut)
+                    {
+                        for parameter in parameters {
+                            if parameter["name"] == "Tus-Resumable" {
+                                parameter["required"] = Value::Bool(true);
+                            }
+                        }
+                    }
+                    let Some(responses) = operation
+                        .get_mut("responses")
+                        .and_then(Value::as_object_mut)
+                    else {
+                        continue;
+                    };
+                    for answer in responses.values_mut() {
+                        if let Some(answer) = answer.as_object_mut() {
+                            let headers = answer.entry("headers").or_insert_with(|| json!({}));
+                            if let Some(headers) = headers.as_object_mut() {
+                                headers.insert(
+                                    "Tus-Resumable".into(),
+                                    json!({
+                                        "description": "The tus version spoken: 1.0.0 (on every answer)",
+                                        "schema": { "type": "string", "enum": ["1.0.0"] }
+                                    }),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    serde_json::from_value(value).unwrap_or(document)
+}
+
+/// Query and path integers are parsed as Rust's unsigned types, which utoipa documents as the
+/// signed OpenAPI formats (`u32` as `int32`, `u64` as `int64`): give them their real range,
+/// so a client knows that `limit=3000000000` is accepted and `limit=-1` is not.
+fn unsigned_bounds(operation: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        if !matches!(parameter["in"].as_str(), Some("query" | "path")) {
+            continue;
+        }
+        let Some(schema) = parameter.get_mut("schema").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let unsigned = schema.get("type").and_then(Value::as_str) == Some("integer")
+            && schema.get("minimum").and_then(Value::as_u64) == Some(0)
+            && !schema.contains_key("maximum");
+        if !unsigned {
+            continue;
+        }
+        let maximum = match schema.remove("format").as_ref().and_then(Value::as_str) {
+            Some("int32") => u64::from(u32::MAX),
+            _ => u64::MAX,
+        };
+        schema.insert("maximum".into(), Value::from(maximum));
+    }
 }
 
 /// Routes whose last path parameter is a catch-all: OpenAPI spells it `{rest}`, axum `{*rest}`.
@@ -189,18 +326,44 @@ pub fn router(state: AppState) -> Router {
     let (routes, _) = api_routes().split_for_parts();
     routes
         .fallback(get(web::not_found_page).fallback(|| async { ApiError::not_found("route") }))
+        .layer(middleware::from_fn(api_cache_control))
+        .layer(middleware::from_fn(error::envelope))
         .layer(middleware::from_fn(track_requests))
         .layer(middleware::from_fn(cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "internal error",
-            )
-            .into_response()
+            ApiError::internal("a request handler panicked").into_response()
         }))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The router of `server.metrics_listen`: `/metrics` for anyone who can reach that address.
+pub fn metrics_router(state: AppState) -> Router {
+    let (routes, _) = OpenApiRouter::new()
+        .routes(routes!(metrics_text))
+        .split_for_parts();
+    routes
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(axum::Extension(MetricsListener))
+        .with_state(state)
+}
+
+/// Marks requests that arrived on the metrics listener.
+#[derive(Clone, Copy)]
+struct MetricsListener;
+
+/// API answers that say nothing about caching are `private, no-store`: they may be a private
+/// video's JSON or carry signed URLs, which no shared cache may keep.
+async fn api_cache_control(request: Request, next: Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let mut response = next.run(request).await;
+    if api && !response.headers().contains_key(http::header::CACHE_CONTROL) {
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
+    response
 }
 
 const CORS_EXPOSED: &str = "location, upload-offset, upload-length, upload-metadata, \
@@ -291,10 +454,33 @@ async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(openapi_document())
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics: for admins on the main listener, for anyone on `server.metrics_listen`.
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format"), (status = 404, body = error::ErrorBody, description = "metrics are off")))]
-async fn metrics_text(State(state): State<AppState>) -> Response {
+    responses((status = 200, description = "Prometheus text format"),
+        (status = 401, body = error::ErrorBody, description = "unauthorized: an admin's token is needed"),
+        (status = 403, body = error::ErrorBody, description = "not_admin"),
+        (status = 404, body = error::ErrorBody, description = "metrics are off")),
+    security(("bearer" = [])))]
+async fn metrics_text(
+    State(state): State<AppState>,
+    listener: Option<axum::Extension<MetricsListener>>,
+    caller: Result<auth::MaybeUser, ApiError>,
+) -> Response {
+    if listener.is_none() {
+        match caller {
+            Ok(auth::MaybeUser(Some(user))) if user.is_admin => {}
+            Ok(auth::MaybeUser(Some(_))) => {
+                return ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "not_admin",
+                    "only admins may read the metrics",
+                )
+                .into_response();
+            }
+            Ok(auth::MaybeUser(None)) => return ApiError::unauthorized().into_response(),
+            Err(e) => return e.into_response(),
+        }
+    }
     match &state.metrics {
         Some(handle) => (
             [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -170,7 +170,8 @@ async fn discovery_and_version_negotiation() {
                 .unwrap(),
         )
         .await;
-    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    // 200, as tusd answers (some proxies and clients mishandle a 204 here).
+    assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("tus-version"), Some("1.0.0"));
     assert_eq!(r.header("tus-resumable"), Some("1.0.0"));
     let ext = r.header("tus-extension").unwrap();
@@ -423,6 +424,86 @@ async fn creation_with_upload_deferred_length_and_termination() {
 type BadCreation = (Vec<(&'static str, String)>, u16, &'static str);
 
 /// Bad requests: each gets the right 4xx with a JSON error, and nothing changes.
+#[tokio::test]
+async fn interop_with_tusd_options_offsets_checksum_lengths_and_ending_complete_uploads() {
+    for engine in ENGINES {
+        let h = harness(engine, |_| {}).await;
+        let token = h.user("ivy").await;
+        let content = data(4000, 9);
+
+        // OPTIONS on the upload's own URL answers 200 too.
+        let created = h.create(&token, &[("upload-length", "4000")]).await;
+        let path = path_of(&created);
+        let video_id = created.header("spool-video-id").unwrap().to_owned();
+        let r = h
+            .send(Request::options(&path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{engine:?}");
+        assert_eq!(r.header("tus-version"), Some("1.0.0"));
+
+        // A 409 offset mismatch says where the upload is.
+        assert_eq!(
+            h.patch(&token, &path, 0, &content[..1000], &[])
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+        let r = h.patch(&token, &path, 5, &content[5..10], &[]).await;
+        assert_eq!(
+            (r.status, r.error_code().as_str()),
+            (StatusCode::CONFLICT, "offset_mismatch")
+        );
+        assert_eq!(r.header("upload-offset"), Some("1000"));
+
+        // A digest of the wrong length is a mismatch: 460, the chunk is discarded.
+        let short = STANDARD.encode([0u8; 7]);
+        for checksum in [format!("sha1 {short}"), format!("sha256 {short}")] {
+            let r = h
+                .patch(
+                    &token,
+                    &path,
+                    1000,
+                    &content[1000..2000],
+                    &[("upload-checksum", &checksum)],
+                )
+                .await;
+            assert_eq!(
+                (r.status.as_u16(), r.error_code().as_str()),
+                (460, "checksum_mismatch"),
+                "{checksum}"
+            );
+            assert_eq!(
+                h.head(&token, &path).await.header("upload-offset"),
+                Some("1000"),
+                "{checksum}: the chunk is discarded"
+            );
+        }
+
+        // DELETE on a completed upload: 204, the upload record ends, the video stays.
+        let r = h.patch(&token, &path, 1000, &content[1000..], &[]).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT);
+        let delete = || {
+            Request::delete(&path)
+                .header("tus-resumable", "1.0.0")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let r = h.send(delete()).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{engine:?}");
+        assert_eq!(h.head(&token, &path).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            h.patch(&token, &path, 4000, b"x", &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(h.send(delete()).await.status, StatusCode::NOT_FOUND);
+        let video = h.video(&video_id, Some(&token)).await;
+        assert_eq!(video.status, StatusCode::OK);
+        assert_eq!(video.json()["status"], "uploaded");
+        assert_eq!(video.json()["size_bytes"], 4000);
+    }
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_with_clear_errors() {
     let h = harness(Engine::Sqlite, |c| c.upload.max_size_bytes = 1000).await;

@@ -74,6 +74,17 @@ pub struct ServerConfig {
     pub log_json: bool,
     /// Seconds to wait for in-flight requests after SIGTERM/Ctrl-C before exiting.
     pub shutdown_grace_s: u64,
+    /// A connection's first byte and each request's line and headers must arrive within this
+    /// many seconds, else the connection is closed (slow-header clients; idle keep-alive).
+    pub header_read_timeout_s: u64,
+    /// A request body that delivers no bytes for this many seconds is cut; one that keeps
+    /// flowing, however slowly, is not (tus PATCH bodies keep working).
+    pub body_timeout_s: u64,
+    /// Open connections allowed from one IP address; more are closed when accepted.
+    pub max_connections_per_address: usize,
+    /// Serve `/metrics` to anyone on this address (off the main listener); unset: only on the
+    /// main listener, and only to admins (an admin's bearer token).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `[database]`
@@ -313,6 +324,10 @@ impl Default for ServerConfig {
             public_url: String::new(),
             log_json: false,
             shutdown_grace_s: 30,
+            header_read_timeout_s: 10,
+            body_timeout_s: 30,
+            max_connections_per_address: 64,
+            metrics_listen: None,
         }
     }
 }
@@ -490,6 +505,16 @@ impl Config {
         if events.retention_days == 0 {
             return Err(ConfigError::OutOfRange(
                 "events.retention_days must be at least 1".into(),
+            ));
+        }
+        if self.server.max_connections_per_address == 0 {
+            return Err(ConfigError::OutOfRange(
+                "server.max_connections_per_address must be at least 1".into(),
+            ));
+        }
+        if self.server.header_read_timeout_s == 0 || self.server.body_timeout_s == 0 {
+            return Err(ConfigError::OutOfRange(
+                "server.header_read_timeout_s and server.body_timeout_s must be at least 1".into(),
             ));
         }
         if self.database.max_connections == 0 {

@@ -428,6 +428,23 @@ impl Store {
         Ok(true)
     }
 
+    /// Ends the record of a completed upload (tus termination after the last byte): the upload
+    /// id stops answering, its video and blob stay. False when it was not complete.
+    pub async fn close_completed_upload(&self, id: &UploadId) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE uploads SET state = ?, hash_state = ?, updated_at = ? \
+             WHERE id = ? AND state = ?",
+        )
+        .bind(UploadState::Terminated.as_str())
+        .bind(Vec::<u8>::new())
+        .bind(now_millis())
+        .bind(id.as_str())
+        .bind(UploadState::Complete.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// The owner's active, unexpired uploads that announced this hash, newest first.
     pub async fn uploads_by_hash(
         &self,

@@ -289,10 +289,8 @@ async fn serve(
         listener.local_addr()?,
         config.server.data_dir.display()
     );
-    // Peer addresses reach the handlers: playback remembers a client's measured throughput
-    // (CMCD) by address as well as by player session.
-    let app = spool_api::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    // Peer addresses reach the handlers; slow clients are timed out (see spool_api::server).
+    let server = spool_api::server::serve(listener, state, stop.clone().cancelled_owned());
     let grace = Duration::from_secs(config.server.shutdown_grace_s);
     let serving = async {
         let drained = async {

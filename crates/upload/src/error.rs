@@ -1,4 +1,5 @@
-//! Upload errors, each with a stable code and the tus status it stands for.
+//! Upload errors, each with a stable code. Which HTTP status a code answers with is the API's
+//! business (`spool-api`'s error catalogue), not this crate's.
 
 use spool_metadata::MetadataError;
 use spool_storage::StorageError;
@@ -107,24 +108,6 @@ impl UploadError {
             Self::Metadata(e) => e.code(),
             Self::Storage(e) => e.code(),
             Self::Internal(_) => "internal_error",
-        }
-    }
-
-    /// The HTTP status tus (or, outside tus, HTTP) names for this error.
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::NotFound => 404,
-            Self::Expired => 410,
-            Self::NotOwner | Self::ProofRejected => 403,
-            Self::OffsetMismatch { .. } | Self::AlreadyComplete => 409,
-            Self::Locked => 423,
-            Self::TooLarge { .. } | Self::PastLength { .. } | Self::Quota(_) => 413,
-            Self::ChecksumMismatch | Self::Blake3Mismatch { .. } => 460,
-            Self::BadRequest(_) | Self::UnsupportedChecksum(_) => 400,
-            Self::Interrupted { .. } => 400,
-            Self::Metadata(MetadataError::QuotaExceeded { .. }) => 413,
-            Self::Metadata(MetadataError::InvalidInput(_)) => 400,
-            Self::Metadata(_) | Self::Storage(_) | Self::Internal(_) => 500,
         }
     }
 }

@@ -398,12 +398,15 @@ impl UploadService {
         ))
     }
 
-    /// Ends an unfinished upload at its owner's request (tus termination).
+    /// Ends an upload at its owner's request (tus termination). An unfinished upload's bytes
+    /// and reservation are released and its video removed; a completed upload's record is
+    /// ended while its video stays.
     pub async fn terminate(&self, user: &User, id: &UploadId) -> Result<()> {
         let _lock = self.lock(id)?;
         let row = self.load_owned(user, id).await?;
         if row.state == UploadState::Complete {
-            return Err(UploadError::AlreadyComplete);
+            self.store.close_completed_upload(id).await?;
+            return Ok(());
         }
         self.store.end_upload(id, UploadState::Terminated).await?;
         self.blobs.remove_partial(id)?;

@@ -1,8 +1,10 @@
 //! Sign-up, sign-in and sign-out for browsers. Passwords are hashed with argon2id (the
 //! `argon2` crate's defaults: 19 MiB, 2 passes, the OWASP minimum) on the blocking pool. A
 //! wrong password and an unknown user get the same answer after the same work, so the answer
-//! does not reveal who has an account; repeated failures per user name and per address are
-//! refused for a while that doubles with each failure ([`LoginThrottle`]).
+//! does not reveal who has an account; repeated failures per (user name, address) and per
+//! address are refused for a while that doubles with each failure ([`LoginThrottle`]), so a
+//! guesser slows down only themselves: the owner of the name, from another address, still
+//! signs in.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -91,6 +93,14 @@ pub struct SessionJson {
     csrf_token: String,
 }
 
+/// The browser's session as `GET /api/v1/auth/session` shows it: both fields are null when
+/// nobody is signed in.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionState {
+    user: Option<UserJson>,
+    csrf_token: Option<String>,
+}
+
 /// A user as the API shows them.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserJson {
@@ -162,14 +172,9 @@ fn verify_password(password: &str, hash: Option<&str>) -> bool {
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        tracing::error!("password task failed: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error",
-        )
-    })
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format_args!("password task failed: {e}")))
 }
 
 fn parse_credentials(body: &[u8]) -> ApiResult<Credentials> {
@@ -252,14 +257,7 @@ pub async fn signup(
     }
     let hash = blocking(move || hash_password(&password))
         .await?
-        .map_err(|e| {
-            tracing::error!("hashing a password failed: {e}");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "internal error",
-            )
-        })?;
+        .map_err(|e| ApiError::internal(format_args!("hashing a password failed: {e}")))?;
     let user = match state.store.create_user_with_password(&name, &hash).await {
         Err(MetadataError::AlreadyExists(_)) => {
             return Err(ApiError::new(
@@ -290,7 +288,8 @@ pub async fn login(
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    let mut keys = vec![ThrottleKey::Name(name.to_lowercase())];
+    // Never by name alone: that would let anyone lock the owner of a name out.
+    let mut keys = vec![ThrottleKey::NameFrom(name.to_lowercase(), peer)];
     keys.extend(peer.map(ThrottleKey::Addr));
     if let Some(wait) = keys.iter().filter_map(|k| throttle.locked_for(k)).max() {
         return Err(too_many_attempts(wait));
@@ -356,7 +355,7 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
 
 /// The browser's session: who is signed in and the CSRF token.
 #[utoipa::path(get, path = "/api/v1/auth/session", tag = "auth",
-    responses((status = 200, body = SessionJson, description = "the signed-in user, or `{\"user\": null, \"csrf_token\": null}` when anonymous")))]
+    responses((status = 200, body = SessionState, description = "the signed-in user, or `{\"user\": null, \"csrf_token\": null}` when anonymous")))]
 pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     // Anonymous is an answer, not an error: browsers log every 4xx to the console.
     let session = match cookie(&headers, SESSION_COOKIE) {
@@ -364,12 +363,14 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
         None => None,
     };
     let body = match session {
-        Some(session) => serde_json::to_value(SessionJson {
-            user: (&session.user).into(),
-            csrf_token: session.csrf_token,
-        })
-        .expect("session serializes"),
-        None => serde_json::json!({ "user": null, "csrf_token": null }),
+        Some(session) => SessionState {
+            user: Some((&session.user).into()),
+            csrf_token: Some(session.csrf_token),
+        },
+        None => SessionState {
+            user: None,
+            csrf_token: None,
+        },
     };
     Ok(([(http::header::CACHE_CONTROL, "no-store")], Json(body)).into_response())
 }
@@ -377,8 +378,9 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> ApiRe
 /// What failed sign-ins are counted against.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleKey {
-    /// A user name (lowercased), whether or not it exists.
-    Name(String),
+    /// A user name (lowercased, whether or not it exists) as tried from one address (None
+    /// when the connection's address is unknown).
+    NameFrom(String, Option<IpAddr>),
     /// The client's address.
     Addr(IpAddr),
 }
@@ -390,8 +392,8 @@ struct Failures {
 }
 
 /// Counts failed sign-ins in memory (per process: several nodes each count their own, which
-/// still bounds guessing to a small multiple). After `max_failures` for a name (four times as
-/// many for an address, which many people may share), each further failure locks the key for
+/// still bounds guessing to a small multiple). After `max_failures` for a name from one address
+/// (four times as many for an address, which many people may share), each further failure locks the key for
 /// 1, 2, 4 … seconds, up to 15 minutes.
 pub struct LoginThrottle {
     max_failures: u32,
@@ -409,7 +411,7 @@ impl LoginThrottle {
 
     fn limit(&self, key: &ThrottleKey) -> u32 {
         match key {
-            ThrottleKey::Name(_) => self.max_failures,
+            ThrottleKey::NameFrom(..) => self.max_failures,
             ThrottleKey::Addr(_) => self.max_failures.saturating_mul(4),
         }
     }
@@ -496,7 +498,7 @@ mod tests {
     #[test]
     fn throttle_locks_after_the_limit_and_doubles() {
         let throttle = LoginThrottle::new(3);
-        let key = ThrottleKey::Name("bob".into());
+        let key = ThrottleKey::NameFrom("bob".into(), Some(IpAddr::from([127, 0, 0, 2])));
         throttle.record_failure(key.clone());
         throttle.record_failure(key.clone());
         assert_eq!(throttle.locked_for(&key), None);

@@ -69,7 +69,6 @@ pub struct CandidatesJson {
     candidates: Vec<CandidateJson>,
 }
 
-
 /// The frames proposed as covers (owner or admin).
 #[utoipa::path(get, path = "/api/v1/videos/{id}/cover/candidates", tag = "videos",
     params(("id" = String, Path, description = "Video id")), security(("bearer" = [])),

@@ -180,8 +180,7 @@ pub struct IngestResult {
 }
 
 fn batch_error(e: BatchError) -> ApiError {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    ApiError::new(status, e.code(), e.to_string())
+    ApiError::coded(e.code(), e.to_string())
 }
 
 /// Record a batch of tracking events.
@@ -518,7 +517,7 @@ pub struct TailPage {
 pub async fn tail(
     State(state): State<AppState>,
     crate::auth::AuthUser(user): crate::auth::AuthUser,
-    axum::extract::Query(params): axum::extract::Query<TailParams>,
+    crate::error::ApiQuery(params): crate::error::ApiQuery<TailParams>,
 ) -> ApiResult<Json<TailPage>> {
     if !user.is_admin {
         return Err(ApiError::new(

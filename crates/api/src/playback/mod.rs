@@ -195,7 +195,8 @@ impl Access {
 /// Path parameters of the signed routes.
 #[derive(serde::Deserialize)]
 pub(crate) struct SignedPath {
-    expires: i64,
+    /// Kept as text: only the canonical spelling of the number is accepted.
+    expires: String,
     signature: String,
     id: String,
     #[serde(default)]
@@ -226,11 +227,7 @@ async fn authorize(
     let viewer = match signed {
         Some((expires, signature)) => {
             if !state.playback.verify(&id, expires, signature) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "invalid_signature",
-                    "the signed URL is invalid or has expired",
-                ));
+                return Err(invalid_signature());
             }
             Viewer::SignedUrl
         }
@@ -246,18 +243,33 @@ async fn authorize(
     Ok((video, access))
 }
 
+fn invalid_signature() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "invalid_signature",
+        "the signed URL is invalid or has expired",
+    )
+}
+
+/// The expiry of a signed URL, only in the form the server writes it: decimal digits without
+/// a sign or leading zeros. Any other spelling of the same number would give one object many
+/// cache keys at a CDN.
+pub(crate) fn canonical_expiry(text: &str) -> Option<i64> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let canonical = digits && (text == "0" || !text.starts_with('0'));
+    canonical.then(|| text.parse().ok()).flatten()
+}
+
 fn published(video: &VideoRow) -> ApiResult<Published> {
     let json = video
         .media
         .as_deref()
         .ok_or_else(|| ApiError::not_found("media"))?;
     Published::from_json(json).map_err(|e| {
-        tracing::error!(video = %video.id, "stored media description is corrupt: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error",
-        )
+        ApiError::internal(format_args!(
+            "stored media description of {} is corrupt: {e}",
+            video.id
+        ))
     })
 }
 
@@ -288,7 +300,7 @@ pub(crate) async fn plain(
 
 /// `GET /media/s/{expires}/{signature}/{id}/{*rest}`.
 #[utoipa::path(get, path = "/media/s/{expires}/{signature}/{id}/{rest}", tag = "playback",
-    params(("expires" = i64, Path, description = "Unix seconds after which the URL is refused"),
+    params(("expires" = String, Path, description = "Unix seconds after which the URL is refused, in canonical form (digits, no sign or leading zero)"),
         ("signature" = String, Path, description = "HMAC of the expiry and the video id"),
         ("id" = String, Path, description = "Video id"),
         ("rest" = String, Path, description = "A file of the video's media, as for the plain route")),
@@ -301,7 +313,10 @@ pub(crate) async fn signed(
     Path(path): Path<SignedPath>,
     request: Request,
 ) -> Response {
-    let signature = Some((path.expires, path.signature.as_str()));
+    let Some(expires) = canonical_expiry(&path.expires) else {
+        return invalid_signature().into_response();
+    };
+    let signature = Some((expires, path.signature.as_str()));
     let (parts, _) = request.into_parts();
     respond(
         &state,
@@ -817,12 +832,10 @@ async fn load(state: &AppState, path: &std::path::Path, immutable: bool) -> ApiR
 }
 
 fn io_error(path: &std::path::Path, e: std::io::Error) -> ApiError {
-    tracing::error!("cannot read media file {}: {e}", path.display());
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        "internal error",
-    )
+    ApiError::internal(format_args!(
+        "cannot read media file {}: {e}",
+        path.display()
+    ))
 }
 
 fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
@@ -909,6 +922,25 @@ pub(crate) fn routes() -> utoipa_axum::router::OpenApiRouter<AppState> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_canonical_expiries_are_accepted() {
+        for (text, expect) in [
+            ("4102444800", Some(4_102_444_800)),
+            ("0", Some(0)),
+            ("04102444800", None),
+            ("+4102444800", None),
+            ("-1", None),
+            (" 4102444800", None),
+            ("4102444800 ", None),
+            ("", None),
+            ("00", None),
+            ("4.1e9", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(canonical_expiry(text), expect, "{text:?}");
+        }
+    }
 
     #[test]
     fn ranges() {

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,8 +14,18 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::AuthUser;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiJson, ApiQuery, ApiResult};
 use crate::{AppState, base_url, rfc3339};
+
+/// `Tus-Resumable`, as the OpenAPI document describes the request header (never built: the
+/// header is checked by [`tus_resumable`]).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum TusVersion {
+    /// tus 1.0.0.
+    #[schema(rename = "1.0.0")]
+    V1_0_0,
+}
 
 /// The only protocol version we speak.
 pub const TUS_VERSION: &str = "1.0.0";
@@ -125,11 +135,12 @@ pub async fn tus_resumable(request: Request, next: Next) -> Response {
     response
 }
 
-/// tus discovery.
+/// tus discovery. 200 as tusd answers (204 is legal, but some proxies and clients mishandle a
+/// 204 answer to OPTIONS).
 #[utoipa::path(options, path = "/api/v1/uploads", tag = "uploads",
-    responses((status = 204, description = "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm headers")))]
+    responses((status = 200, description = "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm headers; empty body")))]
 pub async fn options(State(state): State<AppState>) -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
+    let mut response = StatusCode::OK.into_response();
     let headers = response.headers_mut();
     set(headers, "tus-version", TUS_VERSION);
     set(headers, "tus-extension", TUS_EXTENSIONS);
@@ -145,7 +156,7 @@ pub async fn options(State(state): State<AppState>) -> Response {
 /// tus discovery on an upload's own URL (some clients ask there).
 #[utoipa::path(options, path = "/api/v1/uploads/{id}", tag = "uploads",
     params(("id" = String, Path, description = "Upload id")),
-    responses((status = 204, description = "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm headers")))]
+    responses((status = 200, description = "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm headers; empty body")))]
 pub async fn options_upload(state: State<AppState>) -> Response {
     options(state).await
 }
@@ -153,6 +164,7 @@ pub async fn options_upload(state: State<AppState>) -> Response {
 /// tus creation (with optional first chunk). See docs/upload-protocol.md.
 #[utoipa::path(post, path = "/api/v1/uploads", tag = "uploads",
     params(
+        ("Tus-Resumable" = TusVersion, Header, description = "The tus version: 1.0.0 (else 412)"),
         ("Upload-Length" = Option<u64>, Header, description = "Total size in bytes"),
         ("Upload-Defer-Length" = Option<u8>, Header, description = "1 when the size is not known yet"),
         ("Upload-Metadata" = Option<String>, Header, description = "tus metadata: filename, title, blake3, visibility"),
@@ -242,7 +254,8 @@ pub async fn create(
 
 /// tus offset query.
 #[utoipa::path(head, path = "/api/v1/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path, description = "Upload id")),
+    params(("id" = String, Path, description = "Upload id"),
+        ("Tus-Resumable" = TusVersion, Header, description = "The tus version: 1.0.0 (else 412)")),
     responses((status = 200, description = "Upload-Offset, Upload-Length, Upload-Metadata, Cache-Control: no-store"),
         (status = 404), (status = 410), (status = 403)),
     security(("bearer" = [])))]
@@ -269,6 +282,7 @@ pub async fn head(
 /// tus append.
 #[utoipa::path(patch, path = "/api/v1/uploads/{id}", tag = "uploads",
     params(("id" = String, Path, description = "Upload id"),
+        ("Tus-Resumable" = TusVersion, Header, description = "The tus version: 1.0.0 (else 412)"),
         ("Upload-Offset" = u64, Header, description = "Must equal the server's offset"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha1 or sha256, base64")),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
@@ -317,7 +331,8 @@ pub async fn patch(
 
 /// tus termination.
 #[utoipa::path(delete, path = "/api/v1/uploads/{id}", tag = "uploads",
-    params(("id" = String, Path, description = "Upload id")),
+    params(("id" = String, Path, description = "Upload id"),
+        ("Tus-Resumable" = TusVersion, Header, description = "The tus version: 1.0.0 (else 412)")),
     responses((status = 204), (status = 404), (status = 410), (status = 409, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn terminate(
@@ -333,6 +348,7 @@ pub async fn terminate(
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct HashQuery {
     /// BLAKE3 of the whole file, 64 hex digits.
+    #[param(pattern = "^[0-9a-fA-F]{64}$")]
     blake3: String,
 }
 
@@ -362,7 +378,7 @@ pub async fn find(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     headers: HeaderMap,
-    Query(query): Query<HashQuery>,
+    ApiQuery(query): ApiQuery<HashQuery>,
 ) -> ApiResult<Json<UploadList>> {
     let hash: ContentHash = query
         .blake3
@@ -411,7 +427,7 @@ pub async fn prove(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
     Path(id): Path<String>,
-    Json(request): Json<ProofRequest>,
+    ApiJson(request): ApiJson<ProofRequest>,
 ) -> ApiResult<Response> {
     if request.proofs.len() > 16 {
         return Err(ApiError::bad_request("too many proofs"));

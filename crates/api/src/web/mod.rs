@@ -85,11 +85,20 @@ pub async fn page(State(state): State<AppState>) -> Response {
 }
 
 /// An unknown path asked for by a browser: the app, which shows its own "not found", with 404.
-pub async fn not_found_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let wants_html = headers
-        .get(http::header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+pub async fn not_found_page(
+    State(state): State<AppState>,
+    uri: http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    // Unknown API and media paths answer in the error envelope, whatever the client accepts.
+    let machine = ["/api/", "/media/"]
+        .iter()
+        .any(|prefix| uri.path().starts_with(prefix));
+    let wants_html = !machine
+        && headers
+            .get(http::header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"));
     if wants_html {
         index(&state, StatusCode::NOT_FOUND).await
     } else {
@@ -115,15 +124,8 @@ async fn index(state: &AppState, status: StatusCode) -> Response {
             response
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => web.not_built(),
-        Err(e) => {
-            tracing::error!("reading the web app's index.html: {e}");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "internal error",
-            )
-            .into_response()
-        }
+        Err(e) => ApiError::internal(format_args!("reading the web app's index.html: {e}"))
+            .into_response(),
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Server {
     /// How many times the process was started.
     pub starts: u32,
     http: reqwest::Client,
+    /// An admin's token for `/metrics` (created on first use).
+    metrics_token: std::sync::OnceLock<String>,
 }
 
 impl Server {
@@ -73,6 +75,7 @@ impl Server {
             log,
             child: None,
             starts: 0,
+            metrics_token: std::sync::OnceLock::new(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(2))
                 .build()
@@ -325,10 +328,14 @@ impl Server {
         v["uploads"].as_array().expect("uploads array").clone()
     }
 
-    /// The Prometheus text of `GET /metrics`.
+    /// The Prometheus text of `GET /metrics` (as an admin: it is not served to anyone else).
     pub async fn metrics_text(&self) -> String {
+        let token = self
+            .metrics_token
+            .get_or_init(|| self.admin_add("metrics-scraper"));
         client()
             .get(self.url("/metrics"))
+            .bearer_auth(token)
             .send()
             .await
             .expect("GET /metrics")
