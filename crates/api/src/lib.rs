@@ -53,7 +53,7 @@ pub struct AppState {
     pub web: Arc<web::WebApp>,
     /// Failed sign-ins, for slowing down password guessing.
     pub logins: Arc<accounts::LoginThrottle>,
-    /// Tracking ingestion: the event log, recent event ids, the rate limit.
+    /// Event tracking: the log, ingestion (dedup, rate limit, visibility), the stats.
     pub tracking: Arc<events::tracking::Tracking>,
 }
 
@@ -67,6 +67,7 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> std::io::Result<Self> {
         let media_origin = media_origin(&config.playback.media_base_url);
+        let videos = Arc::new(catalog::cache::VideoCache::new(store.clone()));
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
             web: Arc::new(web::WebApp::new(
@@ -74,11 +75,12 @@ impl AppState {
                 media_origin.as_deref(),
             )),
             logins: Arc::new(accounts::LoginThrottle::new(config.web.max_failed_logins)),
-            tracking: Arc::new(events::tracking::Tracking::new(
+            tracking: Arc::new(events::tracking::new_tracking(
                 config.server.data_dir.join("events"),
                 &config.events,
+                videos.clone(),
             )),
-            videos: Arc::new(catalog::cache::VideoCache::new(store.clone())),
+            videos,
             store,
             uploads,
             config,
