@@ -83,6 +83,10 @@ enum Command {
 #[derive(Subcommand)]
 enum EventsCommand {
     /// Print the live event stream, one JSON line per event (admin token).
+    ///
+    /// Takes the server and token as `spool upload` does: `--server URL` (or SPOOL_SERVER,
+    /// default http://127.0.0.1:8080) and `--token TOKEN` (or SPOOL_TOKEN), an admin's API
+    /// token from `spool user add NAME --admin`.
     Tail(spool_client::events::TailArgs),
 }
 
@@ -239,10 +243,16 @@ async fn serve(
         let (videos, stop) = (state.videos.clone(), stop.clone());
         tokio::spawn(async move { videos.run_flusher(stop).await })
     };
-    let aggregator = tokio::spawn(spool_api::events::stats::run_aggregator(
-        state.clone(),
-        stop.clone(),
-    ));
+    let aggregator = tokio::spawn(spool_api::events::stats::stats_runner(&state).run(stop.clone()));
+    let retention = tokio::spawn(state.tracking.retention().run(stop.clone()));
+    // Server-observed events (CMCD) are drained after the last request has finished.
+    let requests_done = CancellationToken::new();
+    let server_events = tokio::spawn(
+        state
+            .tracking
+            .server_event_writer()
+            .run(requests_done.clone()),
+    );
     let sweeper = tokio::spawn(sweep_expired(
         uploads,
         store.clone(),
@@ -279,6 +289,9 @@ async fn serve(
         () = drained => tracing::warn!("shutdown grace period over; exiting with requests in flight"),
     }
     stop.cancel();
+    requests_done.cancel();
+    let _ = server_events.await;
+    let _ = retention.await;
     let _ = sweeper.await;
     // The aggregates checkpoint is written once more.
     let _ = aggregator.await;
