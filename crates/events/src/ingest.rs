@@ -441,11 +441,14 @@ pub(crate) fn now_ms() -> i64 {
 /// Answers of [`VideoAccess`] per (video, signed-in user or anonymous), for [`ACCESS_TTL`].
 #[derive(Default)]
 struct AccessCache {
-    entries: Mutex<HashMap<(VideoId, Option<UserId>), (Access, Instant)>>,
+    entries: Mutex<AccessEntries>,
 }
 
+/// (video, signed-in user or anonymous) -> (answer, when it was given).
+type AccessEntries = HashMap<(VideoId, Option<UserId>), (Access, Instant)>;
+
 impl AccessCache {
-    fn lock(&self) -> MutexGuard<'_, HashMap<(VideoId, Option<UserId>), (Access, Instant)>> {
+    fn lock(&self) -> MutexGuard<'_, AccessEntries> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
