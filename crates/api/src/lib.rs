@@ -59,7 +59,7 @@ pub struct AppState {
     pub web: Arc<web::WebApp>,
     /// Failed sign-ins, for slowing down password guessing.
     pub logins: Arc<accounts::LoginThrottle>,
-    /// Tracking ingestion: the event log, recent event ids, the rate limit.
+    /// Event tracking: the log, ingestion (dedup, rate limit, visibility), the stats.
     pub tracking: Arc<events::tracking::Tracking>,
 }
 
@@ -73,6 +73,13 @@ impl AppState {
         metrics: Option<PrometheusHandle>,
     ) -> std::io::Result<Self> {
         let media_origin = media_origin(&config.playback.media_base_url);
+        let catalog = spool_catalog::Catalog::new(
+            store.clone(),
+            spool_hub::Hub::local(),
+            spool_storage::LocalStore::open(&config.server.data_dir)
+                .map_err(std::io::Error::other)?,
+            spool_storage::MediaLayout::new(&config.server.data_dir),
+        );
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
             web: Arc::new(web::WebApp::new(
@@ -80,17 +87,12 @@ impl AppState {
                 media_origin.as_deref(),
             )),
             logins: Arc::new(accounts::LoginThrottle::new(config.web.max_failed_logins)),
-            tracking: Arc::new(events::tracking::Tracking::new(
+            tracking: Arc::new(events::tracking::new_tracking(
                 config.server.data_dir.join("events"),
                 &config.events,
+                catalog.clone(),
             )),
-            catalog: spool_catalog::Catalog::new(
-                store.clone(),
-                spool_hub::Hub::local(),
-                spool_storage::LocalStore::open(&config.server.data_dir)
-                    .map_err(std::io::Error::other)?,
-                spool_storage::MediaLayout::new(&config.server.data_dir),
-            ),
+            catalog,
             store,
             uploads,
             config,

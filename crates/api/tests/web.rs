@@ -589,7 +589,9 @@ impl Harness {
 async fn tracking_batches_are_durable_deduplicated_and_attributed() {
     let h = harness(Engine::Sqlite).await;
     let anonymous = Browser::default();
-    let video = VideoId::random();
+    // Events are taken only for a video that exists and the sender may see (issue 12).
+    let maker = h.store.create_user("maker", false).await.unwrap();
+    let video = h.ready_video(maker.id, "tracked clip", &[]).await;
     let post = |browser: &Browser, body: Value, csrf: bool| {
         let browser = browser.clone();
         let h = &h;

@@ -231,6 +231,9 @@ pub struct EventsConfig {
     pub log_url: String,
     /// The JetStream stream (with `log_url`).
     pub nats_stream: String,
+    /// Views one sender address (IPv4, or IPv6 /64) adds to one video per hour at most,
+    /// however many anonymous ids it makes up; 0 for no cap.
+    pub views_per_address_hour: u32,
 }
 
 impl Default for EventsConfig {
@@ -243,6 +246,7 @@ impl Default for EventsConfig {
             retention_bytes: 0,
             log_url: String::new(),
             nats_stream: "SPOOL_EVENTS".into(),
+            views_per_address_hour: 50,
         }
     }
 }

@@ -16,8 +16,22 @@
 //! - retention at `i`% is the share of unique viewers who watched any part of the `i`-th
 //!   hundredth of the video; completion rate is the share who reached its last hundredth (or
 //!   sent `ended`).
+//!
+//! Bounds ([`Limits`]), so that no sender can grow the aggregates without end or mint views:
+//! - per-viewer state is dropped once a viewer was silent for a day of event time
+//!   ([`Limits::viewer_ttl_ms`]); a viewer back after that counts as a new unique viewer;
+//! - a video keeps at most [`Limits::max_viewers_per_video`] viewer states (the longest
+//!   silent go first; their contributions to the counts stay);
+//! - views of one video count at most [`Limits::views_per_address_hour`] times per sender
+//!   address and [`Limits::views_per_session_hour`] times per `session_id` per hour of event
+//!   time, however many `anonymous_id`s the sender makes up;
+//! - [`Aggregates::remove_video`] forgets a deleted video (stats and history entries).
+//!
+//! Every bound is applied in event time, in log order, so two nodes folding the same log (and
+//! a recount from the whole log) still agree.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +49,34 @@ pub const VIEW_AFTER_SHARE: f64 = 0.3;
 pub const VIEW_EVERY_MS: i64 = 3600 * 1000;
 /// Watch history entries kept per user (most recent first).
 pub const HISTORY_LEN: usize = 200;
+/// One hour of event time, the window of the per-address and per-session view caps.
+const HOUR_MS: i64 = 3600 * 1000;
+/// How often (in event time) stale per-viewer, per-address and per-session state is pruned.
+const PRUNE_EVERY_MS: i64 = HOUR_MS;
+
+/// What the aggregates keep and count at most; see the module docs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// A viewer silent this long (event time, ms) is forgotten.
+    pub viewer_ttl_ms: i64,
+    /// Viewer states kept per video.
+    pub max_viewers_per_video: usize,
+    /// Views one sender address adds to one video per hour; 0 for no cap.
+    pub views_per_address_hour: u32,
+    /// Views one `session_id` adds to one video per hour; 0 for no cap.
+    pub views_per_session_hour: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            viewer_ttl_ms: DEDUP_WINDOW_MS,
+            max_viewers_per_video: 100_000,
+            views_per_address_hour: 50,
+            views_per_session_hour: 5,
+        }
+    }
+}
 
 /// What one viewer did with one video.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -46,6 +88,9 @@ struct ViewerState {
     /// When the last view was counted (event time, ms); 0 for never.
     last_view_at: i64,
     completed: bool,
+    /// The viewer's latest event (event time, ms), for forgetting silent viewers.
+    #[serde(default)]
+    last_seen: i64,
 }
 
 /// Sums of the QoE samples of one video (CMCD on its media requests).
@@ -68,6 +113,56 @@ struct VideoAggregate {
     views: u64,
     watch_time_s: f64,
     viewers: HashMap<String, ViewerState>,
+    /// Viewers ever seen (forgotten ones included).
+    #[serde(default)]
+    unique: u64,
+    /// Viewers who reached the end.
+    #[serde(default)]
+    completions: u64,
+    /// Viewers who watched each hundredth (empty until a duration is known).
+    #[serde(default)]
+    retention: Vec<u64>,
+    /// Views counted per sender address in the current hour: (hour, views).
+    #[serde(default)]
+    address_views: HashMap<IpAddr, (i64, u32)>,
+    /// Views counted per session in the current hour: (hour, views).
+    #[serde(default)]
+    session_views: HashMap<String, (i64, u32)>,
+}
+
+impl VideoAggregate {
+    /// Rebuilds the counts from the viewer states (checkpoints written before the counts).
+    fn recount(&mut self) {
+        self.unique = self.viewers.len() as u64;
+        self.completions = self.viewers.values().filter(|v| v.completed).count() as u64;
+        self.retention = if self.duration_s.is_some() {
+            (0..100)
+                .map(|i| {
+                    self.viewers
+                        .values()
+                        .filter(|v| v.watched & (1 << i) != 0)
+                        .count() as u64
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+    }
+
+    /// Drops the longest-silent half of the viewers (ties broken by key: deterministic).
+    fn evict_viewers(&mut self, keep: usize) {
+        let mut seen: Vec<(i64, &String)> =
+            self.viewers.iter().map(|(k, v)| (v.last_seen, k)).collect();
+        seen.sort_unstable();
+        let drop: Vec<String> = seen
+            .iter()
+            .take(self.viewers.len().saturating_sub(keep))
+            .map(|(_, k)| (*k).clone())
+            .collect();
+        for key in drop {
+            self.viewers.remove(&key);
+        }
+    }
 }
 
 /// A video's stats as the API shows them.
@@ -176,12 +271,80 @@ pub struct Aggregates {
     pub applied: u64,
     /// Duplicates ignored.
     pub duplicates: u64,
+    /// The latest event time seen (ms), the clock of pruning.
+    #[serde(default)]
+    newest_at: i64,
+    /// When (event time) stale state was last pruned.
+    #[serde(default)]
+    pruned_at: i64,
+    /// 2 once the per-video counts are kept incrementally (older checkpoints get them
+    /// rebuilt from the viewer states on restore).
+    #[serde(default)]
+    version: u32,
+    #[serde(skip)]
+    limits: Limits,
 }
 
 impl Aggregates {
-    /// Empty aggregates.
+    /// Empty aggregates with the default [`Limits`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_limits(Limits::default())
+    }
+
+    /// Empty aggregates with `limits`.
+    pub fn with_limits(limits: Limits) -> Self {
+        Self {
+            version: 2,
+            limits,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the limits (they are configuration, not state: a checkpoint does not carry them).
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Brings a checkpoint of an older version up to date; called after restoring one.
+    pub fn upgrade(&mut self) {
+        if self.version < 2 {
+            for video in self.videos.values_mut() {
+                video.recount();
+            }
+            self.version = 2;
+        }
+    }
+
+    /// Forgets a video that no longer exists: its numbers and its history entries.
+    pub fn remove_video(&mut self, video_id: &str) {
+        if self.videos.remove(video_id).is_some() {
+            for history in self.history.values_mut() {
+                history.retain(|h| h.video_id != video_id);
+            }
+            self.history.retain(|_, h| !h.is_empty());
+        }
+    }
+
+    /// The ids of every video with numbers.
+    pub fn video_ids(&self) -> Vec<String> {
+        self.videos.keys().cloned().collect()
+    }
+
+    /// Viewer states kept, over all videos (for bounds checks and metrics).
+    pub fn viewer_states(&self) -> usize {
+        self.videos.values().map(|v| v.viewers.len()).sum()
+    }
+
+    /// Drops state that no longer matters at event time `now`: silent viewers, past hours'
+    /// address and session counters.
+    fn prune(&mut self, now: i64) {
+        let (ttl, hour) = (self.limits.viewer_ttl_ms, now.div_euclid(HOUR_MS));
+        for video in self.videos.values_mut() {
+            video.viewers.retain(|_, v| now - v.last_seen < ttl);
+            video.address_views.retain(|_, (h, _)| *h >= hour);
+            video.session_views.retain(|_, (h, _)| *h >= hour);
+        }
+        self.pruned_at = now;
     }
 
     /// Folds `event` in; `duration_s` is the video's duration when known. Returns false for a
@@ -201,9 +364,19 @@ impl Aggregates {
         }
         self.remember(id, event.at);
         self.applied += 1;
+        if self.version < 2 {
+            self.upgrade();
+        }
+        if event.at > self.newest_at {
+            self.newest_at = event.at;
+            if self.newest_at - self.pruned_at >= PRUNE_EVERY_MS {
+                self.prune(self.newest_at);
+            }
+        }
         let Some(video_id) = event.video_id.as_deref() else {
             return true;
         };
+        let limits = self.limits;
         let video = entry(&mut self.videos, video_id);
         if event.kind == EventType::Qoe {
             video.qoe.add(event);
@@ -216,7 +389,18 @@ impl Aggregates {
             video.duration_s = Some(d);
         }
         let duration = video.duration_s;
+        if duration.is_some() && video.retention.is_empty() {
+            video.retention = vec![0; 100];
+        }
+        if !video.viewers.contains_key(viewer) {
+            if video.viewers.len() >= limits.max_viewers_per_video.max(1) {
+                video.evict_viewers(limits.max_viewers_per_video / 2);
+            }
+            video.unique += 1;
+        }
         let state = entry(&mut video.viewers, viewer);
+        state.last_seen = state.last_seen.max(event.at);
+        let (watched_before, completed_before) = (state.watched, state.completed);
         match event.kind {
             EventType::Heartbeat => {
                 for (from, to) in heartbeat_intervals(&event.properties).unwrap_or_default() {
@@ -231,17 +415,55 @@ impl Aggregates {
             EventType::Ended => state.completed = true,
             _ => {}
         }
-        // Views: enough watched since the last counted one, and not within the hour.
+        // Views: enough watched since the last counted one, not within the hour, and neither
+        // the sender's address nor its session has used up its views of the hour.
         let threshold = duration.map_or(VIEW_AFTER_S, |d| (d * VIEW_AFTER_SHARE).min(VIEW_AFTER_S));
         if state.pending_s >= threshold
             && (state.last_view_at == 0 || event.at - state.last_view_at >= VIEW_EVERY_MS)
         {
-            video.views += 1;
-            state.last_view_at = event.at;
+            let hour = event.at.div_euclid(HOUR_MS);
+            let by_address = event
+                .address
+                .filter(|_| limits.views_per_address_hour > 0)
+                .map(|a| {
+                    let n = video.address_views.get(&a).filter(|(h, _)| *h == hour);
+                    (a, n.map_or(0, |(_, n)| *n))
+                });
+            let by_session = (limits.views_per_session_hour > 0).then(|| {
+                let n = video
+                    .session_views
+                    .get(event.session_id.as_str())
+                    .filter(|(h, _)| *h == hour);
+                n.map_or(0, |(_, n)| *n)
+            });
+            let capped = by_address.is_some_and(|(_, n)| n >= limits.views_per_address_hour)
+                || by_session.is_some_and(|n| n >= limits.views_per_session_hour);
+            if !capped {
+                video.views += 1;
+                state.last_view_at = event.at;
+                if let Some((address, n)) = by_address {
+                    video.address_views.insert(address, (hour, n + 1));
+                }
+                if let Some(n) = by_session {
+                    *entry(&mut video.session_views, &event.session_id) = (hour, n + 1);
+                }
+            }
+            // Capped or not, this stretch is spent: a capped viewer does not bank it.
             state.pending_s = 0.0;
         }
         if state.watched & (1 << 99) != 0 {
             state.completed = true;
+        }
+        let added = state.watched & !watched_before;
+        if added != 0 && !video.retention.is_empty() {
+            for (i, count) in video.retention.iter_mut().enumerate() {
+                if added & (1 << i) != 0 {
+                    *count += 1;
+                }
+            }
+        }
+        if state.completed && !completed_before {
+            video.completions += 1;
         }
         if let (Some(user), Some(position)) = (event.user.as_deref(), event.position_s) {
             let history = self.history.entry(user.to_owned()).or_default();
@@ -291,18 +513,13 @@ impl Aggregates {
                 qoe: QoeStats::default(),
             };
         };
-        let unique = video.viewers.len() as u64;
-        let completions = video.viewers.values().filter(|v| v.completed).count() as f64;
+        let unique = video.unique;
+        let completions = video.completions as f64;
         let retention = if video.duration_s.is_some() && unique > 0 {
-            (0..100)
-                .map(|i| {
-                    let n = video
-                        .viewers
-                        .values()
-                        .filter(|v| v.watched & (1 << i) != 0)
-                        .count();
-                    n as f64 / unique as f64
-                })
+            video
+                .retention
+                .iter()
+                .map(|n| *n as f64 / unique as f64)
                 .collect()
         } else {
             Vec::new()

@@ -1,6 +1,17 @@
-//! The embedded durable event log (埋点): append-only segment files in the data dir.
+//! Event tracking (埋点): the contract of what clients send ([`tracking`]), ingestion with its
+//! dedup, rate limit and visibility check ([`ingest`]), the durable log (embedded, below, or
+//! NATS JetStream, one interface in [`store`]), the projection runner that folds the log into
+//! states and checkpoints them with their offset ([`projection`]), and its first projection,
+//! the stats ([`stats`], over [`aggregate`]). [`Tracking`] holds it together for callers.
 //!
-//! Producers call [`EventLog::append`]; concurrent appends are batched by one writer task
+//! Architecture Invariant: an event about a video is never logged unless the catalog said its
+//! sender may see that video, and a projection's state is never written without the log offset
+//! it covers (nor the offset without the state). This crate never decides who may see a video
+//! (the binary hands in [`ingest::VideoAccess`]), never knows HTTP or SQL, and spawns no task
+//! that nobody awaits: its loops are `run(self, stop)` for the binary's task set.
+//!
+//! The embedded log: append-only segment files in the data dir. Producers call
+//! [`EventLog::append`]; concurrent appends are batched by one writer task
 //! that writes them and fsyncs once per batch (group commit), and an append returns only
 //! once its records are on disk. Consumers replay with [`EventLog::read`] from any retained
 //! offset and keep their position with [`EventLog::commit_consumer`]. Old segments go by
@@ -10,8 +21,13 @@
 pub mod aggregate;
 mod consumer;
 mod error;
+pub mod ingest;
 pub mod jetstream;
+pub mod projection;
 mod segment;
+mod service;
+pub mod shared;
+pub mod stats;
 pub mod store;
 pub mod tracking;
 
@@ -29,6 +45,8 @@ use tokio::task::JoinHandle;
 pub use consumer::validate_consumer_name;
 pub use error::{LogError, Result};
 pub use segment::Record;
+pub use service::{RETENTION_EVERY, Tracking, TrackingConfig};
+pub use shared::SharedLog;
 pub use store::{EventStore, StoreConfig};
 
 use consumer::Consumers;

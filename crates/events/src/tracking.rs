@@ -203,6 +203,10 @@ pub struct TrackedEvent {
     pub received_at: i64,
     /// Server clock, skew-corrected: `received_at - (sent_at - occurred_at)`, Unix ms.
     pub at: i64,
+    /// The sender's address as the server saw it (IPv4, or the /64 network of IPv6), so
+    /// projections can cap what one address counts for; absent for server-observed events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// Who sent a batch and when it arrived; the server's facts, not the client's claims.
@@ -212,6 +216,8 @@ pub struct Received {
     pub user: Option<String>,
     /// Server clock, Unix ms.
     pub received_at: i64,
+    /// The sender's address (see [`TrackedEvent::address`]).
+    pub address: Option<std::net::IpAddr>,
 }
 
 /// Why a batch was refused. Each has a stable code and an HTTP status.
@@ -441,6 +447,7 @@ fn parse_event(index: usize, raw: &str, received: &Received) -> Result<TrackedEv
         sent_at,
         received_at: received.received_at,
         at: received.received_at - age,
+        address: received.address,
     })
 }
 

@@ -2,7 +2,7 @@
 //! computed from scripted viewing sessions; duplicates and replays change nothing.
 
 use serde_json::{Map, json};
-use spool_events::aggregate::Aggregates;
+use spool_events::aggregate::{Aggregates, Limits};
 use spool_events::tracking::{EventType, TrackedEvent};
 
 const VIDEO: &str = "Xk3_9aQp-2Z";
@@ -49,6 +49,7 @@ impl Script {
             sent_at: at,
             received_at: at,
             at,
+            address: None,
         });
     }
 
@@ -242,4 +243,174 @@ fn cmcd_samples_become_qoe_averages_without_counting_viewers() {
     assert_eq!(stats.qoe.avg_buffer_ms, Some(4000.0 / 3.0));
     assert_eq!(stats.qoe.startup_requests, 1);
     assert_eq!(stats.qoe.buffer_starvations, 1);
+}
+
+/// An event of `viewer` in `session` from `address` at `at`: 20 s watched (one view).
+fn twenty_seconds(n: u32, viewer: &str, session: &str, address: &str, at: i64) -> TrackedEvent {
+    TrackedEvent {
+        event_id: format!("00000000-0000-4000-9000-{n:012x}"),
+        kind: EventType::Heartbeat,
+        anonymous_id: Some(viewer.to_owned()),
+        user: None,
+        session_id: session.to_owned(),
+        video_id: Some(VIDEO.into()),
+        position_s: Some(20.0),
+        properties: json!({"intervals": [[0.0, 10.0], [10.0, 20.0]]})
+            .as_object()
+            .cloned()
+            .unwrap(),
+        occurred_at: at,
+        sent_at: at,
+        received_at: at,
+        at,
+        address: Some(address.parse().unwrap()),
+    }
+}
+
+#[test]
+fn views_are_capped_per_address_and_per_session_per_hour() {
+    let limits = Limits {
+        views_per_address_hour: 10,
+        views_per_session_hour: 3,
+        ..Limits::default()
+    };
+    // (scenario, viewers as (viewer, session, address, minute), expected views)
+    type Viewer = (String, String, &'static str, i64);
+    let many = |n: usize, session: &dyn Fn(usize) -> String, address: &'static str, minute: i64| {
+        (0..n)
+            .map(|i| {
+                (
+                    format!("v{address}-{minute}-{i}"),
+                    session(i),
+                    address,
+                    minute,
+                )
+            })
+            .collect::<Vec<Viewer>>()
+    };
+    let own = |i: usize| format!("s{i}");
+    let cases: Vec<(&str, Vec<Viewer>, u64)> = vec![
+        ("30 ids, one address", many(30, &own, "192.0.2.1", 5), 10),
+        (
+            "30 ids, three addresses",
+            [
+                many(10, &own, "192.0.2.1", 5),
+                many(10, &own, "192.0.2.2", 5),
+                many(10, &own, "192.0.2.3", 5),
+            ]
+            .concat(),
+            30,
+        ),
+        (
+            "8 ids, one session",
+            many(8, &|_| "tab".into(), "192.0.2.9", 5),
+            3,
+        ),
+        (
+            "the next hour counts again",
+            [
+                many(30, &own, "192.0.2.1", 5),
+                many(30, &own, "192.0.2.1", 65),
+            ]
+            .concat(),
+            20,
+        ),
+    ];
+    for (name, viewers, expected) in cases {
+        let mut aggregates = Aggregates::with_limits(limits);
+        for (n, (viewer, session, address, minute)) in viewers.iter().enumerate() {
+            let at = 10 * 60 * MINUTE + minute * MINUTE + n as i64;
+            aggregates.apply(
+                &twenty_seconds(n as u32, viewer, session, address, at),
+                Some(60.0),
+            );
+        }
+        let stats = aggregates.video(VIDEO);
+        assert_eq!(stats.views, expected, "{name}");
+        assert_eq!(
+            stats.unique_viewers,
+            viewers.len() as u64,
+            "{name}: every viewer is seen"
+        );
+        assert_eq!(
+            stats.watch_time_s,
+            viewers.len() as f64 * 20.0,
+            "{name}: and watched"
+        );
+    }
+}
+
+#[test]
+fn aggregates_stay_bounded_under_a_flood_of_invented_viewers() {
+    let limits = Limits {
+        max_viewers_per_video: 1000,
+        views_per_address_hour: 0,
+        ..Limits::default()
+    };
+    let mut aggregates = Aggregates::with_limits(limits);
+    for n in 0..100_000u32 {
+        let event = twenty_seconds(
+            n,
+            &format!("flood-{n}"),
+            &format!("s{n}"),
+            "192.0.2.1",
+            MINUTE,
+        );
+        aggregates.apply(&event, Some(60.0));
+    }
+    assert!(
+        aggregates.viewer_states() <= 1000,
+        "{}",
+        aggregates.viewer_states()
+    );
+    let stats = aggregates.video(VIDEO);
+    assert_eq!(
+        stats.unique_viewers, 100_000,
+        "forgotten viewers still count"
+    );
+    assert_eq!(stats.retention[10], 1.0);
+    let checkpoint = serde_json::to_vec(&aggregates).unwrap();
+    // The event ids of the dedup window are the bulk (16 bytes of JSON digits each).
+    assert!(checkpoint.len() < 4_500_000, "{} bytes", checkpoint.len());
+    let without_ids = checkpoint.len() - 100_000 * 40;
+    assert!(without_ids < 300_000, "{without_ids} bytes of viewer state");
+}
+
+#[test]
+fn silent_viewers_are_forgotten_after_a_day_and_deleted_videos_at_once() {
+    let mut aggregates = Aggregates::new();
+    for n in 0..50u32 {
+        aggregates.apply(
+            &twenty_seconds(
+                n,
+                &format!("old-{n}"),
+                &format!("s{n}"),
+                "192.0.2.1",
+                MINUTE,
+            ),
+            Some(60.0),
+        );
+    }
+    assert_eq!(aggregates.viewer_states(), 50);
+    // A day and a bit later (event time) one more viewer: the silent ones go.
+    let later = MINUTE + 25 * 60 * MINUTE;
+    aggregates.apply(
+        &twenty_seconds(99, "new", "s99", "192.0.2.2", later),
+        Some(60.0),
+    );
+    assert_eq!(aggregates.viewer_states(), 1);
+    assert_eq!(aggregates.video(VIDEO).unique_viewers, 51);
+    assert_eq!(aggregates.video(VIDEO).views, 51);
+
+    let mut script = Script::new();
+    script.watch("user:bob", 0, 0.0, 30.0);
+    let mut aggregates = run(&script, 60.0);
+    assert_eq!(aggregates.history("bob").len(), 1);
+    aggregates.remove_video(VIDEO);
+    assert_eq!(aggregates.video(VIDEO).views, 0);
+    assert!(
+        aggregates.history("bob").is_empty(),
+        "history forgets deleted videos"
+    );
+    assert!(aggregates.video_ids().is_empty());
 }

@@ -13,6 +13,7 @@ fn anonymous() -> Received {
     Received {
         user: None,
         received_at: RECEIVED_AT,
+        address: None,
     }
 }
 
@@ -347,6 +348,7 @@ fn server_sets_the_user_and_corrects_the_device_clock() {
     let signed_in = Received {
         user: Some("alice".into()),
         received_at: RECEIVED_AT,
+        address: None,
     };
     // A signed-in viewer may omit anonymous_id; the device clock is a day off.
     let event = with(play(), "anonymous_id", Value::Null);

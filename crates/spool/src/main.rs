@@ -91,6 +91,10 @@ enum Command {
 #[derive(Subcommand)]
 enum EventsCommand {
     /// Print the live event stream, one JSON line per event (admin token).
+    ///
+    /// Takes the server and token as `spool upload` does: `--server URL` (or SPOOL_SERVER,
+    /// default http://127.0.0.1:8080) and `--token TOKEN` (or SPOOL_TOKEN), an admin's API
+    /// token from `spool user add NAME --admin`.
     Tail(spool_client::events::TailArgs),
 }
 
@@ -267,10 +271,23 @@ async fn serve(
             state.catalog.change_watcher().run(stop.clone()),
         );
     }
-    // The aggregates checkpoint is written once more when it stops.
+    // The stats projection's checkpoint is written once more when it stops.
     tasks.spawn(
-        "events aggregator",
-        spool_api::events::stats::run_aggregator(state.clone(), stop.clone()),
+        "stats projection",
+        spool_api::events::stats::stats_runner(&state).run(stop.clone()),
+    );
+    tasks.spawn(
+        "event log retention",
+        state.tracking.retention().run(stop.clone()),
+    );
+    // Server-observed events (CMCD) are drained after the last request has finished.
+    let requests_done = CancellationToken::new();
+    tasks.spawn(
+        "server events",
+        state
+            .tracking
+            .server_event_writer()
+            .run(requests_done.clone()),
     );
     tasks.spawn(
         "expiry sweep",
@@ -306,6 +323,7 @@ async fn serve(
         }
     };
     let (served, ()) = tokio::join!(serving, tasks.supervise());
+    requests_done.cancel();
     tasks.shutdown().await;
     store.close().await;
     served?;

@@ -1,9 +1,10 @@
 //! `POST /api/v1/events`: tracking (埋点) batches into the durable event log.
 //!
 //! The contract (limits, types, validation, all-or-nothing batches) is
-//! [`spool_events::tracking`]. Here: who sent it, a per-address rate limit, dropping events
-//! whose `event_id` was accepted recently (so a retried batch is not appended twice), and the
-//! append, answered only once the events are on disk.
+//! [`spool_events::tracking`], and what ingestion does with a batch (rate limit, visibility,
+//! dedup, append) is [`spool_events::ingest`]. Here: the body, who sent it, and the answer.
+//! Also [`CatalogAccess`], the visibility seam ingestion asks, answered by the catalog's
+//! policy ([`may_see`]).
 //!
 //! Who: a bearer token or a session cookie names the user. Browsers flush with
 //! `navigator.sendBeacon`, which cannot set headers, so a cookie-authenticated batch may carry
@@ -11,153 +12,124 @@
 //! matching token the batch is still taken, as anonymous: a forged beacon from another site can
 //! then not put events in someone's history, and a real one is never lost.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
+use futures_util::future::BoxFuture;
 use serde::Serialize;
 use spool_config::EventsConfig;
-use spool_events::tracking::{
-    Batch, BatchError, MAX_BATCH_BYTES, Received, TrackedEvent, uuid_bits,
+use spool_events::aggregate::Limits;
+use spool_events::ingest::{
+    Access, AccessUnavailable, IngestConfig, IngestError, Sender, SenderUser, VideoAccess,
 };
-use spool_events::{EventStore, LogConfig, StoreConfig};
+use spool_events::tracking::{Batch, BatchError, MAX_BATCH_BYTES};
+use spool_events::{LogConfig, StoreConfig, TrackingConfig};
 use spool_metadata::User;
+use spool_model::VideoId;
 use subtle::ConstantTimeEq;
-use tokio::sync::OnceCell;
+
+pub use spool_events::Tracking;
 
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, bearer_token, cookie, csrf_matches};
 use crate::error::{ApiError, ApiResult};
 
-/// Server-observed events queued for the log at most.
-const SERVER_EVENT_QUEUE: usize = 10_000;
-/// Address buckets kept before idle ones are pruned.
-const MAX_BUCKETS: usize = 100_000;
-/// Event ids remembered for deduplication at most (about 100 MB).
-const MAX_REMEMBERED_IDS: u64 = 1_000_000;
-
-/// The ingestion side of event tracking: the log (opened on first use), recent event ids and
-/// the per-address rate limit.
-pub struct Tracking {
-    /// Local state (the aggregates checkpoint; the embedded log, when in use).
-    pub(crate) dir: PathBuf,
-    store_config: StoreConfig,
-    log: OnceCell<EventStore>,
-    seen: RecentIds,
-    limiter: RateLimiter,
-    /// The stream aggregates, as of [`Tracking::aggregated_offset`].
-    pub(crate) aggregates: tokio::sync::RwLock<spool_events::aggregate::Aggregates>,
-    /// Log offset the aggregates have folded in everything below.
-    pub(crate) aggregated: std::sync::atomic::AtomicU64,
-    /// The log's next offset after each append, so the aggregator and tails wake at once.
-    pub(crate) appended: tokio::sync::watch::Sender<u64>,
-    /// Events the server records itself (CMCD), for the background writer.
-    server_events: std::sync::OnceLock<tokio::sync::mpsc::Sender<TrackedEvent>>,
+/// Tracking with its local state in `dir`, the log `config.log_url` names, and visibility
+/// decided by the catalog's one policy.
+pub fn new_tracking(
+    dir: std::path::PathBuf,
+    config: &EventsConfig,
+    catalog: spool_catalog::Catalog,
+) -> Tracking {
+    let max_age = Duration::from_secs(config.retention_days * 24 * 3600);
+    let max_bytes = (config.retention_bytes > 0).then_some(config.retention_bytes);
+    let store = if config.log_url.is_empty() {
+        StoreConfig::Embedded {
+            dir: dir.clone(),
+            config: LogConfig {
+                retention_age: Some(max_age),
+                retention_bytes: max_bytes,
+                ..LogConfig::default()
+            },
+        }
+    } else {
+        StoreConfig::JetStream {
+            url: config.log_url.clone(),
+            stream: config.nats_stream.clone(),
+            max_age,
+            max_bytes,
+        }
+    };
+    let tracking = TrackingConfig {
+        dir,
+        store,
+        ingest: IngestConfig {
+            rate_limit_per_s: config.rate_limit_per_s,
+            rate_limit_burst: config.rate_limit_burst,
+            dedup_window: Duration::from_secs(config.dedup_window_s),
+        },
+        limits: Limits {
+            views_per_address_hour: config.views_per_address_hour,
+            ..Limits::default()
+        },
+    };
+    Tracking::new(tracking, Arc::new(CatalogAccess { catalog }))
 }
 
-impl Tracking {
-    /// Tracking with its local state in `dir` and the log `config.log_url` names.
-    pub fn new(dir: PathBuf, config: &EventsConfig) -> Self {
-        let max_age = Duration::from_secs(config.retention_days * 24 * 3600);
-        let max_bytes = (config.retention_bytes > 0).then_some(config.retention_bytes);
-        let store_config = if config.log_url.is_empty() {
-            StoreConfig::Embedded {
-                dir: dir.clone(),
-                config: LogConfig {
-                    retention_age: Some(max_age),
-                    retention_bytes: max_bytes,
-                    ..LogConfig::default()
-                },
+/// Ingestion's visibility seam, answered with the catalog's policy over its hot rows.
+pub struct CatalogAccess {
+    catalog: spool_catalog::Catalog,
+}
+
+impl VideoAccess for CatalogAccess {
+    fn access<'a>(
+        &'a self,
+        user: Option<&'a SenderUser>,
+        videos: &'a [VideoId],
+    ) -> BoxFuture<'a, Result<Vec<Access>, AccessUnavailable>> {
+        Box::pin(async move {
+            // The policy takes a user row; only its id and admin flag matter to it.
+            let user = user.map(|u| User {
+                id: u.id,
+                name: u.name.clone(),
+                is_admin: u.is_admin,
+                used_bytes: 0,
+            });
+            let mut answers = Vec::with_capacity(videos.len());
+            for id in videos {
+                let row = self
+                    .catalog
+                    .row(id)
+                    .await
+                    .map_err(|e| AccessUnavailable(e.to_string()))?;
+                answers.push(match row {
+                    None => Access::Unknown,
+                    Some(row) if spool_catalog::policy::may_see(user.as_ref(), &row) => {
+                        Access::Visible
+                    }
+                    Some(_) => Access::Hidden,
+                });
             }
-        } else {
-            StoreConfig::JetStream {
-                url: config.log_url.clone(),
-                stream: config.nats_stream.clone(),
-                max_age,
-                max_bytes,
-            }
-        };
-        Self {
-            dir,
-            store_config,
-            log: OnceCell::new(),
-            seen: RecentIds::new(Duration::from_secs(config.dedup_window_s.max(1))),
-            limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
-            aggregates: Default::default(),
-            aggregated: Default::default(),
-            appended: tokio::sync::watch::Sender::new(0),
-            server_events: std::sync::OnceLock::new(),
+            Ok(answers)
+        })
+    }
+}
+
+fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::Batch(e) => batch_error(e),
+        IngestError::RateLimited(wait) => {
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+                .with_retry_after(wait)
         }
-    }
-
-    /// Queues an event the server observed itself (CMCD from a media request): written to
-    /// the log in batches by a background task, never delaying the request; dropped (and
-    /// counted) when the queue is full.
-    pub fn record_server_event(
-        self: &Arc<Self>,
-        kind: spool_events::tracking::EventType,
-        video_id: &str,
-        session_id: String,
-        properties: serde_json::Map<String, serde_json::Value>,
-    ) {
-        let now = now_ms();
-        let event = TrackedEvent {
-            event_id: new_event_id(),
-            kind,
-            anonymous_id: None,
-            user: None,
-            session_id,
-            video_id: Some(video_id.to_owned()),
-            position_s: None,
-            properties,
-            occurred_at: now,
-            sent_at: now,
-            received_at: now,
-            at: now,
-        };
-        let queue = self.server_events.get_or_init(|| {
-            let (tx, rx) = tokio::sync::mpsc::channel(SERVER_EVENT_QUEUE);
-            tokio::spawn(write_server_events(Arc::downgrade(self), rx));
-            tx
-        });
-        if queue.try_send(event).is_err() {
-            metrics::counter!("spool_events_server_dropped_total").increment(1);
+        IngestError::LogUnavailable(_) | IngestError::AccessUnavailable(_) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.code(), e.to_string())
         }
-    }
-
-    /// Appends `(event id, payload)` records; once stored, wakes the aggregator and tails.
-    async fn append(&self, records: Vec<(String, Bytes)>) -> ApiResult<()> {
-        let end = self
-            .log()
-            .await?
-            .append(records)
-            .await
-            .map_err(log_unavailable)?;
-        self.appended.send_if_modified(|next| {
-            let newer = end > *next;
-            *next = (*next).max(end);
-            newer
-        });
-        Ok(())
-    }
-
-    /// The log offset below which every event is in the aggregates.
-    pub fn aggregated_offset(&self) -> u64 {
-        self.aggregated.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// The event log, opened (recovered, or connected to) on first use.
-    pub async fn log(&self) -> ApiResult<&EventStore> {
-        self.log
-            .get_or_try_init(|| EventStore::open(&self.store_config))
-            .await
-            .map_err(log_unavailable)
     }
 }
 
@@ -173,7 +145,8 @@ fn log_unavailable(e: spool_events::LogError) -> ApiError {
 /// The answer to an accepted batch.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct IngestResult {
-    /// Events appended to the log.
+    /// Events taken: appended to the log, or dropped because the sender may not see their
+    /// video (private, or no such video); the answer does not tell the two apart.
     accepted: usize,
     /// Events dropped because their `event_id` was accepted recently (a retry).
     duplicates: usize,
@@ -186,7 +159,7 @@ fn batch_error(e: BatchError) -> ApiError {
 /// Record a batch of tracking events.
 #[utoipa::path(post, path = "/api/v1/events", tag = "events",
     request_body(content = String, description = "{\"events\": [ ... ], \"csrf_token\"?: \"...\"}: at most 500 KB, 1000 events, 32 KB per event; see docs/events.md"),
-    responses((status = 200, body = IngestResult, description = "every event is durable (or was already)"),
+    responses((status = 200, body = IngestResult, description = "every event is durable (or was already, or was dropped: its video is not one the sender may see)"),
         (status = 400, body = crate::error::ErrorBody, description = "invalid_json, empty_batch or invalid_event (names the event and field); nothing is stored"),
         (status = 413, body = crate::error::ErrorBody, description = "batch_too_large or event_too_large"),
         (status = 429, body = crate::error::ErrorBody, description = "rate_limited; see Retry-After"),
@@ -205,52 +178,31 @@ pub async fn ingest(
             })
         })?;
     let batch = Batch::parse(&body).map_err(batch_error)?;
-    let peer = extensions
+    let address = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
-    if let Some(peer) = peer
-        && let Err(wait) = state.tracking.limiter.take(peer, batch.len())
-    {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many events from this address; slow down and resend the batch",
-        )
-        .with_retry_after(wait));
+    let ingestion = state.tracking.ingestion();
+    if let Some(address) = address {
+        ingestion
+            .admit(address, batch.len())
+            .map_err(ingest_error)?;
     }
     let user = sender(&state, &headers, batch.csrf_token.as_deref()).await?;
-    let received = Received {
-        user: user.map(|u| u.name),
-        received_at: now_ms(),
+    let sender = Sender {
+        user: user.map(|u| SenderUser {
+            id: u.id,
+            name: u.name,
+            is_admin: u.is_admin,
+        }),
+        address,
     };
-    let events = batch.validate(&received).map_err(batch_error)?;
-    let tracking = &state.tracking;
-    let mut fresh_ids = Vec::with_capacity(events.len());
-    let mut payloads = Vec::with_capacity(events.len());
-    for event in &events {
-        if tracking.seen.insert_if_new(&event.event_id) {
-            fresh_ids.push(event.event_id.as_str());
-            payloads.push((
-                event.event_id.clone(),
-                Bytes::from(serde_json::to_vec(event).expect("events serialize")),
-            ));
-        }
-    }
-    let accepted = payloads.len();
-    if !payloads.is_empty()
-        && let Err(e) = tracking.append(payloads).await
-    {
-        // Not stored: forget the ids so the client's retry is taken.
-        for id in fresh_ids {
-            tracking.seen.forget(id);
-        }
-        return Err(e);
-    }
-    metrics::counter!("spool_events_accepted_total").increment(accepted as u64);
-    metrics::counter!("spool_events_duplicates_total").increment((events.len() - accepted) as u64);
+    let accepted = ingestion
+        .accept(batch, &sender)
+        .await
+        .map_err(ingest_error)?;
     Ok(Json(IngestResult {
-        accepted,
-        duplicates: events.len() - accepted,
+        accepted: accepted.accepted,
+        duplicates: accepted.duplicates,
     }))
 }
 
@@ -276,217 +228,6 @@ async fn sender(
     let in_body = body_csrf
         .is_some_and(|given| bool::from(given.as_bytes().ct_eq(session.csrf_token.as_bytes())));
     Ok((in_body || csrf_matches(headers, &session.csrf_token)).then_some(session.user))
-}
-
-/// Appends queued server-observed events in batches until the tracking state is gone.
-async fn write_server_events(
-    tracking: Weak<Tracking>,
-    mut queue: tokio::sync::mpsc::Receiver<TrackedEvent>,
-) {
-    let mut batch = Vec::new();
-    while queue.recv_many(&mut batch, 1000).await > 0 {
-        let Some(tracking) = tracking.upgrade() else {
-            break;
-        };
-        let records: Vec<(String, Bytes)> = batch
-            .drain(..)
-            .map(|e| {
-                let payload = serde_json::to_vec(&e).expect("events serialize");
-                (e.event_id, Bytes::from(payload))
-            })
-            .collect();
-        let count = records.len();
-        if tracking.append(records).await.is_err() {
-            metrics::counter!("spool_events_server_dropped_total").increment(count as u64);
-        }
-    }
-}
-
-/// A random (version 4) UUID for events the server makes.
-fn new_event_id() -> String {
-    let mut bytes: [u8; 16] = rand::random();
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Event ids accepted recently, in shards of two generations each: an id is remembered for
-/// between half a window and a window (a generation is retired after half the window, or
-/// early once a shard holds its share of [`MAX_REMEMBERED_IDS`], which bounds memory at high
-/// rates). A hand-written set rather than a cache crate: this is on the path of every event,
-/// and a mutex-guarded pair of hash sets per shard costs a hash and a lookup.
-struct RecentIds {
-    shards: Vec<Mutex<IdGenerations>>,
-    generation: Duration,
-    per_generation: usize,
-}
-
-struct IdGenerations {
-    current: std::collections::HashSet<u128>,
-    previous: std::collections::HashSet<u128>,
-    started: Instant,
-}
-
-const ID_SHARDS: usize = 64;
-
-impl RecentIds {
-    fn new(window: Duration) -> Self {
-        Self {
-            shards: (0..ID_SHARDS)
-                .map(|_| {
-                    Mutex::new(IdGenerations {
-                        current: Default::default(),
-                        previous: Default::default(),
-                        started: Instant::now(),
-                    })
-                })
-                .collect(),
-            generation: window / 2,
-            per_generation: (MAX_REMEMBERED_IDS as usize / ID_SHARDS / 2).max(1),
-        }
-    }
-
-    fn shard(&self, id: u128) -> std::sync::MutexGuard<'_, IdGenerations> {
-        use std::hash::BuildHasher;
-        static HASHER: std::sync::LazyLock<std::collections::hash_map::RandomState> =
-            std::sync::LazyLock::new(Default::default);
-        let index = (HASHER.hash_one(id) % ID_SHARDS as u64) as usize;
-        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Remembers `id` (a validated event id: a UUID); false when it was already remembered.
-    fn insert_if_new(&self, id: &str) -> bool {
-        let Some(id) = uuid_bits(id) else {
-            return true;
-        };
-        let mut shard = self.shard(id);
-        let age = shard.started.elapsed();
-        if age >= self.generation * 2 {
-            shard.current.clear();
-            shard.previous.clear();
-            shard.started = Instant::now();
-        } else if age >= self.generation || shard.current.len() >= self.per_generation {
-            shard.previous = std::mem::take(&mut shard.current);
-            shard.started = Instant::now();
-        }
-        if shard.current.contains(&id) || shard.previous.contains(&id) {
-            return false;
-        }
-        shard.current.insert(id);
-        true
-    }
-
-    /// Forgets `id` (its events were not stored after all).
-    fn forget(&self, id: &str) {
-        if let Some(id) = uuid_bits(id) {
-            let mut shard = self.shard(id);
-            shard.current.remove(&id);
-            shard.previous.remove(&id);
-        }
-    }
-}
-
-/// Token buckets per client address: `per_s` events a second sustained, `burst` at once.
-struct RateLimiter {
-    per_s: f64,
-    burst: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
-}
-
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl RateLimiter {
-    fn new(per_s: u32, burst: u32) -> Self {
-        Self {
-            per_s: f64::from(per_s),
-            burst: f64::from(burst.max(per_s)),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes `events` tokens for `addr`, or says how long until there would be enough.
-    fn take(&self, addr: IpAddr, events: usize) -> Result<(), Duration> {
-        if self.per_s == 0.0 {
-            return Ok(());
-        }
-        let now = Instant::now();
-        let wanted = events as f64;
-        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-        if buckets.len() >= MAX_BUCKETS {
-            // Full buckets carry no state worth keeping.
-            let (per_s, burst) = (self.per_s, self.burst);
-            buckets
-                .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_s < burst);
-        }
-        let bucket = buckets.entry(addr).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
-        });
-        bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * self.per_s)
-            .min(self.burst);
-        bucket.at = now;
-        if bucket.tokens >= wanted {
-            bucket.tokens -= wanted;
-            Ok(())
-        } else {
-            // A batch larger than the burst can never pass; tell it the longest sensible wait.
-            let missing = (wanted.min(self.burst) - bucket.tokens).max(0.0);
-            Err(Duration::from_secs_f64(missing / self.per_s).max(Duration::from_secs(1)))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn recent_ids_remember_for_the_window_and_forget_on_request() {
-        let ids = RecentIds::new(Duration::from_millis(200));
-        let a = "0b8f5f7e-3c1a-4d2b-9e6f-1a2b3c4d5e6f";
-        assert!(ids.insert_if_new(a));
-        assert!(!ids.insert_if_new(a), "a repeat within the window");
-        ids.forget(a);
-        assert!(ids.insert_if_new(a), "forgotten ids are new again");
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(ids.insert_if_new(a), "remembered at most a window");
-    }
-
-    #[test]
-    fn rate_limit_allows_a_burst_then_the_sustained_rate() {
-        let limiter = RateLimiter::new(100, 1000);
-        let addr: IpAddr = "192.0.2.1".parse().unwrap();
-        let other: IpAddr = "192.0.2.2".parse().unwrap();
-        assert!(limiter.take(addr, 1000).is_ok(), "the burst is allowed");
-        let wait = limiter.take(addr, 50).unwrap_err();
-        assert!(wait >= Duration::from_secs(1), "{wait:?}");
-        assert!(
-            limiter.take(other, 500).is_ok(),
-            "addresses are independent"
-        );
-        assert!(
-            RateLimiter::new(0, 0).take(addr, 1_000_000).is_ok(),
-            "0 turns it off"
-        );
-    }
 }
 
 /// Query of `GET /api/v1/events/tail`.
@@ -526,46 +267,29 @@ pub async fn tail(
             "only admins may read the event stream",
         ));
     }
-    let tracking = &state.tracking;
-    let log = tracking.log().await?;
-    let from = match params.from {
-        Some(from) => from,
-        None => log.next_offset().await.map_err(log_unavailable)?,
-    };
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
     let wait = Duration::from_millis(params.wait_ms.unwrap_or(25_000).min(60_000));
-    let mut appended = tracking.appended.subscribe();
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let records = log.read(from, limit).await.map_err(log_unavailable)?;
-        if !records.is_empty() {
-            let next = records.last().map_or(from, |r| r.offset + 1);
-            let events = records
-                .iter()
-                .map(|r| {
-                    let mut event: serde_json::Value =
-                        serde_json::from_slice(&r.payload).unwrap_or(serde_json::Value::Null);
-                    if let Some(map) = event.as_object_mut() {
-                        map.insert("offset".into(), r.offset.into());
-                        map.insert("logged_at".into(), r.timestamp_ms.into());
-                    }
-                    event
-                })
-                .collect();
-            return Ok(Json(TailPage { events, next }));
-        }
-        // Appends through this node wake the tail at once; other nodes' (a shared JetStream
-        // log) are found by looking again every half second.
-        tokio::select! {
-            changed = appended.changed() => if changed.is_err() { break },
-            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-            () = tokio::time::sleep_until(deadline) => break,
-            () = state.stop.cancelled() => break,
-        }
-    }
-    let oldest = log.oldest_offset().await.map_err(log_unavailable)?;
+    let page = state
+        .tracking
+        .shared_log()
+        .tail(params.from, limit, wait, &state.stop)
+        .await
+        .map_err(log_unavailable)?;
+    let events = page
+        .records
+        .iter()
+        .map(|r| {
+            let mut event: serde_json::Value =
+                serde_json::from_slice(&r.payload).unwrap_or(serde_json::Value::Null);
+            if let Some(map) = event.as_object_mut() {
+                map.insert("offset".into(), r.offset.into());
+                map.insert("logged_at".into(), r.timestamp_ms.into());
+            }
+            event
+        })
+        .collect();
     Ok(Json(TailPage {
-        events: Vec::new(),
-        next: from.max(oldest),
+        events,
+        next: page.next,
     }))
 }

@@ -602,7 +602,7 @@ fn record_qoe(state: &AppState, cmcd: Cmcd, video: &VideoId, object: &str) {
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
         .unwrap_or_else(|| "cmcd".to_owned());
-    state.tracking.record_server_event(
+    state.tracking.ingestion().record_server_event(
         spool_events::tracking::EventType::Qoe,
         video.as_str(),
         session,
