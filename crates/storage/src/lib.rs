@@ -3,6 +3,7 @@
 //! - [`blobs`]: [`LocalStore`], partial upload files and content-addressed blobs.
 //! - [`media`]: [`MediaLayout`], where published media (generations, passes, covers) lives,
 //!   spoken in videos, generations and file names so an object store can take its place.
+//! - [`secret`]: the URL-signing key, created once and kept.
 //! - [`share`]: media shared between videos of the same content, as hard links.
 //! - [`atomic`]: [`write_atomic`], the one durable write (temporary file in the same
 //!   directory, fsync, rename, fsync the directory), and the fsync helpers around it.
@@ -18,6 +19,7 @@
 pub mod atomic;
 pub mod blobs;
 pub mod media;
+pub mod secret;
 pub mod share;
 
 use std::io;

@@ -50,7 +50,8 @@ impl Playback {
     /// dir (generated on first start).
     pub fn new(config: &Config) -> std::io::Result<Self> {
         let key = if config.playback.signing_key.is_empty() {
-            load_or_create_key(&config.server.data_dir.join(KEY_FILE))?
+            spool_storage::secret::load_or_create_secret(&config.server.data_dir.join(KEY_FILE))
+                .map_err(std::io::Error::other)?
         } else {
             config.playback.signing_key.as_bytes().to_vec()
         };
@@ -94,22 +95,6 @@ impl Playback {
         mac.update(expires.to_string().as_bytes());
         mac.verify_slice(&given).is_ok()
     }
-}
-
-fn load_or_create_key(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(key) if key.len() >= 32 => return Ok(key),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let key: [u8; 32] = rand::random();
-    let hexed = key.iter().map(|b| format!("{b:02x}")).collect::<String>();
-    spool_storage::write_atomic(path, hexed.as_bytes()).map_err(std::io::Error::other)?;
-    Ok(hexed.into_bytes())
 }
 
 /// The URL prefix under which `video`'s media is served, without a trailing slash:
