@@ -129,6 +129,9 @@ async fn index(state: &AppState, status: StatusCode) -> Response {
     }
 }
 
+/// Longest `/assets/...` path looked up (built asset paths are a few dozen bytes).
+const MAX_ASSET_PATH: usize = 1024;
+
 /// `/assets/...`: content-hashed build output, cacheable forever.
 #[utoipa::path(get, path = "/assets/{path}", tag = "web",
     params(("path" = String, Path, description = "A built asset")),
@@ -143,6 +146,12 @@ pub async fn asset(State(state): State<AppState>, request: Request) -> Response 
         .strip_prefix("/assets")
         .unwrap_or("/")
         .to_owned();
+    // Built asset names are short: a name the file system would refuse (ENAMETOOLONG) is
+    // simply not an asset.
+    let plausible = rest.len() <= MAX_ASSET_PATH && rest.split('/').all(|s| s.len() <= 255);
+    if !plausible {
+        return ApiError::not_found("asset").into_response();
+    }
     parts.uri = rest.parse().unwrap_or_default();
     let request = Request::from_parts(parts, body);
     let served = ServeDir::new(web.dir.join("assets"))
