@@ -76,28 +76,7 @@ async fn upload(store: &Store, config: &Config, blobs: &LocalStore, content: &[u
 
 /// Every entry under `dir`, relative, directories with a trailing `/`.
 fn tree(dir: &Path) -> BTreeSet<String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeSet<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if path.is_dir() {
-                out.insert(format!("{rel}/"));
-                walk(base, &path, out);
-            } else {
-                out.insert(rel);
-            }
-        }
-    }
-    let mut out = BTreeSet::new();
-    walk(dir, dir, &mut out);
-    out
+    spool_storage::list_tree(dir)
 }
 
 /// Checks one rendition directory: a complete playlist whose every segment exists.

@@ -56,5 +56,30 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
     }
 }
 
+/// Every entry under `dir`, relative to it, directories with a trailing `/`, sorted; empty
+/// when `dir` does not exist. For diagnostics and tests of what a layout holds.
+pub fn list_tree(dir: &Path) -> std::collections::BTreeSet<String> {
+    fn walk(base: &Path, dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            let rel = path
+                .strip_prefix(base)
+                .map(|r| r.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if path.is_dir() {
+                out.insert(format!("{rel}/"));
+                walk(base, &path, out);
+            } else {
+                out.insert(rel);
+            }
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
 /// Shorthand for storage results.
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;

@@ -429,28 +429,7 @@ mod tests {
     }
 
     fn tree(dir: &Path) -> Vec<String> {
-        fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
-            for entry in fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                let rel = path
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                if path.is_dir() {
-                    out.push(format!("{rel}/"));
-                    walk(base, &path, out);
-                } else {
-                    out.push(rel);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        if dir.exists() {
-            walk(dir, dir, &mut out);
-        }
-        out.sort();
-        out
+        crate::list_tree(dir).into_iter().collect()
     }
 
     #[test]
