@@ -11,8 +11,8 @@
 //!   when neither stdout bytes were read nor ffmpeg's `-progress` counters (on stderr)
 //!   advanced for the stall timeout; killed when dropped.
 //!
-//! Every child runs in its own process group and gets `SIGKILL` when the thread that spawned
-//! it dies (`PR_SET_PDEATHSIG`), so no ffmpeg outlives a killed server: without that,
+//! Every child runs in its own process group and gets `SIGKILL` when the server dies
+//! (`PR_SET_PDEATHSIG`, armed from one long-lived spawner thread), so no ffmpeg outlives a killed server: without that,
 //! `kill_on_drop` does nothing when the parent is SIGKILLed, and the orphan keeps writing.
 //!
 //! This is the only module allowed to call `Command::new` (see `clippy.toml`), and the only
@@ -129,11 +129,31 @@ impl ProcessRunner {
         command
     }
 
-    fn spawn(&self, tool: Tool, mut command: Command) -> Result<Child, MediaError> {
-        let child = command.spawn().map_err(|source| MediaError::Spawn {
+    /// Spawns `command` on the [`spawner`] thread, so `PR_SET_PDEATHSIG` ties the child to a
+    /// thread that lives as long as the process (the signal fires when the *spawning thread*
+    /// exits, and tokio's blocking threads exit after a few idle seconds).
+    async fn spawn(&self, tool: Tool, command: Command) -> Result<Child, MediaError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let request = SpawnRequest {
+            command,
+            runtime: tokio::runtime::Handle::current(),
+            reply,
+        };
+        let spawn_error = |message: &str| MediaError::Spawn {
             tool: tool.name(),
-            source,
-        })?;
+            source: std::io::Error::other(message.to_owned()),
+        };
+        spawner()
+            .ok_or_else(|| spawn_error("the spawner thread could not start"))?
+            .send(request)
+            .map_err(|_| spawn_error("the spawner thread is gone"))?;
+        let child = answer
+            .await
+            .map_err(|_| spawn_error("the spawner thread dropped the request"))?
+            .map_err(|source| MediaError::Spawn {
+                tool: tool.name(),
+                source,
+            })?;
         self.spawned.fetch_add(1, Ordering::Relaxed);
         Ok(child)
     }
@@ -155,7 +175,9 @@ impl ProcessRunner {
         on_line: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<ProcessOutput, MediaError> {
         let _permit = self.slots.acquire().await.map_err(|_| closed_pool(tool))?;
-        let mut child = self.spawn(tool, self.command(tool, args, Stdio::null()))?;
+        let mut child = self
+            .spawn(tool, self.command(tool, args, Stdio::null()))
+            .await?;
         let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
             return Err(unpiped(tool));
         };
@@ -222,7 +244,9 @@ impl ProcessRunner {
             .acquire_owned()
             .await
             .map_err(|_| closed_pool(tool))?;
-        let mut child = self.spawn(tool, self.command(tool, args, Stdio::piped()))?;
+        let mut child = self
+            .spawn(tool, self.command(tool, args, Stdio::piped()))
+            .await?;
         let clock = Arc::new(ProgressClock::new());
         let stdout = child.stdout.take().map(|inner| ProgressReader {
             inner,
@@ -255,12 +279,41 @@ fn unpiped(tool: Tool) -> MediaError {
     }
 }
 
+/// A command for the spawner thread, with the runtime whose reactor will reap the child.
+struct SpawnRequest {
+    command: Command,
+    runtime: tokio::runtime::Handle,
+    reply: tokio::sync::oneshot::Sender<std::io::Result<Child>>,
+}
+
+/// The process-wide thread every child is forked from; it never exits, so a child's
+/// parent-death signal fires only when the whole process dies.
+fn spawner() -> Option<&'static std::sync::mpsc::Sender<SpawnRequest>> {
+    static SPAWNER: std::sync::OnceLock<Option<std::sync::mpsc::Sender<SpawnRequest>>> =
+        std::sync::OnceLock::new();
+    SPAWNER
+        .get_or_init(|| {
+            let (requests, inbox) = std::sync::mpsc::channel::<SpawnRequest>();
+            std::thread::Builder::new()
+                .name("spool-spawner".into())
+                .spawn(move || {
+                    for mut request in inbox {
+                        let _runtime = request.runtime.enter();
+                        // A caller that gave up gets its child killed on drop.
+                        let _ = request.reply.send(request.command.spawn());
+                    }
+                })
+                .map_err(|error| tracing::error!(%error, "cannot start the spawner thread"))
+                .ok()?;
+            Some(requests)
+        })
+        .as_ref()
+}
+
 /// Makes the child get `SIGKILL` as soon as the thread that spawned it exits (the whole
 /// server, when it is SIGKILLed), and fail to start when that already happened.
 ///
-/// Tokio spawns on the calling thread, and the pipeline spawns from the runtime's worker
-/// threads, which live as long as the runtime; a child spawned from a short-lived thread
-/// (`spawn_blocking`) would die with that thread.
+/// That thread is always the [`spawner`], which lives as long as the process.
 #[allow(unsafe_code)]
 fn die_with_parent(command: &mut Command) {
     let parent = rustix::process::getpid();
