@@ -63,23 +63,37 @@ pub struct AppState {
     pub tracking: Arc<events::tracking::Tracking>,
 }
 
+/// The domain services the handlers call, built by the composition root (the `spool`
+/// binary, or a test): the api crate only maps them to HTTP.
+#[derive(Clone)]
+pub struct Services {
+    /// Metadata store.
+    pub store: Store,
+    /// Upload service.
+    pub uploads: UploadService,
+    /// The video catalog.
+    pub catalog: spool_catalog::Catalog,
+    /// Event tracking.
+    pub tracking: Arc<spool_events::Tracking>,
+}
+
 impl AppState {
-    /// Builds the state; reads (or creates) the URL-signing key in the data dir.
+    /// The HTTP layer over `services`: builds only edge state of its own (the web app's
+    /// files and headers, the sign-in throttle, the media server with its URL-signing key,
+    /// which it reads or creates in the data dir).
     pub fn new(
-        store: Store,
-        uploads: UploadService,
+        services: Services,
         config: Arc<Config>,
         stop: CancellationToken,
         metrics: Option<PrometheusHandle>,
     ) -> std::io::Result<Self> {
         let media_origin = media_origin(&config.playback.media_base_url);
-        let catalog = spool_catalog::Catalog::new(
-            store.clone(),
-            spool_hub::Hub::local(),
-            spool_storage::LocalStore::open(&config.server.data_dir)
-                .map_err(std::io::Error::other)?,
-            spool_storage::MediaLayout::new(&config.server.data_dir),
-        );
+        let Services {
+            store,
+            uploads,
+            catalog,
+            tracking,
+        } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
             web: Arc::new(web::WebApp::new(
@@ -87,11 +101,7 @@ impl AppState {
                 media_origin.as_deref(),
             )),
             logins: Arc::new(accounts::LoginThrottle::new(config.web.max_failed_logins)),
-            tracking: Arc::new(events::tracking::new_tracking(
-                config.server.data_dir.join("events"),
-                &config.events,
-                catalog.clone(),
-            )),
+            tracking,
             catalog,
             store,
             uploads,

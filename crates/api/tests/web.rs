@@ -723,10 +723,12 @@ async fn tracking_batches_are_durable_deduplicated_and_attributed() {
 async fn stats_follow_the_event_log_within_a_second() {
     let h = harness(Engine::Sqlite).await;
     let stop = CancellationToken::new();
-    let aggregator = tokio::spawn(spool_api::events::stats::run_aggregator(
-        h.state.clone(),
-        stop.clone(),
-    ));
+    let aggregator = tokio::spawn(
+        h.state
+            .tracking
+            .stats_runner(h.state.catalog.event_facts())
+            .run(stop.clone()),
+    );
     let (mut alice, mut bob) = (Browser::default(), Browser::default());
     h.auth(&mut alice, "signup", "alice", "correct horse battery")
         .await;

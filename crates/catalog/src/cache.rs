@@ -4,7 +4,9 @@
 //! Rows live in a `moka` cache for a short time only (about one second): `spool worker`
 //! processes update rows (status, progress, published media) behind this process's back, so
 //! nothing here can be told about every change. Changes made through this process (edits,
-//! deletions) invalidate the entry at once. Missing videos are not cached: a video created a
+//! deletions) invalidate the entry at once, and so does every hub notification about a video
+//! ([`RowInvalidator`]: the in-process pipeline publishing, or the change watcher relaying a
+//! worker's change), so the TTL only bounds what nobody announced. Missing videos are not cached: a video created a
 //! moment ago by an upload must not answer 404 for a second.
 //!
 //! View counts come from the events aggregator as totals ([`ViewTotals::note_views`]) and are
@@ -203,6 +205,42 @@ impl ViewTotals {
         }
         if let Err(e) = self.flush().await {
             tracing::error!("flushing view counts at shutdown, counts lost: {e}");
+        }
+    }
+}
+
+/// Drops a video's cached row whenever the hub says the video changed (all rows when it fell
+/// behind). [`RowInvalidator::run`] is a task for the binary's task set.
+pub struct RowInvalidator {
+    rows: HotRows,
+    firehose: spool_hub::Firehose,
+}
+
+impl RowInvalidator {
+    /// Observing starts here, so nothing published after this call is missed.
+    pub(crate) fn new(rows: HotRows, hub: &spool_hub::Hub) -> Self {
+        Self {
+            rows,
+            firehose: hub.observe_all(),
+        }
+    }
+
+    /// Invalidates until `stop` (or until the hub is gone).
+    pub async fn run(mut self, stop: CancellationToken) {
+        loop {
+            let observed = tokio::select! {
+                () = stop.cancelled() => return,
+                observed = self.firehose.recv() => observed,
+            };
+            match observed {
+                None => return,
+                Some(spool_hub::Observed::Changed(topic)) => {
+                    if let Some(id) = topic.video_id() {
+                        self.rows.invalidate(&id).await;
+                    }
+                }
+                Some(spool_hub::Observed::Lagged(_)) => self.rows.rows.invalidate_all(),
+            }
         }
     }
 }

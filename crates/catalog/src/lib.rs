@@ -16,6 +16,7 @@ pub mod edit;
 mod error;
 pub mod policy;
 pub mod progress;
+mod tracking;
 mod videos;
 
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use spool_metadata::{Store, VideoRow};
 use spool_model::VideoId;
 use spool_storage::{LocalStore, MediaLayout};
 
-pub use cache::ViewTotals;
+pub use cache::{RowInvalidator, ViewTotals};
 pub use channels::Channel;
 pub use covers::CANDIDATES_DIR;
 pub use edit::{CheckedEdit, TagInput, Title, VideoEdit};
@@ -87,6 +88,11 @@ impl Catalog {
     /// [`ChangeWatcher`]).
     pub fn change_watcher(&self) -> ChangeWatcher {
         ChangeWatcher::new(self.inner.db.clone(), self.inner.hub.clone())
+    }
+
+    /// The task that drops cached rows the hub announces as changed (see [`RowInvalidator`]).
+    pub fn row_invalidator(&self) -> RowInvalidator {
+        RowInvalidator::new(self.inner.rows.clone(), &self.inner.hub)
     }
 
     /// After a change of `id` made in this process outside the catalog (a new cover): drops

@@ -12,33 +12,51 @@ use spool_model::{UploadId, VideoId, Visibility, now_millis};
 use spool_storage::LocalStore;
 use tokio_util::sync::CancellationToken;
 
+/// A catalog over `store` with a fresh hub, its files in `data`.
+fn catalog(store: &spool_metadata::Store, data: &std::path::Path) -> (Catalog, Hub) {
+    let hub = Hub::local();
+    let catalog = Catalog::new(
+        store.clone(),
+        hub.clone(),
+        LocalStore::open(data).unwrap(),
+        spool_storage::MediaLayout::new(data),
+    );
+    (catalog, hub)
+}
+
+/// A video titled "clip", as an upload creates it.
+async fn new_video(store: &spool_metadata::Store) -> VideoId {
+    let ann = store.create_user("ann", false).await.unwrap();
+    let upload = NewUpload {
+        id: UploadId::random(),
+        video_id: VideoId::random(),
+        owner_id: ann.id,
+        title: "clip".into(),
+        visibility: Visibility::Public,
+        length: Some(4),
+        metadata: String::new(),
+        announced_blake3: None,
+        hash_state: vec![],
+        expires_at: now_millis() + 60_000,
+    };
+    store.create_upload(&upload, 0).await.unwrap();
+    upload.video_id
+}
+
+fn renamed() -> VideoUpdate {
+    VideoUpdate {
+        title: Some("renamed".into()),
+        ..VideoUpdate::default()
+    }
+}
+
 #[tokio::test]
 async fn rows_changed_by_other_processes_reach_subscribers() {
     for engine in ENGINES {
         let (_db, store) = TestDb::store(engine).await;
         let data = tempfile::tempdir().unwrap();
-        let hub = Hub::local();
-        let catalog = Catalog::new(
-            store.clone(),
-            hub.clone(),
-            LocalStore::open(data.path()).unwrap(),
-            spool_storage::MediaLayout::new(data.path()),
-        );
-        let ann = store.create_user("ann", false).await.unwrap();
-        let upload = NewUpload {
-            id: UploadId::random(),
-            video_id: VideoId::random(),
-            owner_id: ann.id,
-            title: "clip".into(),
-            visibility: Visibility::Public,
-            length: Some(4),
-            metadata: String::new(),
-            announced_blake3: None,
-            hash_state: vec![],
-            expires_at: now_millis() + 60_000,
-        };
-        store.create_upload(&upload, 0).await.unwrap();
-        let id = upload.video_id.clone();
+        let (catalog, hub) = catalog(&store, data.path());
+        let id = new_video(&store).await;
 
         let stop = CancellationToken::new();
         let watcher = tokio::spawn(catalog.change_watcher().run(stop.clone()));
@@ -60,16 +78,48 @@ async fn rows_changed_by_other_processes_reach_subscribers() {
             .unwrap();
         // A write by "another process" (straight to the database, no hub); the row is older
         // than the observation window above, so its new `updated_at` differs.
-        let edit = VideoUpdate {
-            title: Some("renamed".into()),
-            ..VideoUpdate::default()
-        };
-        assert!(store.update_video(&id, &edit).await.unwrap());
+        assert!(store.update_video(&id, &renamed()).await.unwrap());
         tokio::time::timeout(Duration::from_secs(10), subscription.recv())
             .await
             .expect("the change is noticed")
             .unwrap();
         stop.cancel();
         watcher.await.unwrap();
+    }
+}
+
+/// A change announced on the hub (the in-process pipeline publishing, or the watcher relaying a
+/// worker's write) is visible at the next read, not only when the cached row expires.
+#[tokio::test]
+async fn a_notified_change_drops_the_cached_row() {
+    for engine in ENGINES {
+        let (_db, store) = TestDb::store(engine).await;
+        let data = tempfile::tempdir().unwrap();
+        let (catalog, hub) = catalog(&store, data.path());
+        let id = new_video(&store).await;
+        let stop = CancellationToken::new();
+        let invalidator = tokio::spawn(catalog.row_invalidator().run(stop.clone()));
+
+        let title = |row: Option<spool_metadata::VideoRow>| row.unwrap().title;
+        assert_eq!(title(catalog.row(&id).await.unwrap()), "clip");
+        assert!(store.update_video(&id, &renamed()).await.unwrap());
+        assert_eq!(
+            title(catalog.row(&id).await.unwrap()),
+            "clip",
+            "{engine:?}: the row is cached (else this test proves nothing)"
+        );
+        let notified = std::time::Instant::now();
+        hub.notify(&Topic::video(&id));
+        // Well inside the cache's one-second lifetime.
+        let deadline = Duration::from_millis(300);
+        while title(catalog.row(&id).await.unwrap()) != "renamed" {
+            assert!(
+                notified.elapsed() < deadline,
+                "{engine:?}: still the cached row {deadline:?} after the notification"
+            );
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+        invalidator.await.unwrap();
     }
 }

@@ -30,6 +30,45 @@ pub struct TrackingConfig {
     pub limits: Limits,
 }
 
+impl TrackingConfig {
+    /// The settings `[events]` gives, with local state in `dir`: the embedded log there
+    /// when `log_url` is empty, else the JetStream stream it names.
+    pub fn from_settings(dir: PathBuf, settings: &spool_config::EventsConfig) -> Self {
+        let max_age = Duration::from_secs(settings.retention_days * 24 * 3600);
+        let max_bytes = (settings.retention_bytes > 0).then_some(settings.retention_bytes);
+        let store = if settings.log_url.is_empty() {
+            StoreConfig::Embedded {
+                dir: dir.clone(),
+                config: crate::LogConfig {
+                    retention_age: Some(max_age),
+                    retention_bytes: max_bytes,
+                    ..crate::LogConfig::default()
+                },
+            }
+        } else {
+            StoreConfig::JetStream {
+                url: settings.log_url.clone(),
+                stream: settings.nats_stream.clone(),
+                max_age,
+                max_bytes,
+            }
+        };
+        Self {
+            dir,
+            store,
+            ingest: IngestConfig {
+                rate_limit_per_s: settings.rate_limit_per_s,
+                rate_limit_burst: settings.rate_limit_burst,
+                dedup_window: Duration::from_secs(settings.dedup_window_s),
+            },
+            limits: Limits {
+                views_per_address_hour: settings.views_per_address_hour,
+                ..Limits::default()
+            },
+        }
+    }
+}
+
 /// Event tracking: the log, ingestion and the stats read side.
 pub struct Tracking {
     dir: PathBuf,

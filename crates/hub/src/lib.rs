@@ -46,6 +46,11 @@ impl Topic {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The video a [`Topic::video`] topic is about.
+    pub fn video_id(&self) -> Option<VideoId> {
+        self.0.strip_prefix("video.")?.parse().ok()
+    }
 }
 
 impl std::fmt::Display for Topic {
@@ -63,6 +68,19 @@ pub enum Received {
     /// again.
     Lagged(u64),
 }
+
+/// What a [`Firehose`] received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed {
+    /// A notification on this topic.
+    Changed(Topic),
+    /// This many notifications were dropped because the reader fell behind: assume
+    /// everything changed.
+    Lagged(u64),
+}
+
+/// Notifications kept for a [`Firehose`] reader that has not read them yet.
+pub const FIREHOSE_CAPACITY: usize = 1024;
 
 /// The notification hub; cheap to clone (clones share topics).
 #[derive(Clone, Debug)]
@@ -99,11 +117,35 @@ impl Hub {
         }
     }
 
+    /// Starts observing every topic (which topic changed, not the payload): for caches in
+    /// front of state that many topics describe, such as the catalog's hot rows.
+    pub fn observe_all(&self) -> Firehose {
+        match self {
+            Self::Local(hub) => Firehose(hub.firehose.subscribe()),
+        }
+    }
+
     /// Topics with at least one subscriber in this process, whose names start with `prefix`
     /// (e.g. `"video."`); for bridges that feed the hub from elsewhere.
     pub fn subscribed_topics(&self, prefix: &str) -> Vec<Topic> {
         match self {
             Self::Local(hub) => hub.subscribed_topics(prefix),
+        }
+    }
+}
+
+/// Every topic's notifications (see [`Hub::observe_all`]); bounded like a topic, so a slow
+/// reader lags instead of holding the sender.
+#[derive(Debug)]
+pub struct Firehose(broadcast::Receiver<Topic>);
+
+impl Firehose {
+    /// The next notification, or `None` when the hub is gone.
+    pub async fn recv(&mut self) -> Option<Observed> {
+        match self.0.recv().await {
+            Ok(topic) => Some(Observed::Changed(topic)),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(Observed::Lagged(n)),
+            Err(broadcast::error::RecvError::Closed) => None,
         }
     }
 }
@@ -133,10 +175,20 @@ impl Subscription {
     }
 }
 
-/// Per-topic broadcast channels inside one process.
-#[derive(Clone, Debug, Default)]
+/// Per-topic broadcast channels inside one process, and one firehose of every topic.
+#[derive(Clone, Debug)]
 pub struct LocalHub {
     topics: Arc<Mutex<HashMap<Topic, broadcast::Sender<Bytes>>>>,
+    firehose: broadcast::Sender<Topic>,
+}
+
+impl Default for LocalHub {
+    fn default() -> Self {
+        Self {
+            topics: Arc::default(),
+            firehose: broadcast::channel(FIREHOSE_CAPACITY).0,
+        }
+    }
 }
 
 type Topics = HashMap<Topic, broadcast::Sender<Bytes>>;
@@ -149,6 +201,9 @@ impl LocalHub {
     }
 
     fn publish(&self, topic: &Topic, payload: Bytes) {
+        if self.firehose.receiver_count() > 0 {
+            let _ = self.firehose.send(topic.clone());
+        }
         let topics = self.lock();
         if let Some(sender) = topics.get(topic) {
             // Err means no receiver is left: the last subscription removes the topic itself.
@@ -268,6 +323,23 @@ mod tests {
         for _ in 0..TOPIC_CAPACITY {
             assert_eq!(slow.recv().await, Some(Received::Message(Bytes::new())));
         }
+    }
+
+    #[tokio::test]
+    async fn the_firehose_sees_every_topic_and_lags_when_slow() {
+        let (hub, _) = hub();
+        let id = VideoId::random();
+        let topic = Topic::video(&id);
+        hub.notify(&topic); // before anyone observes: not seen
+        let mut all = hub.observe_all();
+        hub.notify(&topic);
+        let observed = all.recv().await;
+        assert_eq!(observed, Some(Observed::Changed(topic.clone())));
+        assert_eq!(topic.video_id(), Some(id));
+        for _ in 0..FIREHOSE_CAPACITY + 5 {
+            hub.notify(&topic);
+        }
+        assert_eq!(all.recv().await, Some(Observed::Lagged(5)));
     }
 
     #[tokio::test]

@@ -32,8 +32,9 @@ const COVER_CANDIDATES: u32 = 8;
 const COVER_SWEEP_GRACE: Duration = Duration::from_secs(600);
 /// The `process` stage's probe results, kept in the video's scratch dir.
 const PROBE_FILE: &str = "probe.json";
-/// Shortest pause between two progress writes of one video.
-const PROGRESS_EVERY: Duration = Duration::from_millis(1000);
+/// Shortest pause between two progress writes of one video (ffmpeg reports twice a second; a
+/// quick pass of a short video takes about a second).
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// The pipeline's job handler; cheap to clone (one per runner).
 #[derive(Clone)]
@@ -453,6 +454,8 @@ impl Inner {
                 _ = tick.tick() => progress.write(latest.load(Ordering::Relaxed)).await,
             }
         };
+        // The pass's end, before it is published: a pass shorter than a tick still shows.
+        progress.write(latest.load(Ordering::Relaxed)).await;
         let names: Vec<_> = spec.rungs.iter().map(|r| r.name.as_str()).collect();
         tracing::info!(
             rungs = ?names,

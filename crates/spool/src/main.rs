@@ -240,16 +240,35 @@ async fn serve(
     let stop = CancellationToken::new();
     let mut tasks = Tasks::new(stop.clone());
     tasks.spawn("signals", watch_signals(stop.clone()));
-    let state = spool_api::AppState::new(
+    // The composition root: the domain services, then the HTTP layer over them.
+    let hub = spool_hub::Hub::local();
+    let catalog = spool_catalog::Catalog::new(
         store.clone(),
-        uploads.clone(),
+        hub.clone(),
+        blobs.clone(),
+        spool_storage::MediaLayout::new(&config.server.data_dir),
+    );
+    let tracking = Arc::new(spool_events::Tracking::new(
+        spool_events::TrackingConfig::from_settings(
+            config.server.data_dir.join("events"),
+            &config.events,
+        ),
+        catalog.event_access(),
+    ));
+    let services = spool_api::Services {
+        store: store.clone(),
+        uploads: uploads.clone(),
+        catalog: catalog.clone(),
+        tracking: tracking.clone(),
+    };
+    let state = spool_api::AppState::new(
+        services,
         Arc::new(config.clone()),
         stop.clone(),
         Some(metrics),
     )
     .context("cannot set up playback (URL-signing key)")?;
     // In-process workers tell the catalog's hub about progress directly.
-    let hub = state.catalog.hub().clone();
     spawn_workers(
         &mut tasks,
         &store,
@@ -259,35 +278,33 @@ async fn serve(
         &hub,
     )?;
     // Buffered view counts are written once more when it stops, before the store closes.
+    tasks.spawn("view counts", catalog.views().clone().run(stop.clone()));
+    // Cached video rows go as soon as the hub announces a change.
     tasks.spawn(
-        "view counts",
-        state.catalog.views().clone().run(stop.clone()),
+        "row invalidator",
+        catalog.row_invalidator().run(stop.clone()),
     );
     // Without in-process workers, the work is done by `spool worker` processes, which cannot
     // reach this process's hub: one watcher feeds it from the rows they change.
     if config.jobs.workers == 0 {
-        tasks.spawn(
-            "change watcher",
-            state.catalog.change_watcher().run(stop.clone()),
-        );
+        tasks.spawn("change watcher", catalog.change_watcher().run(stop.clone()));
     }
     // The stats projection's checkpoint is written once more when it stops.
     tasks.spawn(
         "stats projection",
-        spool_api::events::stats::stats_runner(&state).run(stop.clone()),
+        tracking
+            .stats_runner(catalog.event_facts())
+            .run(stop.clone()),
     );
     tasks.spawn(
         "event log retention",
-        state.tracking.retention().run(stop.clone()),
+        tracking.retention().run(stop.clone()),
     );
     // Server-observed events (CMCD) are drained after the last request has finished.
     let requests_done = CancellationToken::new();
     tasks.spawn(
         "server events",
-        state
-            .tracking
-            .server_event_writer()
-            .run(requests_done.clone()),
+        tracking.server_event_writer().run(requests_done.clone()),
     );
     tasks.spawn(
         "expiry sweep",

@@ -1,69 +1,16 @@
 //! Video stats and watch history from the event log: `GET /api/v1/videos/{id}/stats` (owner
 //! or admin) and `GET /api/v1/me/history`, read from the stats projection
-//! ([`spool_events::stats`]), and [`CatalogFacts`], that projection's window on the catalog
-//! (durations, existence, the hand-off of view totals to the row cache).
+//! ([`spool_events::stats`]); the projection itself is run by the binary.
 
 use axum::Json;
 use axum::extract::{Path as UrlPath, State};
-use futures_util::future::BoxFuture;
 use serde::Serialize;
 use spool_events::aggregate::HistoryEntry;
-use spool_events::projection::ProjectionRunner;
-use spool_events::stats::{LookupFailed, StatsProjection, VideoCatalog, VideoFacts};
-use spool_model::VideoId;
-use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
 use crate::auth::AuthUser;
 use crate::catalog::videos::{owned_video, parse_id};
 use crate::error::ApiResult;
-
-/// The stats projection's window on the catalog, over its hot rows.
-pub struct CatalogFacts {
-    catalog: spool_catalog::Catalog,
-}
-
-impl VideoCatalog for CatalogFacts {
-    fn videos<'a>(
-        &'a self,
-        ids: &'a [VideoId],
-    ) -> BoxFuture<'a, Result<Vec<Option<VideoFacts>>, LookupFailed>> {
-        Box::pin(async move {
-            let mut facts = Vec::with_capacity(ids.len());
-            for id in ids {
-                let row = self
-                    .catalog
-                    .row(id)
-                    .await
-                    .map_err(|e| LookupFailed(e.to_string()))?;
-                facts.push(row.map(|row| VideoFacts {
-                    duration_s: row.duration_ms.map(|ms| ms as f64 / 1000.0),
-                }));
-            }
-            Ok(facts)
-        })
-    }
-
-    fn note_views(&self, totals: &[(VideoId, u64)]) {
-        for (video, views) in totals {
-            self.catalog
-                .views()
-                .note_views(video, i64::try_from(*views).unwrap_or(i64::MAX));
-        }
-    }
-}
-
-/// The task that folds the log into the stats of `state` (run one per process).
-pub fn stats_runner(state: &AppState) -> ProjectionRunner<StatsProjection> {
-    state.tracking.stats_runner(Box::new(CatalogFacts {
-        catalog: state.catalog.clone(),
-    }))
-}
-
-/// Folds the event log into the stats until `stop`; run once per `spool serve`.
-pub async fn run_aggregator(state: AppState, stop: CancellationToken) {
-    stats_runner(&state).run(stop).await;
-}
 
 /// A video's numbers for its owner.
 #[derive(Serialize, utoipa::ToSchema)]

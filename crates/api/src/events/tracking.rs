@@ -3,8 +3,6 @@
 //! The contract (limits, types, validation, all-or-nothing batches) is
 //! [`spool_events::tracking`], and what ingestion does with a batch (rate limit, visibility,
 //! dedup, append) is [`spool_events::ingest`]. Here: the body, who sent it, and the answer.
-//! Also [`CatalogAccess`], the visibility seam ingestion asks, answered by the catalog's
-//! policy ([`may_see`]).
 //!
 //! Who: a bearer token or a session cookie names the user. Browsers flush with
 //! `navigator.sendBeacon`, which cannot set headers, so a cookie-authenticated batch may carry
@@ -13,24 +11,16 @@
 //! then not put events in someone's history, and a real one is never lost.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{Extensions, HeaderMap, StatusCode};
-use futures_util::future::BoxFuture;
 use serde::Serialize;
-use spool_config::EventsConfig;
-use spool_events::aggregate::Limits;
-use spool_events::ingest::{
-    Access, AccessUnavailable, IngestConfig, IngestError, Sender, SenderUser, VideoAccess,
-};
+use spool_events::ingest::{IngestError, Sender, SenderUser};
 use spool_events::tracking::{Batch, BatchError, MAX_BATCH_BYTES};
-use spool_events::{LogConfig, StoreConfig, TrackingConfig};
 use spool_metadata::User;
-use spool_model::VideoId;
 use subtle::ConstantTimeEq;
 
 pub use spool_events::Tracking;
@@ -38,87 +28,6 @@ pub use spool_events::Tracking;
 use crate::AppState;
 use crate::auth::{SESSION_COOKIE, bearer_token, cookie, csrf_matches};
 use crate::error::{ApiError, ApiResult};
-
-/// Tracking with its local state in `dir`, the log `config.log_url` names, and visibility
-/// decided by the catalog's one policy.
-pub fn new_tracking(
-    dir: std::path::PathBuf,
-    config: &EventsConfig,
-    catalog: spool_catalog::Catalog,
-) -> Tracking {
-    let max_age = Duration::from_secs(config.retention_days * 24 * 3600);
-    let max_bytes = (config.retention_bytes > 0).then_some(config.retention_bytes);
-    let store = if config.log_url.is_empty() {
-        StoreConfig::Embedded {
-            dir: dir.clone(),
-            config: LogConfig {
-                retention_age: Some(max_age),
-                retention_bytes: max_bytes,
-                ..LogConfig::default()
-            },
-        }
-    } else {
-        StoreConfig::JetStream {
-            url: config.log_url.clone(),
-            stream: config.nats_stream.clone(),
-            max_age,
-            max_bytes,
-        }
-    };
-    let tracking = TrackingConfig {
-        dir,
-        store,
-        ingest: IngestConfig {
-            rate_limit_per_s: config.rate_limit_per_s,
-            rate_limit_burst: config.rate_limit_burst,
-            dedup_window: Duration::from_secs(config.dedup_window_s),
-        },
-        limits: Limits {
-            views_per_address_hour: config.views_per_address_hour,
-            ..Limits::default()
-        },
-    };
-    Tracking::new(tracking, Arc::new(CatalogAccess { catalog }))
-}
-
-/// Ingestion's visibility seam, answered with the catalog's policy over its hot rows.
-pub struct CatalogAccess {
-    catalog: spool_catalog::Catalog,
-}
-
-impl VideoAccess for CatalogAccess {
-    fn access<'a>(
-        &'a self,
-        user: Option<&'a SenderUser>,
-        videos: &'a [VideoId],
-    ) -> BoxFuture<'a, Result<Vec<Access>, AccessUnavailable>> {
-        Box::pin(async move {
-            // The policy takes a user row; only its id and admin flag matter to it.
-            let user = user.map(|u| User {
-                id: u.id,
-                name: u.name.clone(),
-                is_admin: u.is_admin,
-                used_bytes: 0,
-            });
-            let mut answers = Vec::with_capacity(videos.len());
-            for id in videos {
-                let row = self
-                    .catalog
-                    .row(id)
-                    .await
-                    .map_err(|e| AccessUnavailable(e.to_string()))?;
-                answers.push(match row {
-                    None => Access::Unknown,
-                    Some(row) if spool_catalog::policy::may_see(user.as_ref(), &row) => {
-                        Access::Visible
-                    }
-                    Some(_) => Access::Hidden,
-                });
-            }
-            Ok(answers)
-        })
-    }
-}
 
 fn ingest_error(e: IngestError) -> ApiError {
     match e {

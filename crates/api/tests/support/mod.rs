@@ -9,7 +9,7 @@ use axum::body::Body;
 use http::{HeaderMap, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use spool_api::AppState;
+use spool_api::{AppState, Services};
 use spool_config::Config;
 use spool_metadata::Store;
 use spool_metadata::testing::{Engine, TestDb};
@@ -34,15 +34,25 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
     config.server.public_url = "http://spool.test".into();
     configure(&mut config);
     let blobs = LocalStore::open(data.path()).unwrap();
-    let uploads = UploadService::new(store.clone(), blobs, config.upload.clone());
-    let state = AppState::new(
+    let uploads = UploadService::new(store.clone(), blobs.clone(), config.upload.clone());
+    // Composed as the binary composes it (crates/spool/src/main.rs, `serve`).
+    let catalog = spool_catalog::Catalog::new(
         store.clone(),
+        spool_hub::Hub::local(),
+        blobs,
+        spool_storage::MediaLayout::new(data.path()),
+    );
+    let tracking = Arc::new(spool_events::Tracking::new(
+        spool_events::TrackingConfig::from_settings(data.path().join("events"), &config.events),
+        catalog.event_access(),
+    ));
+    let services = Services {
+        store: store.clone(),
         uploads,
-        Arc::new(config),
-        CancellationToken::new(),
-        None,
-    )
-    .unwrap();
+        catalog,
+        tracking,
+    };
+    let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
         state,
         store,
