@@ -2,7 +2,8 @@
 # Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB
 # (the event log also on NATS JetStream),
 # the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the media
-# pipeline with the real ffmpeg, playlists through a strict HLS parser, and playback with
+# pipeline with the real ffmpeg, playlists through a strict HLS parser, the OpenAPI document
+# against the server under schemathesis, and playback with
 # ffmpeg and hls.js in headless Chromium, and the web app driven in Chromium end to end.
 # Installs what the tests need and starts local services that are down.
 set -euo pipefail

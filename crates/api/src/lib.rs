@@ -128,6 +128,8 @@ fn media_origin(url: &str) -> Option<String> {
 #[openapi(
     info(title = "Spool API", description = "Self-hosted video platform. Uploads speak tus 1.0.0 (see docs/upload-protocol.md)."),
     modifiers(&BearerAuth),
+    // Schemas only header parameters name: utoipa-axum collects body schemas alone.
+    components(schemas(upload::TusVersion, catalog::videos::ProgressEvent)),
     tags((name = "uploads", description = "Resumable uploads (tus 1.0.0 + Spool extensions)"),
          (name = "videos", description = "Videos"),
          (name = "auth", description = "Browser sign-up, sign-in and sessions"),

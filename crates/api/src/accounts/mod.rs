@@ -81,8 +81,11 @@ const COMMON_PASSWORDS: &[&str] = &[
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct Credentials {
     /// User name: 1-64 letters, digits, `_`, `-` or `.`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9_.-]+$")]
     name: String,
-    /// Password: at least 8 characters, not a common one, not containing the user name.
+    /// Password: at least 8 characters and at most 1024 bytes, not a common one, not
+    /// containing the user name.
+    #[schema(min_length = 8)]
     password: String,
 }
 

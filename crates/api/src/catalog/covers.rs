@@ -23,7 +23,7 @@ use crate::error::{ApiError, ApiResult};
 /// Replace the video's cover.
 #[utoipa::path(put, path = "/api/v1/videos/{id}/cover", tag = "videos",
     params(("id" = String, Path, description = "Video id")),
-    request_body(content = Vec<u8>, description = "JPEG, PNG or WebP image", content_type = "image/jpeg"),
+    request_body(content = [u8], description = "JPEG, PNG or WebP image (recognised by its bytes)", content_type = "image/jpeg"),
     responses((status = 204, description = "cover replaced"),
         (status = 413, body = crate::error::ErrorBody, description = "image_too_large"),
         (status = 415, body = crate::error::ErrorBody, description = "unsupported_image"),

@@ -361,15 +361,20 @@ pub async fn list_mine(
 /// The body of an edit: any subset of the fields; a field that is absent or null stays as it
 /// is.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)] // documents the body; parsing is by hand to name the field at fault
 pub struct VideoPatch {
-    /// 1-200 characters, not blank.
+    /// 1-200 characters, not blank, no control characters.
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
     /// Up to 5000 characters.
+    #[schema(max_length = 5000)]
     description: Option<String>,
     /// Up to 20 tags of 1-32 characters; trimmed, duplicates dropped.
+    #[schema(max_items = 20)]
     tags: Option<Vec<String>>,
     /// Up to 64 characters; empty for none.
+    #[schema(max_length = 64)]
     category: Option<String>,
     visibility: Option<Visibility>,
 }
@@ -593,6 +598,17 @@ pub async fn retry(
     ))
 }
 
+/// One event of the progress stream, as OpenAPI 3.1 describes a stream (by one event).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the stream; events are built by `axum::response::sse`
+pub struct ProgressStreamEvent {
+    /// `progress`, or `deleted` (then the stream ends).
+    #[schema(pattern = "^(progress|deleted)$")]
+    event: String,
+    /// For `progress` a `ProgressEvent` as JSON, for `deleted` `{}`.
+    data: String,
+}
+
 /// What the progress stream reports.
 #[derive(Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProgressEvent {
@@ -641,7 +657,7 @@ async fn next_event(
 /// 16 streams per client (user, or address when anonymous): 429 `too_many_streams` beyond.
 #[utoipa::path(get, path = "/api/v1/videos/{id}/events", tag = "videos",
     params(("id" = String, Path, description = "Video id")),
-    responses((status = 200, description = "`text/event-stream` of `progress` events", body = ProgressEvent, content_type = "text/event-stream"),
+    responses((status = 200, description = "`text/event-stream` of `progress` events (data: `ProgressEvent`), and `deleted` when the video goes", body = ProgressStreamEvent, content_type = "text/event-stream"),
               (status = 404, body = crate::error::ErrorBody),
               (status = 429, description = "`too_many_streams`: this client has too many progress streams open", body = crate::error::ErrorBody)))]
 pub async fn events(

@@ -105,12 +105,15 @@ fn progress_headers(headers: &mut HeaderMap, info: &UploadInfo) {
     set(headers, "spool-video-id", &info.video_id);
 }
 
-/// Adds `Tus-Resumable` to every answer and refuses requests of another protocol version
-/// with 412 (OPTIONS is exempt, as the spec says).
+/// Adds `Tus-Resumable` to every answer and refuses tus requests (POST, HEAD, PATCH,
+/// DELETE) of another protocol version with 412. OPTIONS is exempt, as the spec says; so are
+/// Spool's own GET and proof routes, and methods no route takes (they answer 405).
 pub async fn tus_resumable(request: Request, next: Next) -> Response {
-    let exempt = request.method() == http::Method::OPTIONS
-        || request.method() == http::Method::GET
-        || request.uri().path().ends_with("/proof");
+    let tus_method = matches!(
+        *request.method(),
+        http::Method::POST | http::Method::HEAD | http::Method::PATCH | http::Method::DELETE
+    );
+    let exempt = !tus_method || request.uri().path().ends_with("/proof");
     let version = request
         .headers()
         .get("tus-resumable")
@@ -285,7 +288,7 @@ pub async fn head(
         ("Tus-Resumable" = TusVersion, Header, description = "The tus version: 1.0.0 (else 412)"),
         ("Upload-Offset" = u64, Header, description = "Must equal the server's offset"),
         ("Upload-Checksum" = Option<String>, Header, description = "sha1 or sha256, base64")),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
+    request_body(content = [u8], content_type = "application/offset+octet-stream"),
     responses((status = 204, description = "New Upload-Offset"),
         (status = 409, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody),
         (status = 423, body = crate::error::ErrorBody), (status = 460, body = crate::error::ErrorBody),
@@ -346,6 +349,7 @@ pub async fn terminate(
 
 /// Query of the lookup by content hash.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HashQuery {
     /// BLAKE3 of the whole file, 64 hex digits.
     #[param(pattern = "^[0-9a-fA-F]{64}$")]
@@ -403,10 +407,15 @@ pub async fn find(
     Ok(Json(UploadList { uploads }))
 }
 
+/// Most proofs one answer may carry (the server never challenges more ranges); the schema's
+/// `maxItems` on `ProofRequest::proofs` says the same.
+const MAX_PROOFS: usize = 16;
+
 /// Answer to a proof-of-possession challenge.
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ProofRequest {
     /// `blake3::keyed_hash(nonce, range)` in hex, one per challenged range, in order.
+    #[schema(max_items = 16)]
     proofs: Vec<String>,
 }
 
@@ -429,7 +438,7 @@ pub async fn prove(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<ProofRequest>,
 ) -> ApiResult<Response> {
-    if request.proofs.len() > 16 {
+    if request.proofs.len() > MAX_PROOFS {
         return Err(ApiError::bad_request("too many proofs"));
     }
     let info = state
