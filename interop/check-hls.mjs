@@ -3,6 +3,7 @@
 // on the first one that fails. Prints one JSON line per file with what it found.
 //
 //   node check-hls.mjs master.m3u8 720p/index.m3u8 audio/index.m3u8
+//   node check-hls.mjs --live master.m3u8 ll.m3u8   (live: no ENDLIST, LL-HLS parts)
 //
 // Used by crates/media/tests to check the playlists Spool writes.
 
@@ -11,7 +12,8 @@ import HLS from 'hls-parser';
 
 HLS.setOptions({ strictMode: true });
 
-const files = process.argv.slice(2);
+const live = process.argv[2] === '--live';
+const files = process.argv.slice(live ? 3 : 2);
 if (files.length === 0) {
   console.error('usage: node check-hls.mjs PLAYLIST...');
   process.exit(2);
@@ -38,12 +40,16 @@ for (const file of files) {
       }));
     } else {
       if (playlist.segments.length === 0) throw new Error('media playlist without segments');
-      if (!playlist.endlist) throw new Error('VOD media playlist without #EXT-X-ENDLIST');
+      if (!live && !playlist.endlist) throw new Error('VOD media playlist without #EXT-X-ENDLIST');
+      if (live && playlist.endlist) throw new Error('live media playlist with #EXT-X-ENDLIST');
       console.log(JSON.stringify({
         file,
         master: false,
         targetDuration: playlist.targetDuration,
         segments: playlist.segments.map((s) => ({ uri: s.uri, duration: s.duration })),
+        parts: playlist.segments.reduce((n, s) => n + (s.parts ? s.parts.length : 0), 0)
+          + (playlist.prefetchSegments ? playlist.prefetchSegments.length : 0),
+        lowLatency: playlist.lowLatencyCompatibility ?? null,
       }));
     }
   } catch (err) {

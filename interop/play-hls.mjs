@@ -28,6 +28,7 @@ const page_html = `<!doctype html><meta charset="utf-8"><video muted playsinline
     if (d.fatal) window.report.fatal = d.type + ': ' + d.details;
   });
   hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => { window.report.level = hls.levels[d.level].height; });
+  window.hlsInstance = hls;
   hls.loadSource(${JSON.stringify(url)});
   hls.attachMedia(video);
   video.play().catch((e) => window.report.errors.push('play: ' + e.message));
@@ -65,6 +66,9 @@ try {
     state = await page.evaluate(() => ({
       currentTime: document.querySelector('video').currentTime,
       readyState: document.querySelector('video').readyState,
+      // Seconds behind the live edge (live streams only; hls.js measures it from the playlist).
+      latency: Number.isFinite(window.hlsInstance.latency) ? window.hlsInstance.latency : null,
+      lowLatencyMode: window.hlsInstance.config.lowLatencyMode,
       ...window.report,
     }));
     if (state.fatal) break;

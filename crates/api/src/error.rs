@@ -270,6 +270,32 @@ pub const CATALOGUE: &[ErrorCode] = &[
         503,
         "the event log cannot store events right now; resend later",
     ),
+    // Live.
+    entry(
+        "live_wrong_key",
+        403,
+        "no live room has this stream key (RTMP publish)",
+    ),
+    entry(
+        "live_already_publishing",
+        409,
+        "the live room already has a publisher",
+    ),
+    entry(
+        "live_unsupported_codec",
+        422,
+        "the publisher sent a codec other than H.264 video with AAC sound",
+    ),
+    entry(
+        "live_bad_stream",
+        422,
+        "the publisher's stream is malformed",
+    ),
+    entry(
+        "live_bad_playlist_request",
+        400,
+        "`_HLS_msn` beyond the live edge, or `_HLS_part` without `_HLS_msn`",
+    ),
     // Web app and operations.
     entry("web_not_built", 503, "the web app's files are not built"),
 ];
@@ -438,6 +464,17 @@ impl From<spool_catalog::CatalogError> for ApiError {
             CatalogError::NotFound(what) => Self::not_found(what),
             CatalogError::Metadata(_) | CatalogError::Io(_) => Self::internal(&e),
             _ => Self::coded(e.code(), e.to_string()),
+        }
+    }
+}
+
+impl From<spool_live::LiveError> for ApiError {
+    fn from(e: spool_live::LiveError) -> Self {
+        use spool_live::LiveError;
+        match e {
+            LiveError::Metadata(e) => e.into(),
+            LiveError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
         }
     }
 }

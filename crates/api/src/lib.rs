@@ -11,6 +11,7 @@ mod auth;
 pub mod catalog;
 pub mod error;
 pub mod events;
+mod live;
 pub mod playback;
 pub mod server;
 mod upload;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub logins: Arc<accounts::LoginThrottle>,
     /// Event tracking: the log, ingestion (dedup, rate limit, visibility), the stats.
     pub tracking: Arc<events::tracking::Tracking>,
+    /// Live rooms and their broadcasts.
+    pub live: spool_live::Live,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -75,6 +78,8 @@ pub struct Services {
     pub catalog: spool_catalog::Catalog,
     /// Event tracking.
     pub tracking: Arc<spool_events::Tracking>,
+    /// Live rooms and their broadcasts.
+    pub live: spool_live::Live,
 }
 
 impl AppState {
@@ -93,6 +98,7 @@ impl AppState {
             uploads,
             catalog,
             tracking,
+            live,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -103,6 +109,7 @@ impl AppState {
             logins: Arc::new(accounts::LoginThrottle::new(config.web.max_failed_logins)),
             tracking,
             catalog,
+            live,
             store,
             uploads,
             config,
@@ -135,6 +142,7 @@ fn media_origin(url: &str) -> Option<String> {
          (name = "auth", description = "Browser sign-up, sign-in and sessions"),
          (name = "events", description = "Event tracking (埋点)"),
          (name = "playback", description = "Media files for players and CDNs"),
+         (name = "live", description = "Live rooms and their low-latency HLS"),
          (name = "web", description = "The web app's pages and assets"),
          (name = "ops", description = "Health, metrics and this document"))
 )]
@@ -164,6 +172,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(accounts::routes())
         .merge(playback::routes())
+        .merge(live::routes())
         .merge(web::routes())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))

@@ -53,11 +53,14 @@ pub fn owns(user: &User, owner: UserId) -> bool {
 
 /// THE decision: what `viewer` may do with `video`.
 pub fn access(viewer: Viewer<'_>, video: &VideoRow) -> Access {
-    match (video.visibility, viewer) {
+    access_to(viewer, video.visibility, video.owner_id)
+}
+
+/// The same decision for anything with a visibility and an owner (a video, a live room).
+pub fn access_to(viewer: Viewer<'_>, visibility: Visibility, owner: UserId) -> Access {
+    match (visibility, viewer) {
         (Visibility::Public | Visibility::Unlisted, _) | (_, Viewer::SignedUrl) => Access::Anyone,
-        (Visibility::Private, Viewer::User(user)) if owns(user, video.owner_id) => {
-            Access::OwnerOrAdmin
-        }
+        (Visibility::Private, Viewer::User(user)) if owns(user, owner) => Access::OwnerOrAdmin,
         (Visibility::Private, _) => Access::Hidden,
     }
 }

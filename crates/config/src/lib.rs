@@ -57,6 +57,8 @@ pub struct Config {
     pub web: WebConfig,
     /// Event tracking (埋点): ingestion limits and the event log.
     pub events: EventsConfig,
+    /// `[live]`
+    pub live: LiveConfig,
 }
 
 /// `[server]`
@@ -251,6 +253,41 @@ impl Default for EventsConfig {
     }
 }
 
+/// `[live]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveConfig {
+    /// Where RTMP publishers (OBS, ffmpeg) connect (`--rtmp-listen`).
+    pub rtmp_listen: SocketAddr,
+    /// The RTMP URL publishers are told, e.g. `rtmp://live.example.com/live`; empty means
+    /// `rtmp://<rtmp_listen>/live`.
+    pub rtmp_public_url: String,
+    /// Seconds a publisher that dropped may take to reconnect and continue the same broadcast.
+    pub reconnect_grace_s: u64,
+    /// Seconds a publisher may send nothing (or only its handshake) before it is dropped.
+    pub idle_timeout_s: u64,
+    /// Longest LL-HLS part, in milliseconds (the playlist's PART-TARGET).
+    pub part_target_ms: u64,
+    /// Shortest segment, in milliseconds: a segment closes at the first keyframe after it.
+    pub segment_target_ms: u64,
+    /// Seconds viewers can seek back while a broadcast is live.
+    pub dvr_window_s: u64,
+}
+
+impl Default for LiveConfig {
+    fn default() -> Self {
+        Self {
+            rtmp_listen: SocketAddr::from(([127, 0, 0, 1], 1935)),
+            rtmp_public_url: String::new(),
+            reconnect_grace_s: 30,
+            idle_timeout_s: 10,
+            part_target_ms: 334,
+            segment_target_ms: 1000,
+            dvr_window_s: 2 * 3600,
+        }
+    }
+}
+
 /// `[playback]`
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -372,6 +409,8 @@ pub struct Overrides {
     pub log_json: Option<bool>,
     /// `--events URL`
     pub events_log_url: Option<String>,
+    /// `--rtmp-listen ADDR`
+    pub rtmp_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -396,6 +435,9 @@ impl Config {
         }
         if let Some(listen) = overrides.listen {
             figment = figment.merge(Serialized::default("server.listen", listen.to_string()));
+        }
+        if let Some(rtmp) = overrides.rtmp_listen {
+            figment = figment.merge(Serialized::default("live.rtmp_listen", rtmp.to_string()));
         }
         if let Some(url) = &overrides.events_log_url {
             figment = figment.merge(Serialized::default("events.log_url", url));
@@ -432,6 +474,15 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let live = &self.live;
+        if !(100..=2000).contains(&live.part_target_ms)
+            || !(live.part_target_ms..=10_000).contains(&live.segment_target_ms)
+        {
+            return Err(ConfigError::OutOfRange(
+                "live.part_target_ms must be 100 to 2000 and live.segment_target_ms from it to 10000"
+                    .into(),
+            ));
+        }
         if self.upload.commit_every_bytes < 1 << 20 {
             return Err(ConfigError::OutOfRange(
                 "upload.commit_every_bytes must be at least 1 MiB".into(),

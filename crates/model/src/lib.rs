@@ -107,6 +107,10 @@ random_id_type!(
     VideoId, 11, "video"
 );
 random_id_type!(
+    /// A live room id: 11 URL-safe characters, unguessable like a video id.
+    RoomId, 11, "live room"
+);
+random_id_type!(
     /// An upload id: 22 URL-safe characters (132 random bits). Knowing it lets the owner's
     /// client resume, so it is long; it is never guessable from the video id.
     UploadId, 22, "upload"
@@ -200,6 +204,53 @@ impl FromStr for VideoStatus {
         }
     }
 }
+
+/// A closed set of names stored as text: the enum, `as_str` and `FromStr` from one list.
+macro_rules! stored_names {
+    ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "lowercase")]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// The stored name.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, ParseError> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    _ => Err(ParseError::BadValue {
+                        value: s.chars().take(40).collect(),
+                        what: $what,
+                        allowed: &concat!($(", ", $text),+)[2..],
+                    }),
+                }
+            }
+        }
+    };
+}
+
+stored_names!(
+    /// Where a live room is: waiting for its publisher, on air, or over.
+    LiveStatus, "live status", {
+        /// Created, nobody publishing yet.
+        Idle = "idle",
+        /// A publisher is on air (or reconnecting within the grace period).
+        Live = "live",
+        /// The broadcast ended; the room points at its recording.
+        Ended = "ended",
+    }
+);
 
 /// A BLAKE3 content hash: the identity of stored bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

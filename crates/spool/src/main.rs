@@ -64,6 +64,9 @@ enum Command {
         /// embedded log (`events.log_url`).
         #[arg(long, value_name = "URL")]
         events: Option<String>,
+        /// Address RTMP publishers connect to (`live.rtmp_listen`, default 127.0.0.1:1935).
+        #[arg(long, value_name = "ADDR")]
+        rtmp_listen: Option<SocketAddr>,
     },
     /// Run media-pipeline workers only (no HTTP), against the same database and data dir as
     /// `spool serve`; run as many as you like.
@@ -113,20 +116,22 @@ enum UserCommand {
 }
 
 fn load_config(args: &StoreArgs, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
-    load_config_with(args, listen, None)
+    load_config_with(
+        args,
+        Overrides {
+            listen,
+            ..Overrides::default()
+        },
+    )
 }
 
-fn load_config_with(
-    args: &StoreArgs,
-    listen: Option<SocketAddr>,
-    events_log_url: Option<String>,
-) -> anyhow::Result<Config> {
+/// The configuration with `args` and the command's own flags (`serve_flags`) on top.
+fn load_config_with(args: &StoreArgs, serve_flags: Overrides) -> anyhow::Result<Config> {
     let overrides = Overrides {
         data_dir: args.data.clone(),
         database_url: args.database.clone(),
-        listen,
         log_json: args.log_json.then_some(true),
-        events_log_url,
+        ..serve_flags
     };
     Ok(Config::load(args.config.as_deref(), &overrides)?)
 }
@@ -170,7 +175,16 @@ async fn main() -> std::process::ExitCode {
             store,
             listen,
             events,
-        } => serve(store, listen, events).await,
+            rtmp_listen,
+        } => {
+            let flags = Overrides {
+                listen,
+                events_log_url: events,
+                rtmp_listen,
+                ..Overrides::default()
+            };
+            serve(store, flags).await
+        }
         Command::Worker { store, workers } => worker(store, workers).await,
         Command::User {
             command: UserCommand::Add { name, admin, store },
@@ -219,12 +233,8 @@ async fn user_add(args: StoreArgs, name: &str, admin: bool) -> anyhow::Result<()
     Ok(())
 }
 
-async fn serve(
-    args: StoreArgs,
-    listen: Option<SocketAddr>,
-    events: Option<String>,
-) -> anyhow::Result<()> {
-    let config = load_config_with(&args, listen, events)?;
+async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
+    let config = load_config_with(&args, flags)?;
     init_logging(config.server.log_json);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -255,11 +265,22 @@ async fn serve(
         ),
         catalog.event_access(),
     ));
+    let rtmp_listener = tokio::net::TcpListener::bind(config.live.rtmp_listen)
+        .await
+        .with_context(|| format!("cannot listen for RTMP on {}", config.live.rtmp_listen))?;
+    let live = spool_live::Live::new(
+        store.clone(),
+        spool_live::LiveSettings::from_config(&config.live, Some(rtmp_listener.local_addr()?)),
+    );
+    live.recover()
+        .await
+        .context("ending the broadcasts the last run left on air failed")?;
     let services = spool_api::Services {
         store: store.clone(),
         uploads: uploads.clone(),
         catalog: catalog.clone(),
         tracking: tracking.clone(),
+        live: live.clone(),
     };
     let state = spool_api::AppState::new(
         services,
@@ -315,6 +336,11 @@ async fn serve(
             stop.clone(),
         ),
     );
+    let rtmp = spool_live::RtmpIngest::new(live.clone(), rtmp_listener);
+    tracing::info!("rtmp ingest on rtmp://{}/live", rtmp.local_addr()?);
+    tasks.spawn("rtmp ingest", rtmp.run(stop.clone()));
+    // Broadcasts whose publisher did not come back end; at shutdown, all of them end.
+    tasks.spawn("live broadcasts", live.run(stop.clone()));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;

@@ -46,11 +46,16 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         spool_events::TrackingConfig::from_settings(data.path().join("events"), &config.events),
         catalog.event_access(),
     ));
+    let live = spool_live::Live::new(
+        store.clone(),
+        spool_live::LiveSettings::from_config(&config.live, None),
+    );
     let services = Services {
         store: store.clone(),
         uploads,
         catalog,
         tracking,
+        live,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {

@@ -21,11 +21,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The port a server announced in its log after binding (`spool serving on http://ADDR`),
 /// in the part of the log after the harness's `start #n` line.
-fn announced_port(log: &str, start: u32) -> Option<u16> {
+fn announced_port(log: &str, start: u32, announcement: &str) -> Option<u16> {
     let marker = format!("===== test harness: start #{start} =====");
     let since = &log[log.rfind(&marker)?..];
-    let (_, after) = since.split_once("spool serving on http://")?;
+    let (_, after) = since.split_once(announcement)?;
     let addr = after.split_whitespace().next()?;
+    let addr = addr.trim_end_matches("/live");
     addr.rsplit_once(':')?.1.parse().ok()
 }
 
@@ -41,6 +42,8 @@ pub struct Server {
     pub port: u16,
     /// `http://127.0.0.1:PORT`.
     pub base: String,
+    /// The RTMP ingest's port, chosen like `port`.
+    pub rtmp_port: u16,
     env: Vec<(String, String)>,
     log: PathBuf,
     child: Option<Child>,
@@ -67,6 +70,7 @@ impl Server {
             data,
             database: database.map(str::to_owned),
             port: 0,
+            rtmp_port: 0,
             base: String::new(),
             env: env
                 .iter()
@@ -138,6 +142,8 @@ impl Server {
             .args(self.store_args())
             .arg("--listen")
             .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--rtmp-listen")
+            .arg(format!("127.0.0.1:{}", self.rtmp_port))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log);
@@ -158,11 +164,14 @@ impl Server {
                     self.log_tail()
                 );
             }
-            if self.port == 0 {
+            if self.port == 0 || self.rtmp_port == 0 {
                 let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                if let Some(port) = announced_port(&log, self.starts) {
+                if let Some(port) = announced_port(&log, self.starts, "spool serving on http://") {
                     self.port = port;
                     self.base = format!("http://127.0.0.1:{port}");
+                }
+                if let Some(port) = announced_port(&log, self.starts, "rtmp ingest on rtmp://") {
+                    self.rtmp_port = port;
                 }
             }
             if self.port != 0
@@ -179,6 +188,11 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILLs the server (no graceful shutdown) and reaps it.

@@ -1,0 +1,599 @@
+//! The live service: rooms and their keys, the broadcasts on air, who publishes to them, and
+//! how long a dropped publisher may take to come back.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use spool_catalog::edit::{MAX_DESCRIPTION_CHARS, Title};
+use spool_catalog::policy::{self, Access, Viewer};
+use spool_metadata::{NewRoom, RoomRow, Store, User};
+use spool_model::{LiveStatus, RoomId, Visibility};
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{LiveError, Result};
+use crate::flv::Frame;
+use crate::packager::{Packager, PackagerConfig};
+
+/// How the live service behaves (from `[live]`).
+#[derive(Clone, Debug)]
+pub struct LiveSettings {
+    /// The RTMP URL publishers are told.
+    pub rtmp_url: String,
+    /// How long a dropped publisher may take to come back to the same broadcast.
+    pub reconnect_grace: Duration,
+    /// How long a publisher may send nothing before it is dropped.
+    pub idle_timeout: Duration,
+    /// Part and segment targets, the DVR window.
+    pub packager: PackagerConfig,
+}
+
+impl LiveSettings {
+    /// From the configuration file's `[live]` section; `bound` is where the RTMP listener
+    /// actually listens (a configured port 0 becomes the kernel's choice).
+    pub fn from_config(config: &spool_config::LiveConfig, bound: Option<SocketAddr>) -> Self {
+        let rtmp_url = if config.rtmp_public_url.is_empty() {
+            format!("rtmp://{}/{RTMP_APP}", bound.unwrap_or(config.rtmp_listen))
+        } else {
+            config.rtmp_public_url.trim_end_matches('/').to_owned()
+        };
+        Self {
+            rtmp_url,
+            reconnect_grace: Duration::from_secs(config.reconnect_grace_s),
+            idle_timeout: Duration::from_secs(config.idle_timeout_s.max(1)),
+            packager: PackagerConfig {
+                part_target: Duration::from_millis(config.part_target_ms),
+                segment_target: Duration::from_millis(config.segment_target_ms),
+                window: Duration::from_secs(config.dvr_window_s.max(60)),
+            },
+        }
+    }
+}
+
+/// The rendition that passes the publisher's H.264 through.
+pub const SOURCE_RENDITION: &str = "source";
+/// The application name publishers use in the RTMP URL (`rtmp://host/live/KEY`).
+pub const RTMP_APP: &str = "live";
+/// How long a playlist request counts its viewer as watching.
+const VIEWER_TTL: Duration = Duration::from_secs(15);
+/// Audio frames taken before a picture configuration must have come (about 3 s).
+const MAX_AUDIO_WITHOUT_VIDEO: u32 = 150;
+/// Rooms one listing returns at most.
+const MAX_LISTED: u32 = 100;
+
+/// What a new room is given.
+#[derive(Clone, Debug, Default)]
+pub struct RoomInput {
+    /// Title (required).
+    pub title: String,
+    /// Description.
+    pub description: String,
+    /// Who may watch; public when not given.
+    pub visibility: Option<Visibility>,
+}
+
+/// The incoming stream's health, for the broadcaster.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StreamHealth {
+    /// Picture size.
+    pub width: u32,
+    /// Picture size.
+    pub height: u32,
+    /// RFC 6381 codecs: video, then audio when there is sound.
+    pub codecs: Vec<String>,
+    /// Frames per second over the last seconds.
+    pub fps: f64,
+    /// Bits per second over the last seconds (audio and video).
+    pub bitrate_bps: u64,
+    /// Seconds between the last two keyframes.
+    pub gop_seconds: f64,
+    /// The publisher sends B-frames (pictures out of decode order).
+    pub b_frames: bool,
+    /// What the publisher should change, in words.
+    pub warnings: Vec<String>,
+}
+
+/// A room as a viewer sees it: the stored row and, while on air, the live figures.
+#[derive(Clone, Debug)]
+pub struct RoomView {
+    /// The stored room.
+    pub row: RoomRow,
+    /// Viewers in the last seconds.
+    pub viewers: u64,
+    /// A publisher is connected now (false while it reconnects).
+    pub publishing: bool,
+    /// The incoming stream, for the owner only.
+    pub health: Option<StreamHealth>,
+    /// The caller may change the room.
+    pub owned: bool,
+}
+
+/// Who publishes to a broadcast.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum PublisherState {
+    /// Connection `id` is sending.
+    Connected(u64),
+    /// The publisher dropped at this instant; it may come back within the grace period.
+    Gone(Instant),
+}
+
+/// Frame statistics over a sliding second, for [`StreamHealth`].
+#[derive(Debug, Default)]
+struct HealthMeter {
+    window_start: Option<Instant>,
+    frames: u32,
+    bytes: u64,
+    last_keyframe_ms: Option<u32>,
+    audio_without_video: u32,
+    health: StreamHealth,
+}
+
+/// A broadcast on air: its packager, publisher and viewers.
+#[derive(Debug)]
+pub struct Broadcast {
+    /// The room.
+    pub room: RoomId,
+    owner: spool_model::UserId,
+    visibility: Visibility,
+    packager: Packager,
+    publisher: Mutex<PublisherState>,
+    meter: Mutex<HealthMeter>,
+    viewers: Mutex<HashMap<u64, Instant>>,
+}
+
+impl Broadcast {
+    /// The packager of the (source) rendition.
+    pub fn packager(&self) -> &Packager {
+        &self.packager
+    }
+
+    /// Anyone may watch (shared caches may keep what is served).
+    pub fn is_public(&self) -> bool {
+        self.visibility != Visibility::Private
+    }
+
+    /// The rendition names, highest first (the source is passed through as the top rung).
+    pub fn renditions(&self) -> &'static [&'static str] {
+        &[SOURCE_RENDITION]
+    }
+
+    /// The packager of rendition `name`.
+    pub fn rendition(&self, name: &str) -> Option<&Packager> {
+        (name == SOURCE_RENDITION).then_some(&self.packager)
+    }
+
+    /// The multivariant playlist: one `EXT-X-STREAM-INF` per rendition, pointing at its
+    /// LL (`index.m3u8`) or plain (`plain.m3u8`) media playlist. None before the first
+    /// picture configuration arrived.
+    pub fn master_playlist(&self, flavour: crate::Flavour) -> Option<String> {
+        let video = self.packager.video_config()?;
+        let audio = self.packager.audio_config();
+        let health = self.health();
+        let codecs = match &audio {
+            Some(audio) => format!("{},{}", video.codec, audio.codec),
+            None => video.codec.clone(),
+        };
+        let bandwidth = (health.bitrate_bps.max(500_000) as f64 * 1.2) as u64;
+        let media = match flavour {
+            crate::Flavour::LowLatency => "index.m3u8",
+            crate::Flavour::Plain => "plain.m3u8",
+        };
+        let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+        let frame_rate = if health.fps > 0.0 {
+            format!(",FRAME-RATE={:.3}", health.fps)
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={}x{},CODECS=\"{codecs}\"{frame_rate}\n{SOURCE_RENDITION}/{media}\n",
+            video.width, video.height
+        ));
+        Some(out)
+    }
+
+    /// Counts a viewer (any stable key: a hash of the client's address and agent) as watching.
+    pub fn saw_viewer(&self, key: u64) {
+        let mut viewers = lock(&self.viewers);
+        let now = Instant::now();
+        viewers.insert(key, now);
+        if viewers.len() > 1024 {
+            viewers.retain(|_, seen| now.duration_since(*seen) < VIEWER_TTL);
+        }
+    }
+
+    /// Viewers seen in the last seconds.
+    pub fn viewers(&self) -> u64 {
+        let mut viewers = lock(&self.viewers);
+        let now = Instant::now();
+        viewers.retain(|_, seen| now.duration_since(*seen) < VIEWER_TTL);
+        viewers.len() as u64
+    }
+
+    fn publishing(&self) -> bool {
+        matches!(*lock(&self.publisher), PublisherState::Connected(_))
+    }
+
+    fn health(&self) -> StreamHealth {
+        lock(&self.meter).health.clone()
+    }
+
+    fn measure(&self, frame: &Frame) -> Result<()> {
+        let mut meter = lock(&self.meter);
+        let now = Instant::now();
+        let start = *meter.window_start.get_or_insert(now);
+        match frame {
+            Frame::Video {
+                dts_ms,
+                cts_ms,
+                keyframe,
+                data,
+            } => {
+                meter.frames += 1;
+                meter.bytes += data.len() as u64;
+                if *cts_ms != 0 {
+                    meter.health.b_frames = true;
+                }
+                if *keyframe {
+                    if let Some(last) = meter.last_keyframe_ms {
+                        meter.health.gop_seconds = f64::from(dts_ms.wrapping_sub(last)) / 1000.0;
+                    }
+                    meter.last_keyframe_ms = Some(*dts_ms);
+                }
+            }
+            Frame::Audio { data, .. } => {
+                meter.bytes += data.len() as u64;
+                if meter.health.width == 0 {
+                    meter.audio_without_video += 1;
+                    if meter.audio_without_video > MAX_AUDIO_WITHOUT_VIDEO {
+                        return Err(LiveError::UnsupportedCodec(
+                            "audio only: a room needs H.264 video".into(),
+                        ));
+                    }
+                }
+            }
+            Frame::VideoConfig(config) => {
+                meter.health.width = config.width;
+                meter.health.height = config.height;
+                meter.health.codecs.retain(|c| !c.starts_with("avc1"));
+                meter.health.codecs.insert(0, config.codec.clone());
+            }
+            Frame::AudioConfig(config) => {
+                meter.health.codecs.retain(|c| !c.starts_with("mp4a"));
+                meter.health.codecs.push(config.codec.clone());
+            }
+        }
+        let elapsed = now.duration_since(start).as_secs_f64();
+        if elapsed >= 2.0 {
+            meter.health.fps = f64::from(meter.frames) / elapsed;
+            meter.health.bitrate_bps = (meter.bytes as f64 * 8.0 / elapsed) as u64;
+            meter.window_start = Some(now);
+            meter.frames = 0;
+            meter.bytes = 0;
+            let mut warnings = Vec::new();
+            if meter.health.gop_seconds > 2.0 {
+                warnings.push(format!(
+                    "keyframes every {:.1} s: set the keyframe interval to 1 or 2 s for low latency",
+                    meter.health.gop_seconds
+                ));
+            }
+            if meter.health.b_frames {
+                warnings.push("B-frames add latency: turn them off (x264 tune zerolatency)".into());
+            }
+            if warnings != meter.health.warnings {
+                for warning in &warnings {
+                    tracing::warn!(room = %self.room, "{warning}");
+                }
+                meter.health.warnings = warnings;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The live service; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Live {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Store,
+    settings: LiveSettings,
+    broadcasts: Mutex<HashMap<RoomId, Arc<Broadcast>>>,
+    next_connection: AtomicU64,
+}
+
+impl Live {
+    /// The service over `store`.
+    pub fn new(store: Store, settings: LiveSettings) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                broadcasts: Mutex::new(HashMap::new()),
+                next_connection: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &LiveSettings {
+        &self.inner.settings
+    }
+
+    /// Ends the broadcasts a previous run left on air (it stopped without ending them).
+    pub async fn recover(&self) -> Result<usize> {
+        let stale = self
+            .inner
+            .store
+            .rooms_with_status(LiveStatus::Live, u32::MAX)
+            .await?;
+        for room in &stale {
+            self.inner.store.end_room(&room.id, None).await?;
+            tracing::info!(room = %room.id, "ended a broadcast left on air by the last run");
+        }
+        Ok(stale.len())
+    }
+
+    /// Creates a room for `user`; the stream key is returned this once.
+    pub async fn create_room(&self, user: &User, input: RoomInput) -> Result<(RoomView, String)> {
+        let title = Title::parse(&input.title)?;
+        if input.description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(LiveError::InvalidInput(format!(
+                "description: at most {MAX_DESCRIPTION_CHARS} characters"
+            )));
+        }
+        let (row, key) = self
+            .inner
+            .store
+            .create_room(&NewRoom {
+                owner_id: user.id,
+                title: title.as_str(),
+                description: &input.description,
+                visibility: input.visibility.unwrap_or(Visibility::Public),
+            })
+            .await?;
+        Ok((self.view(row, Some(user)), key))
+    }
+
+    /// One room, as `viewer` may see it.
+    pub async fn room(&self, viewer: Option<&User>, id: &RoomId) -> Result<RoomView> {
+        let row = self.visible_row(viewer, id).await?;
+        Ok(self.view(row, viewer))
+    }
+
+    /// Public rooms on air now, most recently started first.
+    pub async fn on_air(&self, viewer: Option<&User>) -> Result<Vec<RoomView>> {
+        let rows = self
+            .inner
+            .store
+            .rooms_with_status(LiveStatus::Live, MAX_LISTED)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| row.visibility == Visibility::Public)
+            .map(|row| self.view(row, viewer))
+            .collect())
+    }
+
+    /// The caller's own rooms.
+    pub async fn rooms_of(&self, user: &User) -> Result<Vec<RoomView>> {
+        let rows = self.inner.store.rooms_of(user.id).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| self.view(row, Some(user)))
+            .collect())
+    }
+
+    /// Replaces the room's stream key (the old one stops working; a publisher on air stays).
+    pub async fn rotate_key(&self, user: &User, id: &RoomId) -> Result<String> {
+        let row = self.visible_row(Some(user), id).await?;
+        if !policy::owns(user, row.owner_id) {
+            return Err(LiveError::NotOwner);
+        }
+        self.inner
+            .store
+            .rotate_room_key(id)
+            .await?
+            .ok_or(LiveError::NotFound("live room"))
+    }
+
+    /// The broadcast of a room `viewer` may watch, while it is on air.
+    pub fn broadcast(&self, viewer: Option<&User>, id: &RoomId) -> Result<Arc<Broadcast>> {
+        let broadcast = lock(&self.inner.broadcasts)
+            .get(id)
+            .cloned()
+            .ok_or(LiveError::NotFound("live broadcast"))?;
+        let viewer = Viewer::from(viewer);
+        if policy::access_to(viewer, broadcast.visibility, broadcast.owner) == Access::Hidden {
+            return Err(LiveError::NotFound("live broadcast"));
+        }
+        Ok(broadcast)
+    }
+
+    async fn visible_row(&self, viewer: Option<&User>, id: &RoomId) -> Result<RoomRow> {
+        let row = self
+            .inner
+            .store
+            .room(id)
+            .await?
+            .ok_or(LiveError::NotFound("live room"))?;
+        if policy::access_to(Viewer::from(viewer), row.visibility, row.owner_id) == Access::Hidden {
+            return Err(LiveError::NotFound("live room"));
+        }
+        Ok(row)
+    }
+
+    fn view(&self, row: RoomRow, viewer: Option<&User>) -> RoomView {
+        let owned = viewer.is_some_and(|user| policy::owns(user, row.owner_id));
+        let broadcast = lock(&self.inner.broadcasts).get(&row.id).cloned();
+        RoomView {
+            viewers: broadcast.as_ref().map_or(0, |b| b.viewers()),
+            publishing: broadcast.as_ref().is_some_and(|b| b.publishing()),
+            health: broadcast.filter(|_| owned).map(|b| b.health()),
+            owned,
+            row,
+        }
+    }
+
+    /// Lets the holder of `key` publish to its room under the RTMP application `app`: a new
+    /// broadcast, or the same one again when its publisher dropped within the grace period.
+    ///
+    /// Errors: [`LiveError::WrongKey`] for an unknown key or application,
+    /// [`LiveError::AlreadyPublishing`] while another publisher is connected.
+    pub async fn begin_publish(&self, app: &str, key: &str) -> Result<Publisher> {
+        if app != RTMP_APP {
+            return Err(LiveError::WrongKey);
+        }
+        let room = self
+            .inner
+            .store
+            .room_by_key(key)
+            .await?
+            .ok_or(LiveError::WrongKey)?;
+        let connection = self.inner.next_connection.fetch_add(1, Ordering::Relaxed);
+        let existing = lock(&self.inner.broadcasts).get(&room.id).cloned();
+        if let Some(broadcast) = existing {
+            {
+                let mut publisher = lock(&broadcast.publisher);
+                if let PublisherState::Connected(_) = *publisher {
+                    return Err(LiveError::AlreadyPublishing);
+                }
+                *publisher = PublisherState::Connected(connection);
+            }
+            broadcast.packager.reconnected();
+            tracing::info!(room = %room.id, "publisher reconnected; the broadcast continues");
+            return Ok(Publisher {
+                live: self.clone(),
+                broadcast,
+                connection,
+            });
+        }
+        if !self.inner.store.start_room(&room.id).await? {
+            // On air in the database but not here: a run that died. End that one first.
+            self.inner.store.end_room(&room.id, None).await?;
+            if !self.inner.store.start_room(&room.id).await? {
+                return Err(LiveError::AlreadyPublishing);
+            }
+        }
+        let broadcast = Arc::new(Broadcast {
+            room: room.id.clone(),
+            owner: room.owner_id,
+            visibility: room.visibility,
+            packager: Packager::new(self.inner.settings.packager.clone()),
+            publisher: Mutex::new(PublisherState::Connected(connection)),
+            meter: Mutex::new(HealthMeter::default()),
+            viewers: Mutex::new(HashMap::new()),
+        });
+        {
+            let mut broadcasts = lock(&self.inner.broadcasts);
+            if broadcasts.contains_key(&room.id) {
+                return Err(LiveError::AlreadyPublishing);
+            }
+            broadcasts.insert(room.id.clone(), Arc::clone(&broadcast));
+        }
+        tracing::info!(room = %room.id, "broadcast started");
+        Ok(Publisher {
+            live: self.clone(),
+            broadcast,
+            connection,
+        })
+    }
+
+    /// Ends a broadcast now: its playlists end and the room is `ended`.
+    pub async fn end_broadcast(&self, id: &RoomId) -> Result<()> {
+        let Some(broadcast) = lock(&self.inner.broadcasts).remove(id) else {
+            return Ok(());
+        };
+        broadcast.packager.end();
+        self.inner.store.end_room(id, None).await?;
+        tracing::info!(room = %id, "broadcast ended");
+        Ok(())
+    }
+
+    /// Ends broadcasts whose publisher did not come back within the grace period, until
+    /// `stop`; then ends every broadcast still on air.
+    pub async fn run(self, stop: CancellationToken) {
+        let grace = self.inner.settings.reconnect_grace;
+        let tick = (grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(tick) => {}
+            }
+            let expired: Vec<RoomId> = lock(&self.inner.broadcasts)
+                .values()
+                .filter(|b| {
+                    matches!(*lock(&b.publisher), PublisherState::Gone(at) if at.elapsed() >= grace)
+                })
+                .map(|b| b.room.clone())
+                .collect();
+            for room in expired {
+                tracing::info!(%room, "the publisher did not come back; ending the broadcast");
+                if let Err(error) = self.end_broadcast(&room).await {
+                    tracing::error!(%room, %error, "cannot end a broadcast");
+                }
+            }
+        }
+        let rooms: Vec<RoomId> = lock(&self.inner.broadcasts).keys().cloned().collect();
+        for room in rooms {
+            if let Err(error) = self.end_broadcast(&room).await {
+                tracing::error!(%room, %error, "cannot end a broadcast at shutdown");
+            }
+        }
+    }
+}
+
+/// The right to feed one broadcast, held by one RTMP connection. Dropping it (the
+/// connection died) starts the reconnect grace period; [`Publisher::finish`] ends the
+/// broadcast at once (the publisher said it stopped).
+#[derive(Debug)]
+pub struct Publisher {
+    live: Live,
+    broadcast: Arc<Broadcast>,
+    connection: u64,
+}
+
+impl Publisher {
+    /// The room being fed.
+    pub fn room(&self) -> &RoomId {
+        &self.broadcast.room
+    }
+
+    /// Feeds one frame (none: a message without a picture or sound).
+    ///
+    /// Errors: [`LiveError::UnsupportedCodec`] when seconds of sound came with no picture
+    /// (Spool's rooms are video).
+    pub fn push(&self, frame: Option<Frame>) -> Result<()> {
+        let Some(frame) = frame else {
+            return Ok(());
+        };
+        self.broadcast.measure(&frame)?;
+        self.broadcast.packager.push(frame);
+        Ok(())
+    }
+
+    /// The publisher stopped on purpose: the broadcast ends now.
+    pub async fn finish(self) -> Result<()> {
+        let room = self.broadcast.room.clone();
+        let live = self.live.clone();
+        drop(self);
+        live.end_broadcast(&room).await
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let mut publisher = lock(&self.broadcast.publisher);
+        if *publisher == PublisherState::Connected(self.connection) {
+            *publisher = PublisherState::Gone(Instant::now());
+        }
+    }
+}

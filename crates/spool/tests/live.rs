@@ -1,0 +1,556 @@
+//! Live streaming end to end through the real binary: ffmpeg publishes over RTMP as OBS does,
+//! the room goes live, its LL-HLS and plain playlists are read (blocking reload, preload
+//! hints, parts) and played by ffmpeg as an HLS client; wrong keys, second publishers,
+//! garbage, truncated handshakes, audio-only and unsupported codecs are refused with a clear
+//! log line while the server stays up; a publisher that drops and comes back within the
+//! grace period continues the broadcast.
+#![allow(clippy::disallowed_methods)] // publishes and plays with the real ffmpeg, node and Chromium
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+
+mod support;
+use support::{Server, client};
+
+/// Waits for `check` to give a value, polling every 100 ms, for at most `within`.
+async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+struct Room {
+    id: String,
+    key: String,
+    rtmp_url: String,
+}
+
+async fn create_room(server: &Server, token: &str, title: &str) -> Room {
+    let reply = client()
+        .post(server.url("/api/v1/live"))
+        .bearer_auth(token)
+        .json(&json!({ "title": title }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 201);
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["room"]["status"], "idle");
+    Room {
+        id: body["room"]["id"].as_str().unwrap().to_owned(),
+        key: body["stream_key"].as_str().unwrap().to_owned(),
+        rtmp_url: body["rtmp_url"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn fetch_room(server: &Server, id: &str) -> Value {
+    client()
+        .get(server.url(&format!("/api/v1/live/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// What the publisher sends.
+#[derive(Clone, Copy)]
+enum Source {
+    /// As OBS does: x264 veryfast zerolatency, 1 s GOP, AAC.
+    Obs,
+    /// Sound only.
+    AudioOnly,
+    /// Sorenson H.263 (FLV codec 2) instead of H.264.
+    Flv1,
+}
+
+/// ffmpeg publishing a test picture in real time to `url` until killed.
+fn publish(url: &str, source: Source) -> Child {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-hide_banner", "-loglevel", "error", "-re"]);
+    match source {
+        Source::Obs | Source::Flv1 => {
+            cmd.args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"]);
+        }
+        Source::AudioOnly => {}
+    }
+    cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
+    match source {
+        Source::Obs => cmd.args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-tune",
+            "zerolatency",
+            "-g",
+            "30",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+        ]),
+        Source::Flv1 => cmd.args(["-c:v", "flv1", "-c:a", "aac"]),
+        Source::AudioOnly => cmd.args(["-c:a", "aac"]),
+    };
+    cmd.args(["-t", "120", "-f", "flv", url])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn ffmpeg")
+}
+
+/// Waits for a publisher ffmpeg to give up; true when it failed.
+async fn publisher_fails(mut ffmpeg: Child, within: Duration) -> bool {
+    let status = tokio::time::timeout(within, ffmpeg.wait())
+        .await
+        .expect("the refused publisher kept running")
+        .unwrap();
+    !status.success()
+}
+
+async fn get_text(url: &str) -> (u16, String) {
+    let reply = client().get(url).send().await.unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.text().await.unwrap_or_default())
+}
+
+/// `(msn, part)` of the playlist's `EXT-X-PRELOAD-HINT`.
+fn preload_hint(playlist: &str) -> (u64, u32) {
+    let line = playlist
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))
+        .unwrap_or_else(|| panic!("no preload hint in\n{playlist}"));
+    let uri = line.split("URI=\"").nth(1).unwrap().trim_end_matches('"');
+    let (msn, rest) = uri.split_once('.').unwrap();
+    let part = rest.trim_end_matches(".m4s");
+    (msn.parse().unwrap(), part.parse().unwrap())
+}
+
+/// Processes the server has started and not reaped (over all its threads).
+fn children_of(server: &Server) -> usize {
+    let pid = server.pid().expect("server running");
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+        .map(|task| {
+            std::fs::read_to_string(task.path().join("children"))
+                .unwrap_or_default()
+                .split_whitespace()
+                .count()
+        })
+        .sum()
+}
+
+/// Plays `url` with hls.js in headless Chromium (interop/play-hls.mjs) for `seconds` from
+/// the live edge; returns the script's report.
+fn play_in_chromium(url: &str, seconds: f64) -> Value {
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(
+        interop.join("node_modules/hls.js").exists(),
+        "interop/node_modules is missing: run `npm ci --prefix interop` (scripts/test.sh does)"
+    );
+    let out = std::process::Command::new("node")
+        .arg(interop.join("play-hls.mjs"))
+        .arg(url)
+        .arg("-1")
+        .arg(seconds.to_string())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "play-hls.mjs failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).expect("play-hls.mjs JSON");
+    assert!(report["fatal"].is_null(), "hls.js fatal error: {report}");
+    assert!(
+        report["playedFrom"].is_number()
+            && report["currentTime"].as_f64().unwrap() - report["playedFrom"].as_f64().unwrap()
+                >= seconds - 0.05,
+        "hls.js did not play {seconds} s: {report}"
+    );
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
+    let server = Server::start().await;
+    let token = server.user_add("caster");
+    let room = create_room(&server, &token, "Live shopping").await;
+    assert_eq!(
+        room.rtmp_url,
+        format!("rtmp://127.0.0.1:{}/live", server.rtmp_port)
+    );
+    let ffmpeg = publish(&format!("{}/{}", room.rtmp_url, room.key), Source::Obs);
+
+    let master_url = eventually(Duration::from_secs(30), "the room to go live", || async {
+        let room = fetch_room(&server, &room.id).await;
+        if room["status"] == "live" {
+            room["hls_url"].as_str().map(str::to_owned)
+        } else {
+            None
+        }
+    })
+    .await;
+    let (status, master) = eventually(Duration::from_secs(20), "the master playlist", || async {
+        let (status, text) = get_text(&master_url).await;
+        (status == 200).then_some((status, text))
+    })
+    .await;
+    assert_eq!(status, 200);
+    assert!(master.contains("RESOLUTION=640x360"), "{master}");
+    assert!(
+        master.contains("CODECS=\"avc1.") && master.contains("mp4a.40.2"),
+        "{master}"
+    );
+    let media_url = master_url.replace("index.m3u8", "source/index.m3u8");
+
+    // Wait until a few parts exist, then read the LL playlist.
+    let playlist = eventually(Duration::from_secs(20), "three parts", || async {
+        let (_, text) = get_text(&media_url).await;
+        (text.matches("#EXT-X-PART:").count() >= 3).then_some(text)
+    })
+    .await;
+    for tag in [
+        "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=",
+        "PART-HOLD-BACK=",
+        "#EXT-X-PART-INF:PART-TARGET=0.334",
+        "#EXT-X-MAP:URI=\"init-0.mp4\"",
+        "#EXT-X-PROGRAM-DATE-TIME:",
+        "INDEPENDENT=YES",
+    ] {
+        assert!(playlist.contains(tag), "{tag} missing from\n{playlist}");
+    }
+    for line in playlist.lines().filter(|l| l.starts_with("#EXT-X-PART:")) {
+        let duration: f64 = line
+            .split("DURATION=")
+            .nth(1)
+            .and_then(|d| d.split(',').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            duration <= 0.334 + 1e-9,
+            "a part longer than the target: {line}"
+        );
+    }
+
+    // Blocking reload: asking for the hinted part answers once it exists, and lists it.
+    let (msn, part) = preload_hint(&playlist);
+    let asked = Instant::now();
+    let (status, blocked) = get_text(&format!("{media_url}?_HLS_msn={msn}&_HLS_part={part}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        blocked.contains(&format!("URI=\"{msn}.{part}.m4s\"")),
+        "the blocking answer does not list part {msn}.{part}:\n{blocked}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(3),
+        "blocked for {:?}",
+        asked.elapsed()
+    );
+
+    // The next hinted part, fetched before it exists, arrives when it is made.
+    let (msn, part) = preload_hint(&blocked);
+    let part_url = media_url.replace("index.m3u8", &format!("{msn}.{part}.m4s"));
+    let reply = client().get(&part_url).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    assert!(
+        reply.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
+    let bytes = reply.bytes().await.unwrap();
+    assert_eq!(&bytes[4..8], b"moof", "a part is a CMAF fragment");
+
+    // Far beyond the live edge is a bad request, not a hang.
+    let (status, body) = get_text(&format!("{media_url}?_HLS_msn={}", msn + 50)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("live_bad_playlist_request"), "{body}");
+
+    // The room is listed, counts its viewer, and both playlists play in ffmpeg.
+    let listed: Value = client()
+        .get(server.url("/api/v1/live"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == room.id.as_str()),
+        "{listed}"
+    );
+    assert!(
+        fetch_room(&server, &room.id).await["viewers"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+    for url in [
+        master_url.clone(),
+        master_url.replace("index.m3u8", "plain.m3u8"),
+    ] {
+        let played = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-i",
+                &url,
+                "-t",
+                "3",
+                "-f",
+                "null",
+                "-",
+            ])
+            .stdin(Stdio::null())
+            .output();
+        let played = tokio::time::timeout(Duration::from_secs(30), played)
+            .await
+            .expect("ffmpeg as an HLS client hung")
+            .unwrap();
+        assert!(
+            played.status.success(),
+            "ffmpeg could not play {url}: {}",
+            String::from_utf8_lossy(&played.stderr)
+        );
+    }
+
+    // Every playlist passes a strict third-party parser.
+    let plain_media = get_text(&media_url.replace("index.m3u8", "plain.m3u8"))
+        .await
+        .1;
+    let plain_master = get_text(&master_url.replace("index.m3u8", "plain.m3u8"))
+        .await
+        .1;
+    let files: Vec<std::path::PathBuf> = [
+        ("master.m3u8", &master),
+        ("plain-master.m3u8", &plain_master),
+        ("ll.m3u8", &blocked),
+        ("plain.m3u8", &plain_media),
+    ]
+    .iter()
+    .map(|(name, text)| {
+        let path = server.dir().join(name);
+        std::fs::write(&path, text.as_bytes()).unwrap();
+        path
+    })
+    .collect();
+    let checked = std::process::Command::new("node")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop/check-hls.mjs"))
+        .arg("--live")
+        .args(&files)
+        .output()
+        .expect("run node");
+    assert!(
+        checked.status.success(),
+        "hls-parser (strict) refused a playlist: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // hls.js in Chromium plays the LL playlist in low-latency mode, loading parts.
+    let report = play_in_chromium(&master_url, 3.0);
+    assert_eq!(report["lowLatencyMode"], true, "{report}");
+    let parts_loaded = report["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let name = r.as_str().unwrap_or("").rsplit('/').next().unwrap_or("");
+            name.ends_with(".m4s") && name.matches('.').count() == 2
+        })
+        .count();
+    assert!(parts_loaded >= 3, "hls.js loaded no parts: {report}");
+    let latency = report["latency"].as_f64().unwrap_or(f64::MAX);
+    assert!(
+        latency < 5.0,
+        "hls.js plays {latency} s behind the live edge: {report}"
+    );
+
+    // Stopping the publisher (ffmpeg quits on SIGINT, unpublishing) ends the broadcast.
+    let pid = ffmpeg.id().unwrap();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    eventually(Duration::from_secs(15), "the room to end", || async {
+        (fetch_room(&server, &room.id).await["status"] == "ended").then_some(())
+    })
+    .await;
+    drop(ffmpeg);
+    server.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_publishers_are_refused_with_a_reason_and_the_server_stays_up() {
+    let server = Server::start_with(None, &[("SPOOL__LIVE__IDLE_TIMEOUT_S", "2")]).await;
+    let token = server.user_add("caster");
+    let room = create_room(&server, &token, "Refusals").await;
+    let rtmp = room.rtmp_url.clone();
+
+    // A wrong key and a wrong application.
+    for url in [
+        format!("{rtmp}/not-a-key"),
+        format!("{}/other/{}", rtmp.trim_end_matches("/live"), room.key),
+    ] {
+        assert!(
+            publisher_fails(publish(&url, Source::Obs), Duration::from_secs(20)).await,
+            "{url}"
+        );
+    }
+    assert!(
+        server.log().contains("live_wrong_key"),
+        "{}",
+        server.log_tail()
+    );
+
+    // Audio only, and a codec other than H.264.
+    assert!(
+        publisher_fails(
+            publish(&format!("{rtmp}/{}", room.key), Source::AudioOnly),
+            Duration::from_secs(30)
+        )
+        .await
+    );
+    assert!(server.log().contains("audio only"), "{}", server.log_tail());
+    assert!(
+        publisher_fails(
+            publish(&format!("{rtmp}/{}", room.key), Source::Flv1),
+            Duration::from_secs(30)
+        )
+        .await
+    );
+    assert!(
+        server.log().contains("FLV video codec 2"),
+        "{}",
+        server.log_tail()
+    );
+
+    // A second publisher while the first is on air.
+    let first = publish(&format!("{rtmp}/{}", room.key), Source::Obs);
+    eventually(
+        Duration::from_secs(30),
+        "the first publisher on air",
+        || async {
+            let room = fetch_room(&server, &room.id).await;
+            (room["status"] == "live" && room["publishing"] == true).then_some(())
+        },
+    )
+    .await;
+    assert!(
+        publisher_fails(
+            publish(&format!("{rtmp}/{}", room.key), Source::Obs),
+            Duration::from_secs(20)
+        )
+        .await
+    );
+    assert!(
+        server.log().contains("live_already_publishing"),
+        "{}",
+        server.log_tail()
+    );
+    assert_eq!(
+        fetch_room(&server, &room.id).await["publishing"],
+        true,
+        "the first publisher was cut off"
+    );
+    drop(first);
+
+    // Garbage instead of a handshake, and a handshake that stops half way: both closed.
+    let address = format!("127.0.0.1:{}", server.rtmp_port);
+    for bytes in [vec![0x47u8; 5000], vec![0x03u8, 0, 0, 0]] {
+        let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+        socket.write_all(&bytes).await.unwrap();
+        let mut sink = Vec::new();
+        let closed =
+            tokio::time::timeout(Duration::from_secs(15), socket.read_to_end(&mut sink)).await;
+        assert!(closed.is_ok(), "the server kept a bad connection open");
+    }
+    assert!(server.log().contains("handshake"), "{}", server.log_tail());
+    server.assert_healthy().await;
+    assert_eq!(
+        children_of(&server),
+        0,
+        "a refused publisher left a process behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_that_reconnects_within_the_grace_period_continues_the_broadcast() {
+    let server = Server::start_with(None, &[("SPOOL__LIVE__RECONNECT_GRACE_S", "4")]).await;
+    let token = server.user_add("caster");
+    let room = create_room(&server, &token, "Flaky uplink").await;
+    let url = format!("{}/{}", room.rtmp_url, room.key);
+    let media_url = server.url(&format!("/live/{}/source/index.m3u8", room.id));
+
+    let first = publish(&url, Source::Obs);
+    eventually(Duration::from_secs(30), "a segment", || async {
+        let (status, text) = get_text(&media_url).await;
+        (status == 200 && text.contains("#EXTINF")).then_some(())
+    })
+    .await;
+    let started_at = fetch_room(&server, &room.id).await["started_at"].clone();
+    // The uplink dies (no unpublish): the room waits.
+    drop(first);
+    eventually(
+        Duration::from_secs(15),
+        "the publisher to be missed",
+        || async { (fetch_room(&server, &room.id).await["publishing"] == false).then_some(()) },
+    )
+    .await;
+    assert_eq!(fetch_room(&server, &room.id).await["status"], "live");
+
+    let second = publish(&url, Source::Obs);
+    let playlist = eventually(
+        Duration::from_secs(30),
+        "the broadcast to continue",
+        || async {
+            let (_, text) = get_text(&media_url).await;
+            let after = text.split("#EXT-X-DISCONTINUITY").nth(1)?;
+            after.contains("#EXTINF").then_some(text)
+        },
+    )
+    .await;
+    assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:0"), "{playlist}");
+    let now = fetch_room(&server, &room.id).await;
+    assert_eq!(
+        now["started_at"], started_at,
+        "a new broadcast began instead"
+    );
+    assert_eq!(now["publishing"], true);
+
+    // Gone for longer than the grace period: the broadcast ends.
+    drop(second);
+    eventually(Duration::from_secs(20), "the broadcast to end", || async {
+        (fetch_room(&server, &room.id).await["status"] == "ended").then_some(())
+    })
+    .await;
+    server.assert_healthy().await;
+}
