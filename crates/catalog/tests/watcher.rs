@@ -51,6 +51,17 @@ async fn setup(
     (db, store, data, catalog, hub, id)
 }
 
+/// Spawns `run` (a background task's loop) with a token that stops it.
+fn spawn_until_stopped<F>(
+    run: impl FnOnce(CancellationToken) -> F,
+) -> (CancellationToken, tokio::task::JoinHandle<()>)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let stop = CancellationToken::new();
+    (stop.clone(), tokio::spawn(run(stop)))
+}
+
 fn renamed() -> VideoUpdate {
     VideoUpdate {
         title: Some("renamed".into()),
@@ -63,8 +74,7 @@ async fn rows_changed_by_other_processes_reach_subscribers() {
     for engine in ENGINES {
         let (_db, store, _data, catalog, hub, id) = setup(engine).await;
 
-        let stop = CancellationToken::new();
-        let watcher = tokio::spawn(catalog.change_watcher().run(stop.clone()));
+        let (stop, watcher) = spawn_until_stopped(|stop| catalog.change_watcher().run(stop));
         // Nobody listens: the watcher does not query (an observation window of more than one
         // period, not a wait for something to happen).
         let before = store.queries_started();
@@ -99,8 +109,7 @@ async fn rows_changed_by_other_processes_reach_subscribers() {
 async fn a_notified_change_drops_the_cached_row() {
     for engine in ENGINES {
         let (_db, store, _data, catalog, hub, id) = setup(engine).await;
-        let stop = CancellationToken::new();
-        let invalidator = tokio::spawn(catalog.row_invalidator().run(stop.clone()));
+        let (stop, invalidator) = spawn_until_stopped(|stop| catalog.row_invalidator().run(stop));
 
         let title = |row: Option<spool_metadata::VideoRow>| row.unwrap().title;
         assert_eq!(title(catalog.row(&id).await.unwrap()), "clip");

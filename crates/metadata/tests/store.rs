@@ -1,7 +1,7 @@
 //! The metadata store on both engines: users and tokens, upload life cycle, quota, dedup.
 
 use spool_metadata::testing::on_each_engine;
-use spool_metadata::{MetadataError, NewUpload, UploadState};
+use spool_metadata::{MetadataError, NewUpload, Store, UploadState};
 use spool_model::{ContentHash, UploadId, VideoId, VideoStatus, Visibility, now_millis};
 
 fn new_upload(owner: i64, length: Option<i64>, hash: Option<ContentHash>) -> NewUpload {
@@ -17,6 +17,11 @@ fn new_upload(owner: i64, length: Option<i64>, hash: Option<ContentHash>) -> New
         hash_state: vec![1, 2, 3],
         expires_at: now_millis() + 60_000,
     }
+}
+
+/// Ends upload `id` as `state`: true if it was active.
+async fn end(store: &Store, id: &UploadId, state: UploadState) -> bool {
+    store.end_upload(id, state).await.unwrap()
 }
 
 #[tokio::test]
@@ -134,18 +139,8 @@ async fn upload_life_cycle_with_quota_dedup_and_jobs() {
             store.user_by_id(user.id).await.unwrap().unwrap().used_bytes,
             100
         );
-        assert!(
-            store
-                .end_upload(&third.id, UploadState::Terminated)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .end_upload(&third.id, UploadState::Terminated)
-                .await
-                .unwrap()
-        );
+        assert!(end(&store, &third.id, UploadState::Terminated).await);
+        assert!(!end(&store, &third.id, UploadState::Terminated).await);
         assert_eq!(
             store.user_by_id(user.id).await.unwrap().unwrap().used_bytes,
             60
@@ -203,12 +198,7 @@ async fn deferred_length_expiry_and_proof_challenges() {
             expired.iter().map(|u| &u.id).collect::<Vec<_>>(),
             vec![&deferred.id]
         );
-        assert!(
-            store
-                .end_upload(&deferred.id, UploadState::Expired)
-                .await
-                .unwrap()
-        );
+        assert!(end(&store, &deferred.id, UploadState::Expired).await);
         assert!(
             store
                 .expired_uploads(now_millis(), 10)
