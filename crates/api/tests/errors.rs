@@ -167,9 +167,8 @@ fn probes(template: &str, method: &Method, operation: &Value) -> Vec<Probe> {
 
 async fn harness() -> (axum::Router, String, support::TestState) {
     let t = support::test_state(Engine::Sqlite, |_| {}).await;
-    let admin = t.store.create_user("root", true).await.unwrap();
-    let token = t.store.create_token(admin.id).await.unwrap();
-    (spool_api::router(t.state.clone()), token, t)
+    let (_, token) = t.user("root", true).await;
+    (t.app(), token, t)
 }
 
 fn check_envelope(reply: &Reply, context: &str) {

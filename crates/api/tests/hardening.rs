@@ -10,12 +10,9 @@ use axum::extract::ConnectInfo;
 use http::{Request, StatusCode};
 use serde_json::json;
 use spool_media::Published;
-use spool_media::manifest::Rendition;
-use spool_metadata::NewUpload;
-use spool_metadata::testing::Engine;
-use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
-use spool_storage::LocalStore;
-use support::{Reply, TestState};
+use spool_metadata::testing::{self, Engine};
+use spool_model::{UserId, VideoId, Visibility};
+use support::{Reply, TestState, rendition};
 use tower::ServiceExt;
 
 mod support;
@@ -42,7 +39,7 @@ fn login(name: &str, password: &str) -> Request<Body> {
 #[tokio::test]
 async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_from_another() {
     let t = support::test_state(Engine::Sqlite, |c| c.web.max_failed_logins = 5).await;
-    let app = spool_api::router(t.state.clone());
+    let app = t.app();
     let signup = send(
         &app,
         from(
@@ -86,12 +83,7 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_from_another
         from("127.0.0.3", login("alice", "correct horse battery")),
     )
     .await;
-    assert_eq!(
-        r.status,
-        StatusCode::OK,
-        "{:?}",
-        String::from_utf8_lossy(&r.body)
-    );
+    r.assert_status(StatusCode::OK, "the owner signs in");
 
     // One address trying many names is throttled by address too.
     let mut refused = false;
@@ -115,42 +107,21 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_from_another
     assert_eq!(r.status, StatusCode::OK);
 }
 
-fn rendition(name: &str, width: u32, height: u32, bandwidth: u64) -> Rendition {
-    Rendition {
-        name: name.into(),
-        width,
-        height,
-        frame_rate: 30.0,
-        bandwidth,
-        average_bandwidth: bandwidth * 3 / 4,
-        codecs: "avc1.64001f".into(),
-    }
+/// A fresh state (`configure`d), its router, and a user ann with her API token.
+async fn with_ann(
+    configure: impl FnOnce(&mut spool_config::Config),
+) -> (TestState, Router, spool_metadata::User, String) {
+    let t = support::test_state(Engine::Sqlite, configure).await;
+    let app = t.app();
+    let (ann, token) = t.user("ann", false).await;
+    (t, app, ann, token)
 }
 
 /// A ready video of `owner` with published media (no files behind it; master playlists are
 /// rendered from the row).
 async fn ready_video(t: &TestState, owner: UserId, visibility: Visibility, seed: &str) -> VideoId {
-    let hash = ContentHash::from(blake3::hash(seed.as_bytes()));
-    let upload = NewUpload {
-        id: UploadId::random(),
-        video_id: VideoId::random(),
-        owner_id: owner,
-        title: format!("Video {seed}"),
-        visibility,
-        length: Some(seed.len() as i64),
-        metadata: String::new(),
-        announced_blake3: None,
-        hash_state: vec![],
-        expires_at: now_millis() + 60_000,
-    };
-    t.store.create_upload(&upload, 0).await.unwrap();
-    let key = LocalStore::blob_key(&hash);
-    assert!(
-        t.store
-            .complete_upload(&upload.id, &hash, seed.len() as i64, &key)
-            .await
-            .unwrap()
-    );
+    let title = format!("Video {seed}");
+    let upload = testing::uploaded(&t.store, owner, &title, visibility, seed.as_bytes()).await;
     let published = Published {
         generation: "g1".into(),
         renditions: vec![rendition("360p", 640, 360, 900_000)],
@@ -178,10 +149,7 @@ fn get(path: &str, token: Option<&str>) -> Request<Body> {
 
 #[tokio::test]
 async fn signed_urls_accept_only_the_canonical_expiry() {
-    let t = support::test_state(Engine::Sqlite, |_| {}).await;
-    let app = spool_api::router(t.state.clone());
-    let owner = t.store.create_user("ann", false).await.unwrap();
-    let token = t.store.create_token(owner.id).await.unwrap();
+    let (t, app, owner, token) = with_ann(|_| {}).await;
     let id = ready_video(&t, owner.id, Visibility::Private, "secret").await;
     let v = send(&app, get(&format!("/api/v1/videos/{id}"), Some(&token))).await;
     let hls = v.json()["hls_url"].as_str().unwrap().to_owned();
@@ -210,13 +178,8 @@ async fn signed_urls_accept_only_the_canonical_expiry() {
 
 #[tokio::test]
 async fn links_use_the_configured_public_url_whatever_the_host_header_says() {
-    let t = support::test_state(Engine::Sqlite, |c| {
-        c.server.public_url = "https://video.example.com/".into()
-    })
-    .await;
-    let app = spool_api::router(t.state.clone());
-    let owner = t.store.create_user("ann", false).await.unwrap();
-    let token = t.store.create_token(owner.id).await.unwrap();
+    let (t, app, owner, token) =
+        with_ann(|c| c.server.public_url = "https://video.example.com/".into()).await;
     let forged = "evil.example";
 
     let created = send(
@@ -289,11 +252,9 @@ async fn metrics_are_for_admins_on_the_main_listener_and_for_anyone_on_their_own
     let mut t = support::test_state(Engine::Sqlite, |_| {}).await;
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     t.state.metrics = Some(recorder.handle());
-    let app = spool_api::router(t.state.clone());
-    let user = t.store.create_user("ann", false).await.unwrap();
-    let user_token = t.store.create_token(user.id).await.unwrap();
-    let admin = t.store.create_user("root", true).await.unwrap();
-    let admin_token = t.store.create_token(admin.id).await.unwrap();
+    let app = t.app();
+    let (_, user_token) = t.user("ann", false).await;
+    let (_, admin_token) = t.user("root", true).await;
 
     let anonymous = send(&app, get("/metrics", None)).await;
     assert_eq!(
@@ -318,10 +279,7 @@ async fn metrics_are_for_admins_on_the_main_listener_and_for_anyone_on_their_own
 
 #[tokio::test]
 async fn api_json_is_private_and_not_stored_unless_it_says_otherwise() {
-    let t = support::test_state(Engine::Sqlite, |_| {}).await;
-    let app = spool_api::router(t.state.clone());
-    let owner = t.store.create_user("ann", false).await.unwrap();
-    let token = t.store.create_token(owner.id).await.unwrap();
+    let (t, app, owner, token) = with_ann(|_| {}).await;
     let private = ready_video(&t, owner.id, Visibility::Private, "p").await;
     let public = ready_video(&t, owner.id, Visibility::Public, "q").await;
 

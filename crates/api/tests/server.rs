@@ -23,8 +23,7 @@ struct Running {
 
 async fn boot(configure: impl FnOnce(&mut spool_config::Config)) -> Running {
     let t = support::test_state(Engine::Sqlite, configure).await;
-    let user = t.store.create_user("ann", false).await.unwrap();
-    let token = t.store.create_token(user.id).await.unwrap();
+    let (_, token) = t.user("ann", false).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let stop = CancellationToken::new();

@@ -83,6 +83,11 @@ impl Harness {
         reply(self.app.clone().oneshot(request).await.unwrap()).await
     }
 
+    /// Sends `request` without a body.
+    async fn send_empty(&self, request: http::request::Builder) -> Reply {
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+
     async fn user(&self, name: &str) -> String {
         let user = self.store.create_user(name, false).await.unwrap();
         self.store.create_token(user.id).await.unwrap()
@@ -95,7 +100,7 @@ impl Harness {
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
-        self.send(request.body(Body::empty()).unwrap()).await
+        self.send_empty(request).await
     }
 
     async fn patch(
@@ -119,12 +124,10 @@ impl Harness {
     }
 
     async fn head(&self, token: &str, path: &str) -> Reply {
-        self.send(
+        self.send_empty(
             Request::head(path)
                 .header("tus-resumable", "1.0.0")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .unwrap(),
+                .header("authorization", format!("Bearer {token}")),
         )
         .await
     }
@@ -134,7 +137,7 @@ impl Harness {
         if let Some(t) = token {
             request = request.header("authorization", format!("Bearer {t}"));
         }
-        self.send(request.body(Body::empty()).unwrap()).await
+        self.send_empty(request).await
     }
 }
 
@@ -163,13 +166,7 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
 #[tokio::test]
 async fn discovery_and_version_negotiation() {
     let h = harness(Engine::Sqlite, |_| {}).await;
-    let r = h
-        .send(
-            Request::options("/api/v1/uploads")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let r = h.send_empty(Request::options("/api/v1/uploads")).await;
     // 200, as tusd answers (some proxies and clients mishandle a 204 here).
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header("tus-version"), Some("1.0.0"));
@@ -190,12 +187,10 @@ async fn discovery_and_version_negotiation() {
 
     // A browser preflight is answered as CORS, exposing the tus headers.
     let r = h
-        .send(
+        .send_empty(
             Request::options("/api/v1/uploads")
                 .header("origin", "http://app.test")
-                .header("access-control-request-method", "POST")
-                .body(Body::empty())
-                .unwrap(),
+                .header("access-control-request-method", "POST"),
         )
         .await;
     assert_eq!(
@@ -216,7 +211,7 @@ async fn discovery_and_version_negotiation() {
         if let Some(v) = version {
             request = request.header("tus-resumable", v);
         }
-        let r = h.send(request.body(Body::empty()).unwrap()).await;
+        let r = h.send_empty(request).await;
         assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
         assert_eq!(r.header("tus-version"), Some("1.0.0"));
         assert_eq!(r.error_code(), "unsupported_tus_version");
@@ -226,13 +221,7 @@ async fn discovery_and_version_negotiation() {
     // TRACE answered 412).
     for path in ["/api/v1/uploads", "/api/v1/uploads/x1"] {
         let r = h
-            .send(
-                Request::builder()
-                    .method("TRACE")
-                    .uri(path)
-                    .body(Body::empty())
-                    .unwrap(),
-            )
+            .send_empty(Request::builder().method("TRACE").uri(path))
             .await;
         assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "TRACE {path}");
     }
@@ -417,12 +406,10 @@ async fn creation_with_upload_deferred_length_and_termination() {
         let path = path_of(&r);
         let video_id = r.header("spool-video-id").unwrap().to_owned();
         let r = h
-            .send(
+            .send_empty(
                 Request::delete(&path)
                     .header("tus-resumable", "1.0.0")
-                    .header("authorization", format!("Bearer {token}"))
-                    .body(Body::empty())
-                    .unwrap(),
+                    .header("authorization", format!("Bearer {token}")),
             )
             .await;
         assert_eq!(r.status, StatusCode::NO_CONTENT);
@@ -450,9 +437,7 @@ async fn interop_with_tusd_options_offsets_checksum_lengths_and_ending_complete_
         let created = h.create(&token, &[("upload-length", "4000")]).await;
         let path = path_of(&created);
         let video_id = created.header("spool-video-id").unwrap().to_owned();
-        let r = h
-            .send(Request::options(&path).body(Body::empty()).unwrap())
-            .await;
+        let r = h.send_empty(Request::options(&path)).await;
         assert_eq!(r.status, StatusCode::OK, "{engine:?}");
         assert_eq!(r.header("tus-version"), Some("1.0.0"));
 
@@ -627,9 +612,7 @@ async fn bad_input_is_refused_with_clear_errors() {
         Some("0")
     );
     // Still serving.
-    let r = h
-        .send(Request::get("/healthz").body(Body::empty()).unwrap())
-        .await;
+    let r = h.send_empty(Request::get("/healthz")).await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -658,11 +641,9 @@ async fn dedup_instant_upload_and_proof_of_possession() {
         let path = path_of(&r);
         // Resume without local state: the lookup by hash finds the unfinished upload.
         let r = h
-            .send(
+            .send_empty(
                 Request::get(format!("/api/v1/uploads?blake3={hash}"))
-                    .header("authorization", format!("Bearer {ann}"))
-                    .body(Body::empty())
-                    .unwrap(),
+                    .header("authorization", format!("Bearer {ann}")),
             )
             .await;
         let list = r.json();
@@ -865,14 +846,7 @@ async fn quota_expiry_and_private_videos() {
 #[tokio::test]
 async fn openapi_document_lists_the_api() {
     let h = harness(Engine::Sqlite, |_| {}).await;
-    let doc = h
-        .send(
-            Request::get("/api/openapi.json")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .json();
+    let doc = h.send_empty(Request::get("/api/openapi.json")).await.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/api/v1/uploads",

@@ -13,12 +13,11 @@ use serde_json::{Value, json};
 use spool_catalog::ViewTotals;
 use spool_hub::{Hub, Topic};
 use spool_media::Published;
-use spool_media::manifest::Rendition;
-use spool_metadata::testing::{ENGINES, Engine, TestDb};
-use spool_metadata::{NewUpload, Store};
-use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
+use spool_metadata::Store;
+use spool_metadata::testing::{self, ENGINES, Engine, TestDb};
+use spool_model::{ContentHash, UserId, VideoId, Visibility};
 use spool_storage::LocalStore;
-use support::Reply;
+use support::{Reply, rendition};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -94,28 +93,10 @@ impl Harness {
 
     /// A video whose upload completed, made through the store (no file behind it).
     async fn uploaded(&self, owner: UserId, visibility: Visibility, seed: &str) -> VideoId {
-        let hash = ContentHash::from(blake3::hash(seed.as_bytes()));
-        let upload = NewUpload {
-            id: UploadId::random(),
-            video_id: VideoId::random(),
-            owner_id: owner,
-            title: format!("Video {seed}"),
-            visibility,
-            length: Some(seed.len() as i64),
-            metadata: String::new(),
-            announced_blake3: None,
-            hash_state: vec![],
-            expires_at: now_millis() + 60_000,
-        };
-        self.store.create_upload(&upload, 0).await.unwrap();
-        let key = LocalStore::blob_key(&hash);
-        assert!(
-            self.store
-                .complete_upload(&upload.id, &hash, seed.len() as i64, &key)
-                .await
-                .unwrap()
-        );
-        upload.video_id
+        let title = format!("Video {seed}");
+        testing::uploaded(&self.store, owner, &title, visibility, seed.as_bytes())
+            .await
+            .video_id
     }
 
     /// A ready video with `published` media.
@@ -162,18 +143,6 @@ impl Harness {
             .unwrap()
             .parse()
             .unwrap()
-    }
-}
-
-fn rendition(name: &str, width: u32, height: u32, bandwidth: u64) -> Rendition {
-    Rendition {
-        name: name.into(),
-        width,
-        height,
-        frame_rate: 30.0,
-        bandwidth,
-        average_bandwidth: bandwidth * 3 / 4,
-        codecs: "avc1.64001f".into(),
     }
 }
 
@@ -466,12 +435,7 @@ async fn patch_edits_for_owner_and_admin_with_clear_errors() {
                     "category": "travel", "visibility": "unlisted"}"#,
             )
             .await;
-        assert_eq!(
-            r.status,
-            StatusCode::OK,
-            "{engine:?} {}",
-            String::from_utf8_lossy(&r.body)
-        );
+        r.assert_status(StatusCode::OK, format!("{engine:?}"));
         let v = r.json();
         assert_eq!(v["title"], "Holiday");
         assert_eq!(v["description"], "Two\nlines");
@@ -505,116 +469,44 @@ async fn patch_edits_for_owner_and_admin_with_clear_errors() {
         let long = |n: usize| "x".repeat(n);
         let many_tags =
             serde_json::to_string(&(0..21).map(|i| i.to_string()).collect::<Vec<_>>()).unwrap();
-        let bad: Vec<(String, StatusCode, &str, &str)> = vec![
-            (
-                "not json".into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "not valid JSON",
-            ),
-            (
-                "".into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "not valid JSON",
-            ),
-            (
-                "[]".into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "JSON object",
-            ),
-            (
-                r#"{"title": 5}"#.into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "`title`",
-            ),
-            (
-                r#"{"tags": "sea"}"#.into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "`tags`",
-            ),
-            (
-                r#"{"tags": ["sea", 1]}"#.into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "`tags`",
-            ),
-            (
-                r#"{"visibility": true}"#.into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "`visibility`",
-            ),
-            (
-                r#"{"owner": "bob"}"#.into(),
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "unknown field `owner`",
-            ),
-            (
-                r#"{"title": ""}"#.into(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "title:",
-            ),
-            (
-                r#"{"title": "   "}"#.into(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "title:",
-            ),
-            (
-                format!(r#"{{"title": "{}"}}"#, long(201)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "title:",
-            ),
-            (
-                r#"{"title": "a\u0000b"}"#.into(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "title:",
-            ),
+        // 400 invalid_json: not a JSON object of known fields of the right types.
+        let bad_json: Vec<(String, &str)> = vec![
+            ("not json".into(), "not valid JSON"),
+            ("".into(), "not valid JSON"),
+            ("[]".into(), "JSON object"),
+            (r#"{"title": 5}"#.into(), "`title`"),
+            (r#"{"tags": "sea"}"#.into(), "`tags`"),
+            (r#"{"tags": ["sea", 1]}"#.into(), "`tags`"),
+            (r#"{"visibility": true}"#.into(), "`visibility`"),
+            (r#"{"owner": "bob"}"#.into(), "unknown field `owner`"),
+        ];
+        // 422 invalid_input: a value past its limits; the message names the field.
+        let bad_input: Vec<(String, &str)> = vec![
+            (r#"{"title": ""}"#.into(), "title:"),
+            (r#"{"title": "   "}"#.into(), "title:"),
+            (format!(r#"{{"title": "{}"}}"#, long(201)), "title:"),
+            (r#"{"title": "a\u0000b"}"#.into(), "title:"),
             (
                 format!(r#"{{"description": "{}"}}"#, long(5001)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
                 "description:",
             ),
-            (
-                format!(r#"{{"tags": {many_tags}}}"#),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "tags:",
-            ),
-            (
-                format!(r#"{{"tags": ["{}"]}}"#, long(33)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "tags:",
-            ),
-            (
-                r#"{"tags": [""]}"#.into(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "tags:",
-            ),
-            (
-                format!(r#"{{"category": "{}"}}"#, long(65)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "category:",
-            ),
-            (
-                r#"{"visibility": "secret"}"#.into(),
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_input",
-                "visibility:",
-            ),
+            (format!(r#"{{"tags": {many_tags}}}"#), "tags:"),
+            (format!(r#"{{"tags": ["{}"]}}"#, long(33)), "tags:"),
+            (r#"{"tags": [""]}"#.into(), "tags:"),
+            (format!(r#"{{"category": "{}"}}"#, long(65)), "category:"),
+            (r#"{"visibility": "secret"}"#.into(), "visibility:"),
         ];
+        let bad: Vec<_> = [
+            (StatusCode::BAD_REQUEST, "invalid_json", bad_json),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", bad_input),
+        ]
+        .into_iter()
+        .flat_map(|(status, code, cases)| {
+            cases
+                .into_iter()
+                .map(move |(body, says)| (body, status, code, says))
+        })
+        .collect();
         for (body, status, code, says) in &bad {
             let r = h.patch(id.as_str(), Some(&token), body).await;
             let (got_status, got_code, message) = r.error();
@@ -888,50 +780,25 @@ async fn events_stream_progress_until_final() {
         // A failed video: one final event and the end.
         let failed = h.uploaded(ann, Visibility::Public, "bad").await;
         h.store.fail_video(&failed, "not a video").await.unwrap();
-        let response = h
-            .app
-            .clone()
-            .oneshot(
-                request("GET", &format!("/api/v1/videos/{failed}/events"), None)
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let mut body = response.into_body();
-        let mut buf = String::new();
-        let (_, data) = next_event(&mut body, &mut buf, wait).await.unwrap();
+        let mut stream = h.open_events(&failed, None, None).await.ok().unwrap();
+        let (_, data) = stream.next(wait).await.unwrap();
         assert_eq!(
             (data["status"].as_str(), data["error"].as_str()),
             (Some("failed"), Some("not a video"))
         );
-        assert!(next_event(&mut body, &mut buf, wait).await.is_none());
+        assert!(stream.next(wait).await.is_none());
 
         // A video deleted while watched ends the stream with `deleted`.
         let doomed = h.uploaded(ann, Visibility::Public, "doomed").await;
-        let response = h
-            .app
-            .clone()
-            .oneshot(
-                request("GET", &format!("/api/v1/videos/{doomed}/events"), None)
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        let mut body = response.into_body();
-        let mut buf = String::new();
-        assert_eq!(
-            next_event(&mut body, &mut buf, wait).await.unwrap().1["status"],
-            "uploaded"
-        );
+        let mut stream = h.open_events(&doomed, None, None).await.ok().unwrap();
+        assert_eq!(stream.next(wait).await.unwrap().1["status"], "uploaded");
         assert_eq!(
             h.delete(doomed.as_str(), Some(&token)).await.status,
             StatusCode::NO_CONTENT
         );
-        let (event, _) = next_event(&mut body, &mut buf, wait).await.unwrap();
+        let (event, _) = stream.next(wait).await.unwrap();
         assert_eq!(event, "deleted");
-        assert!(next_event(&mut body, &mut buf, wait).await.is_none());
+        assert!(stream.next(wait).await.is_none());
     }
 }
 
@@ -1191,6 +1058,13 @@ async fn the_source_hash_and_size_are_shown_to_the_owner_and_admins_only() {
 struct OpenStream {
     body: Body,
     buf: String,
+}
+
+impl OpenStream {
+    /// The next event, waiting at most `wait`; `None` once the stream has ended.
+    async fn next(&mut self, wait: Duration) -> Option<(String, Value)> {
+        next_event(&mut self.body, &mut self.buf, wait).await
+    }
 }
 
 impl Harness {

@@ -13,9 +13,9 @@ use axum::extract::ConnectInfo;
 use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use spool_api::AppState;
-use spool_metadata::testing::{ENGINES, Engine, TestDb};
-use spool_metadata::{NewUpload, Store};
-use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
+use spool_metadata::Store;
+use spool_metadata::testing::{self, ENGINES, Engine, TestDb};
+use spool_model::{UserId, VideoId, Visibility, now_millis};
 use support::Reply;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -114,26 +114,14 @@ impl Harness {
 
     /// A ready public video of `owner` with `tags`, made through the store.
     async fn ready_video(&self, owner: UserId, seed: &str, tags: &[&str]) -> VideoId {
-        let content = seed.as_bytes();
-        let hash = ContentHash::from(blake3::hash(content));
-        let upload = NewUpload {
-            id: UploadId::random(),
-            video_id: VideoId::random(),
-            owner_id: owner,
-            title: seed.into(),
-            visibility: Visibility::Public,
-            length: Some(content.len() as i64),
-            metadata: String::new(),
-            announced_blake3: None,
-            hash_state: vec![],
-            expires_at: now_millis() + 60_000,
-        };
-        self.store.create_upload(&upload, 0).await.unwrap();
-        let key = format!("blobs/{}/{}", &hash.to_hex()[..2], hash.to_hex());
-        self.store
-            .complete_upload(&upload.id, &hash, content.len() as i64, &key)
-            .await
-            .unwrap();
+        let upload = testing::uploaded(
+            &self.store,
+            owner,
+            seed,
+            Visibility::Public,
+            seed.as_bytes(),
+        )
+        .await;
         let update = spool_metadata::VideoUpdate {
             tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
             ..Default::default()

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use spool_catalog::Catalog;
 use spool_hub::{Hub, Topic};
-use spool_metadata::testing::{ENGINES, TestDb};
-use spool_metadata::{NewUpload, VideoUpdate};
-use spool_model::{UploadId, VideoId, Visibility, now_millis};
+use spool_metadata::VideoUpdate;
+use spool_metadata::testing::{self, ENGINES, Engine, TestDb};
+use spool_model::{VideoId, Visibility};
 use spool_storage::LocalStore;
 use tokio_util::sync::CancellationToken;
 
@@ -27,20 +27,39 @@ fn catalog(store: &spool_metadata::Store, data: &std::path::Path) -> (Catalog, H
 /// A video titled "clip", as an upload creates it.
 async fn new_video(store: &spool_metadata::Store) -> VideoId {
     let ann = store.create_user("ann", false).await.unwrap();
-    let upload = NewUpload {
-        id: UploadId::random(),
-        video_id: VideoId::random(),
-        owner_id: ann.id,
-        title: "clip".into(),
-        visibility: Visibility::Public,
-        length: Some(4),
-        metadata: String::new(),
-        announced_blake3: None,
-        hash_state: vec![],
-        expires_at: now_millis() + 60_000,
-    };
+    let upload = testing::new_upload(ann.id, "clip", Visibility::Public, Some(4));
     store.create_upload(&upload, 0).await.unwrap();
     upload.video_id
+}
+
+/// A fresh store on `engine` (kept by the returned database and data dir) with a catalog over
+/// it and one new video.
+async fn setup(
+    engine: Engine,
+) -> (
+    TestDb,
+    spool_metadata::Store,
+    tempfile::TempDir,
+    Catalog,
+    Hub,
+    VideoId,
+) {
+    let (db, store) = TestDb::store(engine).await;
+    let data = tempfile::tempdir().unwrap();
+    let (catalog, hub) = catalog(&store, data.path());
+    let id = new_video(&store).await;
+    (db, store, data, catalog, hub, id)
+}
+
+/// Spawns `run` (a background task's loop) with a token that stops it.
+fn spawn_until_stopped<F>(
+    run: impl FnOnce(CancellationToken) -> F,
+) -> (CancellationToken, tokio::task::JoinHandle<()>)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let stop = CancellationToken::new();
+    (stop.clone(), tokio::spawn(run(stop)))
 }
 
 fn renamed() -> VideoUpdate {
@@ -53,13 +72,9 @@ fn renamed() -> VideoUpdate {
 #[tokio::test]
 async fn rows_changed_by_other_processes_reach_subscribers() {
     for engine in ENGINES {
-        let (_db, store) = TestDb::store(engine).await;
-        let data = tempfile::tempdir().unwrap();
-        let (catalog, hub) = catalog(&store, data.path());
-        let id = new_video(&store).await;
+        let (_db, store, _data, catalog, hub, id) = setup(engine).await;
 
-        let stop = CancellationToken::new();
-        let watcher = tokio::spawn(catalog.change_watcher().run(stop.clone()));
+        let (stop, watcher) = spawn_until_stopped(|stop| catalog.change_watcher().run(stop));
         // Nobody listens: the watcher does not query (an observation window of more than one
         // period, not a wait for something to happen).
         let before = store.queries_started();
@@ -93,12 +108,8 @@ async fn rows_changed_by_other_processes_reach_subscribers() {
 #[tokio::test]
 async fn a_notified_change_drops_the_cached_row() {
     for engine in ENGINES {
-        let (_db, store) = TestDb::store(engine).await;
-        let data = tempfile::tempdir().unwrap();
-        let (catalog, hub) = catalog(&store, data.path());
-        let id = new_video(&store).await;
-        let stop = CancellationToken::new();
-        let invalidator = tokio::spawn(catalog.row_invalidator().run(stop.clone()));
+        let (_db, store, _data, catalog, hub, id) = setup(engine).await;
+        let (stop, invalidator) = spawn_until_stopped(|stop| catalog.row_invalidator().run(stop));
 
         let title = |row: Option<spool_metadata::VideoRow>| row.unwrap().title;
         assert_eq!(title(catalog.row(&id).await.unwrap()), "clip");

@@ -452,25 +452,11 @@ impl Config {
     }
 
     fn resolve_secrets(&mut self) -> Result<(), ConfigError> {
-        if self.database.url.is_empty()
-            && let Some(path) = &self.database.url_file
-        {
-            let url = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
-                path: path.clone(),
-                source,
-            })?;
-            self.database.url = url.trim().to_owned();
-        }
-        if self.playback.signing_key.is_empty()
-            && let Some(path) = &self.playback.signing_key_file
-        {
-            let key = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
-                path: path.clone(),
-                source,
-            })?;
-            self.playback.signing_key = key.trim().to_owned();
-        }
-        Ok(())
+        resolve_secret(&mut self.database.url, self.database.url_file.as_deref())?;
+        resolve_secret(
+            &mut self.playback.signing_key,
+            self.playback.signing_key_file.as_deref(),
+        )
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -591,6 +577,20 @@ impl Config {
             self.database.url.clone()
         }
     }
+}
+
+/// A secret given as a file (`*_file`): read into `value`, trimmed, unless `value` is set.
+fn resolve_secret(value: &mut String, file: Option<&std::path::Path>) -> Result<(), ConfigError> {
+    if value.is_empty()
+        && let Some(path) = file
+    {
+        let secret = std::fs::read_to_string(path).map_err(|source| ConfigError::SecretFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        *value = secret.trim().to_owned();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ pub use shared::SharedLog;
 pub use store::{EventStore, StoreConfig};
 
 use consumer::Consumers;
-use segment::{HEADER_LEN, Scanner, Step, Summary, segment_path, sync_dir};
+use segment::{HEADER_LEN, Scanner, Summary, segment_path, sync_dir};
 
 /// How the log lays out and keeps its files.
 #[derive(Clone, Debug)]
@@ -452,28 +452,24 @@ fn read_records(shared: &Shared, from: u64, max: usize) -> Result<Vec<Record>> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(LogError::io(&path)(e)),
         };
-        while let Step::Record {
-            offset,
-            timestamp_ms,
-            len,
-            crc,
-        } = scan.next_header()?
-        {
-            if offset >= committed {
+        while let Some(header) = scan.next_header()? {
+            if header.offset >= committed {
                 return Ok(out);
             }
-            if offset < from {
-                scan.skip(len)?;
+            if header.offset < from {
+                scan.skip(header.len)?;
                 continue;
             }
             let position = scan.position() - HEADER_LEN;
-            let payload = scan.payload(len, crc)?.ok_or(LogError::Corrupt {
-                path: path.clone(),
-                position,
-            })?;
+            let payload = scan
+                .payload(header.len, header.crc)?
+                .ok_or(LogError::Corrupt {
+                    path: path.clone(),
+                    position,
+                })?;
             out.push(Record {
-                offset,
-                timestamp_ms,
+                offset: header.offset,
+                timestamp_ms: header.timestamp_ms,
                 payload: Bytes::from(payload),
             });
             if out.len() == max {

@@ -49,12 +49,12 @@ pub(crate) fn encode(buf: &mut Vec<u8>, offset: u64, timestamp_ms: i64, payload:
     buf.extend_from_slice(payload);
 }
 
-/// A decoded record header.
-struct Header {
-    len: u32,
-    crc: u32,
-    offset: u64,
-    timestamp_ms: i64,
+/// A decoded record header; the payload follows unless skipped.
+pub(crate) struct Header {
+    pub(crate) len: u32,
+    pub(crate) crc: u32,
+    pub(crate) offset: u64,
+    pub(crate) timestamp_ms: i64,
 }
 
 /// Reads records of one segment in order, never past the end of the file.
@@ -64,19 +64,6 @@ pub(crate) struct Scanner {
     file_len: u64,
     /// Byte position of the next header.
     pos: u64,
-}
-
-/// What the scanner found at its position.
-pub(crate) enum Step {
-    /// A complete record header; the payload follows unless skipped.
-    Record {
-        offset: u64,
-        timestamp_ms: i64,
-        len: u32,
-        crc: u32,
-    },
-    /// The file ends here, or with an incomplete record.
-    End,
 }
 
 impl Scanner {
@@ -97,28 +84,24 @@ impl Scanner {
         self.pos
     }
 
-    /// Reads the next header; a header or payload running past the end of the file is `End`.
-    pub(crate) fn next_header(&mut self) -> Result<Step> {
+    /// Reads the next complete header; `None` where the file ends, or ends with an incomplete
+    /// record (a header or payload running past the end of the file).
+    pub(crate) fn next_header(&mut self) -> Result<Option<Header>> {
         if self.file_len - self.pos < HEADER_LEN {
-            return Ok(Step::End);
+            return Ok(None);
         }
         let mut raw = [0u8; HEADER_LEN as usize];
         match self.reader.read_exact(&mut raw) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(Step::End),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
             Err(e) => return Err(LogError::io(&self.path)(e)),
         }
         let h = decode_header(&raw);
         if u64::from(h.len) > self.file_len - self.pos - HEADER_LEN {
-            return Ok(Step::End);
+            return Ok(None);
         }
         self.pos += HEADER_LEN;
-        Ok(Step::Record {
-            offset: h.offset,
-            timestamp_ms: h.timestamp_ms,
-            len: h.len,
-            crc: h.crc,
-        })
+        Ok(Some(h))
     }
 
     /// Reads the payload of the header just returned; `None` if its CRC does not match.
@@ -163,27 +146,33 @@ pub(crate) struct Summary {
     pub(crate) newest_ts: Option<i64>,
 }
 
+impl Summary {
+    /// Before the first record of a segment whose first offset is `base`.
+    fn empty(base: u64) -> Self {
+        Self {
+            valid_len: 0,
+            next_offset: base,
+            newest_ts: None,
+        }
+    }
+
+    /// Once `scan` has read past the record of `header`.
+    fn after(scan: &Scanner, header: &Header) -> Self {
+        Self {
+            valid_len: scan.position(),
+            next_offset: header.offset + 1,
+            newest_ts: Some(header.timestamp_ms),
+        }
+    }
+}
+
 /// Walks a trusted (older) segment's headers without checking payloads.
 pub(crate) fn summarize_trusted(path: &Path, base: u64) -> Result<Summary> {
     let mut scan = Scanner::open(path).map_err(LogError::io(path))?;
-    let mut summary = Summary {
-        valid_len: 0,
-        next_offset: base,
-        newest_ts: None,
-    };
-    while let Step::Record {
-        offset,
-        timestamp_ms,
-        len,
-        ..
-    } = scan.next_header()?
-    {
-        scan.skip(len)?;
-        summary = Summary {
-            valid_len: scan.position(),
-            next_offset: offset + 1,
-            newest_ts: Some(timestamp_ms),
-        };
+    let mut summary = Summary::empty(base);
+    while let Some(header) = scan.next_header()? {
+        scan.skip(header.len)?;
+        summary = Summary::after(&scan, &header);
     }
     Ok(summary)
 }
@@ -193,26 +182,12 @@ pub(crate) fn summarize_trusted(path: &Path, base: u64) -> Result<Summary> {
 pub(crate) fn recover_tail(path: &Path, base: u64) -> Result<Summary> {
     let mut scan = Scanner::open(path).map_err(LogError::io(path))?;
     let file_len = scan.file_len;
-    let mut summary = Summary {
-        valid_len: 0,
-        next_offset: base,
-        newest_ts: None,
-    };
-    while let Step::Record {
-        offset,
-        timestamp_ms,
-        len,
-        crc,
-    } = scan.next_header()?
-    {
-        if offset != summary.next_offset || scan.payload(len, crc)?.is_none() {
+    let mut summary = Summary::empty(base);
+    while let Some(header) = scan.next_header()? {
+        if header.offset != summary.next_offset || scan.payload(header.len, header.crc)?.is_none() {
             break;
         }
-        summary = Summary {
-            valid_len: scan.position(),
-            next_offset: offset + 1,
-            newest_ts: Some(timestamp_ms),
-        };
+        summary = Summary::after(&scan, &header);
     }
     if summary.valid_len < file_len {
         tracing::warn!(

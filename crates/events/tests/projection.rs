@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use serde_json::json;
-use spool_events::aggregate::Limits;
+use spool_events::aggregate::{Aggregates, Limits};
 use spool_events::ingest::{
     Access, AccessUnavailable, IngestConfig, Ingestion, SenderUser, ServerEventWriter, VideoAccess,
 };
@@ -239,6 +239,25 @@ impl VideoCatalog for TableCatalog {
     }
 }
 
+/// Starts the stats projection over `table` and `log`, checkpointing in `dir`, folding into
+/// `handle`. Cancel the token and await the task to stop it.
+fn start_stats(
+    table: &Arc<Table>,
+    log: &Arc<SharedLog>,
+    dir: &std::path::Path,
+    handle: &ProjectionHandle<Aggregates>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let runner = ProjectionRunner::new(
+        StatsProjection::new(Box::new(TableCatalog(table.clone())), Limits::default()),
+        log.clone(),
+        dir,
+        handle.clone(),
+    );
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(runner.run(stop.clone()));
+    (stop, task)
+}
+
 #[tokio::test]
 async fn stats_forget_videos_that_no_longer_exist_and_hand_views_to_the_catalog() {
     let dir = tempfile::tempdir().unwrap();
@@ -250,14 +269,7 @@ async fn stats_forget_videos_that_no_longer_exist_and_hand_views_to_the_catalog(
         (deleted.to_owned(), Some(60.0)),
     ]);
     let handle = ProjectionHandle::default();
-    let runner = ProjectionRunner::new(
-        StatsProjection::new(Box::new(TableCatalog(table.clone())), Limits::default()),
-        log.clone(),
-        dir.path(),
-        handle.clone(),
-    );
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(runner.run(stop.clone()));
+    let (stop, task) = start_stats(&table, &log, dir.path(), &handle);
     let end = append(
         &log,
         &[
@@ -286,14 +298,7 @@ async fn stats_forget_videos_that_no_longer_exist_and_hand_views_to_the_catalog(
     table.videos.lock().unwrap().remove(deleted);
     stop.cancel();
     task.await.unwrap();
-    let runner = ProjectionRunner::new(
-        StatsProjection::new(Box::new(TableCatalog(table.clone())), Limits::default()),
-        log.clone(),
-        dir.path(),
-        handle.clone(),
-    );
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(runner.run(stop.clone()));
+    let (stop, task) = start_stats(&table, &log, dir.path(), &handle);
     let end = append(&log, &[event(4, EventType::Heartbeat, kept)]).await;
     wait_for_offset(&handle, end).await;
     {

@@ -13,7 +13,7 @@ use spool_jobs::{
     CancellationToken, Handler, JobError, JobRow, JobState, Runner, RunnerConfig, owner,
 };
 use spool_metadata::Store;
-use spool_metadata::testing::{ENGINES, Engine, TestDb};
+use spool_metadata::testing::on_each_engine;
 use spool_model::{VideoId, now_millis};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -136,20 +136,6 @@ fn start(
     }
 }
 
-async fn on_each_engine<F, Fut>(test: F)
-where
-    F: Fn(Engine, String, Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for engine in ENGINES {
-        eprintln!("engine: {engine:?}");
-        let (db, store) = TestDb::store(engine).await;
-        test(engine, db.url.clone(), store.clone()).await;
-        store.close().await;
-        drop(db);
-    }
-}
-
 /// Polls until `check` gives `Some`, or panics at the deadline.
 async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -217,7 +203,7 @@ fn decide_by_kind(kind: &str) -> Act {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outcomes_done_retry_dead() {
-    on_each_engine(|engine, _url, store| async move {
+    on_each_engine(|engine, store, _url| async move {
         let log = Log::default();
         let runner = start(&store, "solo", &log, decide_by_kind, fast_config());
         let video = VideoId::random();
@@ -283,7 +269,7 @@ async fn outcomes_done_retry_dead() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runners_colocate_every_stage_of_a_video() {
-    on_each_engine(|engine, url, store| async move {
+    on_each_engine(|engine, store, url| async move {
         // Two workers as two processes would be: each with its own pool.
         let other = Store::connect(&url, 4).await.unwrap();
         let log = Log::default();
@@ -346,7 +332,7 @@ async fn two_runners_colocate_every_stage_of_a_video() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_runners_jobs_pass_to_the_next_owner() {
-    on_each_engine(|engine, url, store| async move {
+    on_each_engine(|engine, store, url| async move {
         let other = Store::connect(&url, 4).await.unwrap();
         let log = Log::default();
         // Runner a hangs on `hang` jobs; b completes everything.
@@ -400,7 +386,7 @@ async fn a_dead_runners_jobs_pass_to_the_next_owner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_lets_the_job_finish_or_gives_its_lease_back() {
-    on_each_engine(|engine, _url, store| async move {
+    on_each_engine(|engine, store, _url| async move {
         let log = Log::default();
         // Within the grace period: the running job finishes and is recorded done.
         let runner = start(&store, "graceful", &log, decide_by_kind, fast_config());
@@ -444,7 +430,7 @@ async fn stop_lets_the_job_finish_or_gives_its_lease_back() {
 /// it takes (about 1/(N+1)); leaving moves only the leaver's ids.
 #[tokio::test]
 async fn movement_fraction_over_live_workers() {
-    on_each_engine(|engine, _url, store| async move {
+    on_each_engine(|engine, store, _url| async move {
         let now = now_millis();
         for i in 0..3 {
             store
@@ -502,7 +488,7 @@ async fn movement_fraction_over_live_workers() {
 /// through the runnable backlog.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_of_other_workers_jobs_does_not_starve_this_one() {
-    on_each_engine(|engine, _url, store| async move {
+    on_each_engine(|engine, store, _url| async move {
         // A live worker that never runs anything (its heartbeat is far in the future).
         store
             .heartbeat_worker("busy", now_millis() + 3_600_000)

@@ -11,6 +11,8 @@
 //! - `mp4` (private): just enough MP4 box reading for codec strings and segment timing.
 //! - [`cover`]: cover images: choosing a sharp representative frame, validating uploads,
 //!   resizing to the standard sizes.
+//! - `testing` (feature `testing`): test sources made with ffmpeg, for this and other crates'
+//!   tests.
 //!
 //! Architecture Invariant: no process is ever spawned outside `process.rs`, and ffmpeg/ffprobe
 //! never open anything but local files of whitelisted containers, or pipes fed by our own
@@ -24,6 +26,8 @@ mod mp4;
 pub mod probe;
 pub mod process;
 pub mod published;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transcode;
 
 pub use error::MediaError;

@@ -630,19 +630,24 @@ mod tests {
 
     /// ffmpeg reading an endless test source: only a timeout or a kill stops it.
     fn forever() -> Vec<OsString> {
-        args(&[
-            "-nostdin",
-            "-v",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=64x64:rate=10",
-            "-f",
-            "null",
-            "-",
-        ])
+        args(&crate::testing::FOREVER)
+    }
+
+    /// Asserts that `run` is still going a moment later (it holds its slot).
+    async fn assert_running(run: &mut (impl Future + Unpin)) {
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), run)
+                .await
+                .is_err()
+        );
+    }
+
+    /// A runner with `slots` process slots.
+    fn with_slots(slots: usize) -> ProcessRunner {
+        ProcessRunner::new(&MediaConfig {
+            max_processes: slots,
+            ..config()
+        })
     }
 
     #[tokio::test]
@@ -668,10 +673,7 @@ mod tests {
 
     #[tokio::test]
     async fn dropping_the_future_kills() {
-        let runner = ProcessRunner::new(&MediaConfig {
-            max_processes: 1,
-            ..config()
-        });
+        let runner = with_slots(1);
         let forever = forever();
         let run = runner.run(Tool::Ffmpeg, &forever, Duration::from_secs(600), None);
         // Give up on it after a moment: the future is dropped, the process must die and the
@@ -702,17 +704,10 @@ mod tests {
         let (forever, version) = (forever(), args(&["-version"]));
 
         // One slot: a second run waits while the first holds it, and runs once it is gone.
-        let runner = ProcessRunner::new(&MediaConfig {
-            max_processes: 1,
-            ..config()
-        });
+        let runner = with_slots(1);
         let mut first =
             Box::pin(runner.run(Tool::Ffmpeg, &forever, Duration::from_secs(600), None));
-        assert!(
-            tokio::time::timeout(Duration::from_millis(300), &mut first)
-                .await
-                .is_err()
-        );
+        assert_running(&mut first).await;
         assert_eq!(runner.spawned(), 1);
         let mut second =
             Box::pin(runner.run(Tool::Ffprobe, &version, Duration::from_secs(30), None));
@@ -731,17 +726,10 @@ mod tests {
         assert_eq!(runner.spawned(), 2);
 
         // Two slots: the second run goes beside the first.
-        let runner = ProcessRunner::new(&MediaConfig {
-            max_processes: 2,
-            ..config()
-        });
+        let runner = with_slots(2);
         let mut first =
             Box::pin(runner.run(Tool::Ffmpeg, &forever, Duration::from_secs(600), None));
-        assert!(
-            tokio::time::timeout(Duration::from_millis(300), &mut first)
-                .await
-                .is_err()
-        );
+        assert_running(&mut first).await;
         let out = tokio::time::timeout(
             Duration::from_secs(30),
             runner.run(Tool::Ffprobe, &version, Duration::from_secs(30), None),

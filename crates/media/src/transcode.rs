@@ -457,21 +457,9 @@ fn ffmpeg_args(
         hls_output(&mut args, &out_dir.join(AUDIO_DIR), config);
     }
     if plan.storyboard.is_some() {
-        args.extend(os_args(&[
-            "-map",
-            "[sb]",
-            "-fps_mode",
-            "passthrough",
-            "-q:v",
-            "5",
-            "-map_metadata",
-            "-1",
-            "-f",
-            "image2",
-            "-start_number",
-            "1",
-        ]));
-        args.push(template(&out_dir.join(STORYBOARD_DIR), "sb_%d.jpg"));
+        args.extend(os_args(&["-map", "[sb]", "-fps_mode", "passthrough"]));
+        let pattern = template(&out_dir.join(STORYBOARD_DIR), "sb_%d.jpg");
+        jpeg_sequence(&mut args, "5", pattern);
     }
     if let Some((count, _, _)) = plan.candidates {
         args.extend(os_args(&[
@@ -482,19 +470,26 @@ fn ffmpeg_args(
             "-frames:v",
         ]));
         args.push(count.to_string().into());
-        args.extend(os_args(&[
-            "-q:v",
-            "2",
-            "-map_metadata",
-            "-1",
-            "-f",
-            "image2",
-            "-start_number",
-            "1",
-        ]));
-        args.push(template(&out_dir.join(CANDIDATES_DIR), "c_%d.jpg"));
+        let pattern = template(&out_dir.join(CANDIDATES_DIR), "c_%d.jpg");
+        jpeg_sequence(&mut args, "2", pattern);
     }
     args
+}
+
+/// A JPEG sequence output numbered from 1 into `pattern`, at ffmpeg quality `quality` (`-q:v`,
+/// 2 is best), without the source's metadata.
+fn jpeg_sequence(args: &mut Vec<OsString>, quality: &str, pattern: OsString) {
+    args.extend(os_args(&[
+        "-q:v",
+        quality,
+        "-map_metadata",
+        "-1",
+        "-f",
+        "image2",
+        "-start_number",
+        "1",
+    ]));
+    args.push(pattern);
 }
 
 /// Reads what ffmpeg wrote, writes our playlists and the storyboard track.

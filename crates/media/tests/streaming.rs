@@ -6,22 +6,23 @@
 #![allow(clippy::disallowed_methods)] // runs this test binary as a helper process
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use spool_config::MediaConfig;
 use spool_media::MediaError;
 use spool_media::probe::{self, pipe_input_args};
-use spool_media::process::{ProcessRunner, Tool};
+use spool_media::process::{ProcessRunner, StreamingProcess, Tool};
+use spool_media::testing;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn args(list: &[&str]) -> Vec<OsString> {
     list.iter().map(OsString::from).collect()
 }
 
-/// An MPEG-TS clip (H.264 + AAC) made by ffmpeg from its test sources.
-async fn mpegts_clip(runner: &ProcessRunner, dir: &Path, seconds: u32) -> PathBuf {
+/// The bytes of an MPEG-TS clip (H.264 + AAC) made by ffmpeg from its test sources in `dir`.
+async fn mpegts_clip(runner: &ProcessRunner, dir: &Path, seconds: u32) -> Vec<u8> {
     let out = dir.join("clip.ts");
     let duration = seconds.to_string();
     let list = args(&[
@@ -52,7 +53,7 @@ async fn mpegts_clip(runner: &ProcessRunner, dir: &Path, seconds: u32) -> PathBu
         .run(Tool::Ffmpeg, &list, Duration::from_secs(60), None)
         .await
         .expect("make the test clip");
-    out
+    std::fs::read(&out).unwrap()
 }
 
 /// ffmpeg reading MPEG-TS on stdin and writing MPEG-TS on stdout, progress on stderr.
@@ -85,6 +86,24 @@ fn transcode_stdin_args() -> Vec<OsString> {
     list
 }
 
+/// A streaming ffmpeg running [`transcode_stdin_args`] with stall timeout `stall`.
+async fn transcoder(runner: &ProcessRunner, stall: Duration) -> StreamingProcess {
+    runner
+        .stream(Tool::Ffmpeg, &transcode_stdin_args(), stall)
+        .await
+        .unwrap()
+}
+
+/// Everything `process` writes on stdout, once it has exited successfully.
+async fn output(mut process: StreamingProcess) -> String {
+    let mut stdout = process.take_stdout().unwrap();
+    let mut text = String::new();
+    let (read, exit) = tokio::join!(stdout.read_to_string(&mut text), process.wait());
+    read.unwrap();
+    exit.unwrap();
+    text
+}
+
 /// True while `pid` is a live process (a zombie counts as dead).
 fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -109,17 +128,9 @@ async fn wait_dead(pid: u32, within: Duration, what: &str) {
 async fn a_clip_fed_through_stdin_comes_back_transcoded() {
     let dir = tempfile::tempdir().unwrap();
     let runner = ProcessRunner::new(&MediaConfig::default());
-    let clip = mpegts_clip(&runner, dir.path(), 3).await;
-    let input = std::fs::read(&clip).unwrap();
+    let input = mpegts_clip(&runner, dir.path(), 3).await;
 
-    let mut process = runner
-        .stream(
-            Tool::Ffmpeg,
-            &transcode_stdin_args(),
-            Duration::from_secs(10),
-        )
-        .await
-        .unwrap();
+    let mut process = transcoder(&runner, Duration::from_secs(10)).await;
     let mut stdin = process.take_stdin().unwrap();
     let mut stdout = process.take_stdout().unwrap();
     let feed = async move {
@@ -162,8 +173,7 @@ async fn a_clip_fed_through_stdin_comes_back_transcoded() {
 async fn a_stalled_feeder_gets_its_process_killed_by_the_watchdog() {
     let dir = tempfile::tempdir().unwrap();
     let runner = ProcessRunner::new(&MediaConfig::default());
-    let clip = mpegts_clip(&runner, dir.path(), 10).await;
-    let input = std::fs::read(&clip).unwrap();
+    let input = mpegts_clip(&runner, dir.path(), 10).await;
     let stall = Duration::from_secs(2);
     // Probe the stream quickly, as a live ingest would: half a clip is less than ffmpeg's
     // default probe size.
@@ -231,14 +241,7 @@ async fn a_dropped_streaming_process_dies_and_gives_its_slot_back() {
         max_streaming_processes: 1,
         ..MediaConfig::default()
     });
-    let process = runner
-        .stream(
-            Tool::Ffmpeg,
-            &transcode_stdin_args(),
-            Duration::from_secs(600),
-        )
-        .await
-        .unwrap();
+    let process = transcoder(&runner, Duration::from_secs(600)).await;
     let pid = process.id().unwrap();
     assert!(alive(pid));
     // The one slot is taken: a second stream waits.
@@ -252,15 +255,11 @@ async fn a_dropped_streaming_process_dies_and_gives_its_slot_back() {
     );
     drop(process);
     wait_dead(pid, Duration::from_secs(5), "dropped process").await;
-    let mut second = tokio::time::timeout(Duration::from_secs(10), second)
+    let second = tokio::time::timeout(Duration::from_secs(10), second)
         .await
         .expect("the slot came back")
         .unwrap();
-    let mut stdout = second.take_stdout().unwrap();
-    let mut text = String::new();
-    let (read, exit) = tokio::join!(stdout.read_to_string(&mut text), second.wait());
-    read.unwrap();
-    exit.unwrap();
+    let text = output(second).await;
     assert!(text.starts_with("ffmpeg version"), "{text}");
 }
 
@@ -270,19 +269,7 @@ async fn streaming_never_queues_behind_vod_encodes() {
         max_processes: 1,
         ..MediaConfig::default()
     });
-    let forever = args(&[
-        "-nostdin",
-        "-v",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x64:rate=10",
-        "-f",
-        "null",
-        "-",
-    ]);
+    let forever = args(&testing::FOREVER);
     // The only VOD slot is busy for as long as this test runs.
     let mut vod = Box::pin(runner.run(Tool::Ffmpeg, &forever, Duration::from_secs(600), None));
     assert!(
@@ -290,19 +277,14 @@ async fn streaming_never_queues_behind_vod_encodes() {
             .await
             .is_err()
     );
-    let mut stream = tokio::time::timeout(
+    let stream = tokio::time::timeout(
         Duration::from_secs(5),
         runner.stream(Tool::Ffmpeg, &args(&["-version"]), Duration::from_secs(10)),
     )
     .await
     .expect("a streaming process does not wait for a VOD slot")
     .unwrap();
-    let mut stdout = stream.take_stdout().unwrap();
-    let mut text = String::new();
-    let (read, exit) = tokio::join!(stdout.read_to_string(&mut text), stream.wait());
-    read.unwrap();
-    exit.unwrap();
-    assert!(text.starts_with("ffmpeg version"));
+    assert!(output(stream).await.starts_with("ffmpeg version"));
     assert_eq!(runner.spawned(), 2);
 }
 
@@ -317,28 +299,9 @@ async fn helper_parent_of_children() {
         return;
     }
     let runner = ProcessRunner::new(&MediaConfig::default());
-    let forever = args(&[
-        "-nostdin",
-        "-v",
-        "error",
-        "-re",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc=size=64x64:rate=10",
-        "-f",
-        "null",
-        "-",
-    ]);
+    let forever = args(&testing::FOREVER);
     let vod = runner.run(Tool::Ffmpeg, &forever, Duration::from_secs(600), None);
-    let stream = runner
-        .stream(
-            Tool::Ffmpeg,
-            &transcode_stdin_args(),
-            Duration::from_secs(600),
-        )
-        .await
-        .unwrap();
+    let stream = transcoder(&runner, Duration::from_secs(600)).await;
     println!("STREAM {}", stream.id().unwrap());
     let print_vod_pid = async {
         // The VOD child is the one ffmpeg that is not the streaming one.
@@ -362,14 +325,7 @@ async fn helper_parent_of_children() {
 /// Pids whose parent is `parent`.
 fn children_of(parent: u32) -> Vec<u32> {
     let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in testing::pids() {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };

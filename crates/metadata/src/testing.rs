@@ -4,8 +4,9 @@
 //! A MariaDB that is down makes the test fail; it is never skipped.
 
 use rand::Rng;
+use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
 
-use crate::Store;
+use crate::{NewUpload, Store};
 
 /// Which engine a test runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +69,71 @@ impl TestDb {
             .expect("connect to test database");
         (db, store)
     }
+}
+
+/// Runs `test` once per engine, each with a fresh migrated store and its database URL; the
+/// store is closed (and the database dropped) before the next engine starts.
+pub async fn on_each_engine<F, Fut>(test: F)
+where
+    F: Fn(Engine, Store, String) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for engine in ENGINES {
+        eprintln!("engine: {engine:?}");
+        let (db, store) = TestDb::store(engine).await;
+        test(engine, store.clone(), db.url.clone()).await;
+        store.close().await;
+        drop(db);
+    }
+}
+
+/// An upload of `owner` as a client would create it: fresh ids, declared `length`, no
+/// metadata, no announced hash, expiring in a minute.
+pub fn new_upload(
+    owner: UserId,
+    title: &str,
+    visibility: Visibility,
+    length: Option<i64>,
+) -> NewUpload {
+    NewUpload {
+        id: UploadId::random(),
+        video_id: VideoId::random(),
+        owner_id: owner,
+        title: title.into(),
+        visibility,
+        length,
+        metadata: String::new(),
+        announced_blake3: None,
+        hash_state: vec![],
+        expires_at: now_millis() + 60_000,
+    }
+}
+
+/// A video whose upload of `content` completed, made through the store (no file behind it):
+/// `uploaded`, its blob referenced under the local store's key (`blobs/<hh>/<blake3>`), the
+/// owner's quota charged. Returns the upload, whose `video_id` is the video.
+pub async fn uploaded(
+    store: &Store,
+    owner: UserId,
+    title: &str,
+    visibility: Visibility,
+    content: &[u8],
+) -> NewUpload {
+    let hash = ContentHash::from(blake3::hash(content));
+    let upload = new_upload(owner, title, visibility, Some(content.len() as i64));
+    store
+        .create_upload(&upload, 0)
+        .await
+        .expect("create the upload");
+    let key = format!("blobs/{}/{}", &hash.to_hex()[..2], hash.to_hex());
+    assert!(
+        store
+            .complete_upload(&upload.id, &hash, content.len() as i64, &key)
+            .await
+            .expect("complete the upload"),
+        "the upload completes"
+    );
+    upload
 }
 
 async fn run_admin(server: &str, sql: &str) {

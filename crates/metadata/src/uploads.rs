@@ -324,72 +324,65 @@ impl Store {
         size: i64,
         storage_key: &str,
     ) -> Result<bool> {
-        with_retry(|| self.try_complete(id, hash, size, storage_key)).await
-    }
-
-    async fn try_complete(
-        &self,
-        id: &UploadId,
-        hash: &ContentHash,
-        size: i64,
-        storage_key: &str,
-    ) -> Result<bool> {
-        let now = now_millis();
-        let mut tx = self.begin_write().await?;
-        let Some(upload) = active_upload(&mut tx, id).await? else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        // One upsert statement: an UPDATE-then-INSERT takes a gap lock on MySQL and two
-        // completions of new content deadlock on it.
-        let upsert = match self.backend() {
-            Backend::Sqlite => {
-                "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
-                 VALUES (?, ?, ?, 1, ?) ON CONFLICT(hash) DO UPDATE SET refcount = refcount + 1"
-            }
-            Backend::MySql => {
-                "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
-                 VALUES (?, ?, ?, 1, ?) ON DUPLICATE KEY UPDATE refcount = refcount + 1"
-            }
-        };
-        sqlx::query(upsert)
-            .bind(hash.to_hex())
-            .bind(storage_key)
+        with_retry(|| async {
+            let now = now_millis();
+            let mut tx = self.begin_write().await?;
+            let Some(upload) = active_upload(&mut tx, id).await? else {
+                tx.rollback().await?;
+                return Ok(false);
+            };
+            // One upsert statement: an UPDATE-then-INSERT takes a gap lock on MySQL and two
+            // completions of new content deadlock on it.
+            let upsert = match self.backend() {
+                Backend::Sqlite => {
+                    "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
+                     VALUES (?, ?, ?, 1, ?) ON CONFLICT(hash) DO UPDATE SET refcount = refcount + 1"
+                }
+                Backend::MySql => {
+                    "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
+                     VALUES (?, ?, ?, 1, ?) ON DUPLICATE KEY UPDATE refcount = refcount + 1"
+                }
+            };
+            sqlx::query(upsert)
+                .bind(hash.to_hex())
+                .bind(storage_key)
+                .bind(size)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE uploads SET state = 'complete', upload_offset = ?, length = ?, \
+                 reserved_bytes = ?, final_blake3 = ?, proof_nonce = NULL, proof_ranges = NULL, \
+                 updated_at = ? WHERE id = ?",
+            )
             .bind(size)
+            .bind(size)
+            .bind(size)
+            .bind(hash.to_hex())
             .bind(now)
+            .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "UPDATE uploads SET state = 'complete', upload_offset = ?, length = ?, \
-             reserved_bytes = ?, final_blake3 = ?, proof_nonce = NULL, proof_ranges = NULL, \
-             updated_at = ? WHERE id = ?",
-        )
-        .bind(size)
-        .bind(size)
-        .bind(size)
-        .bind(hash.to_hex())
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if upload.reserved_bytes != size {
-            // Deferred-length uploads are charged what actually arrived.
-            release(&mut tx, upload.owner_id, upload.reserved_bytes - size).await?;
-        }
-        sqlx::query(
-            "UPDATE videos SET status = ?, blake3 = ?, size_bytes = ?, updated_at = ? WHERE id = ?",
-        )
-        .bind(VideoStatus::Uploaded.as_str())
-        .bind(hash.to_hex())
-        .bind(size)
-        .bind(now)
-        .bind(upload.video_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        crate::jobs::insert_job(&mut *tx, PROCESS_JOB, &upload.video_id, now).await?;
-        tx.commit().await?;
-        self.notify_job_queued();
-        Ok(true)
+            if upload.reserved_bytes != size {
+                // Deferred-length uploads are charged what actually arrived.
+                release(&mut tx, upload.owner_id, upload.reserved_bytes - size).await?;
+            }
+            sqlx::query(
+                "UPDATE videos SET status = ?, blake3 = ?, size_bytes = ?, updated_at = ? WHERE id = ?",
+            )
+            .bind(VideoStatus::Uploaded.as_str())
+            .bind(hash.to_hex())
+            .bind(size)
+            .bind(now)
+            .bind(upload.video_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            crate::jobs::insert_job(&mut *tx, PROCESS_JOB, &upload.video_id, now).await?;
+            tx.commit().await?;
+            self.notify_job_queued();
+            Ok(true)
+        })
+        .await
     }
 
     /// Ends an active upload as expired or terminated: its video goes, its reservation is

@@ -1,6 +1,6 @@
 //! The metadata store on both engines: users and tokens, upload life cycle, quota, dedup.
 
-use spool_metadata::testing::{ENGINES, Engine, TestDb};
+use spool_metadata::testing::on_each_engine;
 use spool_metadata::{MetadataError, NewUpload, Store, UploadState};
 use spool_model::{ContentHash, UploadId, VideoId, VideoStatus, Visibility, now_millis};
 
@@ -19,22 +19,14 @@ fn new_upload(owner: i64, length: Option<i64>, hash: Option<ContentHash>) -> New
     }
 }
 
-async fn on_each_engine<F, Fut>(test: F)
-where
-    F: Fn(Engine, Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for engine in ENGINES {
-        eprintln!("engine: {engine:?}");
-        let (_db, store) = TestDb::store(engine).await;
-        test(engine, store.clone()).await;
-        store.close().await;
-    }
+/// Ends upload `id` as `state`: true if it was active.
+async fn end(store: &Store, id: &UploadId, state: UploadState) -> bool {
+    store.end_upload(id, state).await.unwrap()
 }
 
 #[tokio::test]
 async fn users_and_tokens() {
-    on_each_engine(|engine, store| async move {
+    on_each_engine(|engine, store, _url| async move {
         let alice = store.create_user("alice", false).await.unwrap();
         assert!(!alice.is_admin, "{engine:?}");
         assert!(matches!(
@@ -58,7 +50,7 @@ async fn users_and_tokens() {
 
 #[tokio::test]
 async fn upload_life_cycle_with_quota_dedup_and_jobs() {
-    on_each_engine(|engine, store| async move {
+    on_each_engine(|engine, store, _url| async move {
         let user = store.create_user("u", false).await.unwrap();
         let hash = ContentHash::from(blake3::hash(b"video bytes"));
 
@@ -147,18 +139,8 @@ async fn upload_life_cycle_with_quota_dedup_and_jobs() {
             store.user_by_id(user.id).await.unwrap().unwrap().used_bytes,
             100
         );
-        assert!(
-            store
-                .end_upload(&third.id, UploadState::Terminated)
-                .await
-                .unwrap()
-        );
-        assert!(
-            !store
-                .end_upload(&third.id, UploadState::Terminated)
-                .await
-                .unwrap()
-        );
+        assert!(end(&store, &third.id, UploadState::Terminated).await);
+        assert!(!end(&store, &third.id, UploadState::Terminated).await);
         assert_eq!(
             store.user_by_id(user.id).await.unwrap().unwrap().used_bytes,
             60
@@ -174,7 +156,7 @@ async fn upload_life_cycle_with_quota_dedup_and_jobs() {
 
 #[tokio::test]
 async fn deferred_length_expiry_and_proof_challenges() {
-    on_each_engine(|_engine, store| async move {
+    on_each_engine(|_engine, store, _url| async move {
         let user = store.create_user("d", false).await.unwrap();
         let mut deferred = new_upload(user.id, None, None);
         deferred.expires_at = now_millis() - 1;
@@ -216,12 +198,7 @@ async fn deferred_length_expiry_and_proof_challenges() {
             expired.iter().map(|u| &u.id).collect::<Vec<_>>(),
             vec![&deferred.id]
         );
-        assert!(
-            store
-                .end_upload(&deferred.id, UploadState::Expired)
-                .await
-                .unwrap()
-        );
+        assert!(end(&store, &deferred.id, UploadState::Expired).await);
         assert!(
             store
                 .expired_uploads(now_millis(), 10)
@@ -240,7 +217,7 @@ async fn deferred_length_expiry_and_proof_challenges() {
 #[tokio::test]
 async fn jobs_leases_and_workers() {
     use spool_metadata::JobState;
-    on_each_engine(|engine, store| async move {
+    on_each_engine(|engine, store, _url| async move {
         let video = VideoId::random();
         let now = now_millis();
 

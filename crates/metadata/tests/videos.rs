@@ -1,22 +1,9 @@
 //! Video rows on both engines: keyset listing, owner edits and their limits, deletion (jobs,
 //! uploads, quota, blob references) and batched view counts.
 
-use spool_metadata::testing::{ENGINES, Engine, TestDb};
-use spool_metadata::{MetadataError, NewUpload, PROCESS_JOB, Store, VideoRow, VideoUpdate};
+use spool_metadata::testing::{self, on_each_engine};
+use spool_metadata::{MetadataError, PROCESS_JOB, Store, VideoRow, VideoUpdate};
 use spool_model::{ContentHash, UploadId, UserId, VideoId, VideoStatus, Visibility, now_millis};
-
-async fn on_each_engine<F, Fut>(test: F)
-where
-    F: Fn(Engine, Store, String) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for engine in ENGINES {
-        eprintln!("engine: {engine:?}");
-        let (db, store) = TestDb::store(engine).await;
-        test(engine, store.clone(), db.url.clone()).await;
-        store.close().await;
-    }
-}
 
 /// A video whose upload completed with `content`: `uploaded`, blob referenced, quota charged.
 async fn uploaded(
@@ -25,27 +12,7 @@ async fn uploaded(
     visibility: Visibility,
     content: &[u8],
 ) -> (VideoId, UploadId) {
-    let hash = ContentHash::from(blake3::hash(content));
-    let upload = NewUpload {
-        id: UploadId::random(),
-        video_id: VideoId::random(),
-        owner_id: owner,
-        title: "Clip".into(),
-        visibility,
-        length: Some(content.len() as i64),
-        metadata: String::new(),
-        announced_blake3: None,
-        hash_state: vec![],
-        expires_at: now_millis() + 60_000,
-    };
-    store.create_upload(&upload, 0).await.unwrap();
-    let key = format!("blobs/{}/{}", &hash.to_hex()[..2], hash.to_hex());
-    assert!(
-        store
-            .complete_upload(&upload.id, &hash, content.len() as i64, &key)
-            .await
-            .unwrap()
-    );
+    let upload = testing::uploaded(store, owner, "Clip", visibility, content).await;
     (upload.video_id, upload.id)
 }
 
@@ -307,18 +274,7 @@ async fn deletion_removes_rows_returns_quota_and_frees_the_blob_with_its_last_re
         assert!(store.delete_video(&again).await.unwrap().is_some());
 
         // An unfinished upload's video gives back the reservation; no blob is involved.
-        let upload = NewUpload {
-            id: UploadId::random(),
-            video_id: VideoId::random(),
-            owner_id: ann.id,
-            title: "half".into(),
-            visibility: Visibility::Private,
-            length: Some(500),
-            metadata: String::new(),
-            announced_blake3: None,
-            hash_state: vec![],
-            expires_at: now_millis() + 60_000,
-        };
+        let upload = testing::new_upload(ann.id, "half", Visibility::Private, Some(500));
         store.create_upload(&upload, 0).await.unwrap();
         assert_eq!(
             store.user_by_id(ann.id).await.unwrap().unwrap().used_bytes,

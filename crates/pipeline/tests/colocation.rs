@@ -1,15 +1,15 @@
 //! Co-location: with two workers running, every stage of a video runs on the one worker that
 //! owns it (rendezvous placement), so each source is fetched to local disk exactly once; and a
 //! retried transcode after publication does nothing. Real ffmpeg, SQLite and MariaDB.
-#![allow(clippy::disallowed_methods)] // generates the test source with the real ffmpeg
+
+mod support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use spool_config::Config;
 use spool_jobs::{CancellationToken, Handler, Runner, RunnerConfig};
+use spool_media::testing;
 use spool_metadata::testing::{ENGINES, Engine, TestDb};
 use spool_model::{VideoId, VideoStatus};
 use spool_pipeline::{PROCESS_JOB, Pipeline, TRANSCODE_JOB};
@@ -20,68 +20,30 @@ const VIDEOS: usize = 12;
 
 /// A short clip; `tag` goes into its metadata so every clip is distinct content (the same
 /// content would share its media instead of being transcoded again).
-fn make_source(path: &std::path::Path, tag: usize) -> Vec<u8> {
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x180:rate=15:duration=2",
-        ])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-metadata", &format!("comment=clip {tag}")])
-        .arg(path)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+async fn make_source(path: &std::path::Path, tag: usize) -> Vec<u8> {
+    let input = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x180:rate=15:duration=2",
+    ];
+    let comment = format!("comment=clip {tag}");
+    let metadata = ["-metadata", &comment];
+    testing::make(&[&input[..], &testing::H264, &metadata].concat(), path).await;
     std::fs::read(path).unwrap()
 }
 
 async fn colocated(engine: Engine) {
     let (_db, store) = TestDb::store(engine).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.data_dir = dir.path().join("data");
-    config.media.segment_s = 1;
-    let config = Arc::new(config);
+    let config = support::config(dir.path(), |_| {});
     let blobs = LocalStore::open(&config.server.data_dir).unwrap();
     let uploads = UploadService::new(store.clone(), blobs.clone(), config.upload.clone());
     let user = store.create_user("owner", false).await.unwrap();
     let mut videos = Vec::new();
     for n in 0..VIDEOS {
-        let content = make_source(&dir.path().join("source.mp4"), n);
-        let up = uploads
-            .create(&user, Some(content.len() as u64), "")
-            .await
-            .unwrap();
-        let chunk: Result<Bytes, std::io::Error> = Ok(Bytes::copy_from_slice(&content));
-        let info = uploads
-            .append(
-                &user,
-                &up.upload.id,
-                0,
-                None,
-                None,
-                futures_util::stream::iter(vec![chunk]),
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
-        videos.push(info.video_id);
+        let content = make_source(&dir.path().join("source.mp4"), n).await;
+        videos.push(support::upload_as(&uploads, &user, &content).await);
     }
 
     let runner_config = RunnerConfig {

@@ -4,17 +4,16 @@
 //! once the ladder is complete; what a killed earlier attempt left (a generation no row points
 //! to, a pass inside the published one, an old cover set) is removed; and progress moves
 //! during the quick pass, not only after it. Real ffmpeg, SQLite and MariaDB.
-#![allow(clippy::disallowed_methods)] // generates the test source with the real ffmpeg
+
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
 use spool_config::Config;
 use spool_jobs::{CancellationToken, Runner, RunnerConfig};
-use spool_media::Published;
+use spool_media::{Published, testing};
 use spool_metadata::Store;
 use spool_metadata::testing::{ENGINES, Engine, TestDb};
 use spool_model::{VideoId, VideoStatus};
@@ -23,30 +22,11 @@ use spool_storage::{Generation, LocalStore, MediaLayout};
 use spool_upload::UploadService;
 
 /// A 854x480 clip with audio: ladder 480p (main pass), 360p and 240p (quick pass).
-fn make_source(path: &Path, seconds: u32) -> Vec<u8> {
-    let out = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size=854x480:rate=25:duration={seconds}"))
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!("sine=frequency=330:duration={seconds}"))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-        ])
-        .arg(path)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+async fn make_source(path: &Path, seconds: u32) -> Vec<u8> {
+    let video = format!("testsrc2=size=854x480:rate=25:duration={seconds}");
+    let audio = format!("sine=frequency=330:duration={seconds}");
+    let inputs = ["-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio];
+    testing::make(&[&inputs[..], &testing::H264, &testing::AAC].concat(), path).await;
     std::fs::read(path).unwrap()
 }
 
@@ -54,29 +34,7 @@ fn make_source(path: &Path, seconds: u32) -> Vec<u8> {
 async fn upload(store: &Store, config: &Config, blobs: &LocalStore, content: &[u8]) -> VideoId {
     let uploads = UploadService::new(store.clone(), blobs.clone(), config.upload.clone());
     let user = store.create_user("owner", false).await.unwrap();
-    let up = uploads
-        .create(&user, Some(content.len() as u64), "")
-        .await
-        .unwrap();
-    let chunk: Result<Bytes, std::io::Error> = Ok(Bytes::copy_from_slice(content));
-    uploads
-        .append(
-            &user,
-            &up.upload.id,
-            0,
-            None,
-            None,
-            futures_util::stream::iter(vec![chunk]),
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap()
-        .video_id
-}
-
-/// Every entry under `dir`, relative, directories with a trailing `/`.
-fn tree(dir: &Path) -> BTreeSet<String> {
-    spool_storage::list_tree(dir)
+    support::upload_as(&uploads, &user, content).await
 }
 
 /// Checks one rendition directory: a complete playlist whose every segment exists.
@@ -141,14 +99,10 @@ fn check_published(layout: &MediaLayout, video: &VideoId, published: &Published)
 async fn publish_in_order(engine: Engine) {
     let (_db, store) = TestDb::store(engine).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::default();
-    config.server.data_dir = dir.path().join("data");
-    config.media.segment_s = 1;
-    config.media.preset = "medium".into();
-    let config = Arc::new(config);
+    let config = support::config(dir.path(), |c| c.media.preset = "medium".into());
     let blobs = LocalStore::open(&config.server.data_dir).unwrap();
     let layout = MediaLayout::new(&config.server.data_dir);
-    let content = make_source(&dir.path().join("source.mp4"), 20);
+    let content = make_source(&dir.path().join("source.mp4"), 20).await;
     let video = upload(&store, &config, &blobs, &content).await;
 
     // What a killed earlier attempt could have left: a generation no row points to (with an
@@ -228,27 +182,7 @@ async fn publish_in_order(engine: Engine) {
     let row = store.video(&video).await.unwrap().unwrap();
     let cover = row.cover_gen.clone().expect("an automatic cover");
     assert_ne!(cover, stale_cover.as_str());
-    let left = tree(&layout.video_dir(&video));
-    let top: BTreeSet<&str> = left
-        .iter()
-        .filter(|p| p.matches('/').count() == 1 && p.ends_with('/'))
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        top,
-        BTreeSet::from([format!("{}/", published.generation).as_str(), "covers/"]),
-        "{left:#?}"
-    );
-    let covers: Vec<&String> = left
-        .iter()
-        .filter(|p| p.starts_with("covers/") && p.ends_with('/') && p.matches('/').count() == 2)
-        .collect();
-    assert_eq!(covers, [&format!("covers/{cover}/")], "{left:#?}");
-    let leftovers: Vec<&String> = left
-        .iter()
-        .filter(|p| p.contains(".pass-") || p.ends_with(".tmp") || p.ends_with("ffmpeg.m3u8"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    testing::assert_only_published(&layout.video_dir(&video), &published.generation, &cover);
 }
 
 #[tokio::test(flavor = "multi_thread")]

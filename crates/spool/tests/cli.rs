@@ -21,6 +21,27 @@ async fn metric_with(server: &Server, name: &str, label: &str) -> f64 {
         .sum()
 }
 
+/// Uploads completed `how` (`instant`, `proof`, ...).
+async fn completed(server: &Server, how: &str) -> f64 {
+    metric_with(
+        server,
+        "spool_uploads_completed_total",
+        &format!("how=\"{how}\""),
+    )
+    .await
+}
+
+/// One more upload completed `how` than `before`, and no byte sent for it: the server still
+/// received `bytes` in all.
+async fn assert_completed_without_bytes(server: &Server, how: &str, before: f64, bytes: f64) {
+    assert_eq!(
+        server.metric("spool_upload_bytes_total").await,
+        bytes,
+        "an upload completed by {how} must not send the bytes again"
+    );
+    assert_eq!(completed(server, how).await, before + 1.0, "{how}");
+}
+
 #[tokio::test]
 async fn upload_then_instant_upload_then_proof_of_possession() {
     let server = Server::start().await;
@@ -40,38 +61,21 @@ async fn upload_then_instant_upload_then_proof_of_possession() {
     assert_eq!(bytes, len as f64, "the first upload sends every byte once");
 
     // The same file again, same user: complete at creation, no byte sent.
-    let instant_before =
-        metric_with(&server, "spool_uploads_completed_total", "how=\"instant\"").await;
+    let instant_before = completed(&server, "instant").await;
     let second = upload_ok(upload_command(&server, &alice, &file, &state), &server);
     assert_ne!(second, first, "a second upload makes a second video");
     support::assert_uploaded(&server, &alice, &second, &blake3, len as u64).await;
-    assert_eq!(
-        server.metric("spool_upload_bytes_total").await,
-        bytes,
-        "an instant upload must not send the bytes again"
-    );
-    assert_eq!(
-        metric_with(&server, "spool_uploads_completed_total", "how=\"instant\"").await,
-        instant_before + 1.0
-    );
+    assert_completed_without_bytes(&server, "instant", instant_before, bytes).await;
 
     // Another user with the same content: proof of possession, no byte sent.
-    let proof_before = metric_with(&server, "spool_uploads_completed_total", "how=\"proof\"").await;
+    let proof_before = completed(&server, "proof").await;
     let third = upload_ok(
         upload_command(&server, &bob, &file, &server.dir().join("state-bob")),
         &server,
     );
     support::assert_uploaded(&server, &bob, &third, &blake3, len as u64).await;
     assert_eq!(server.video(&bob, &third).await["owner"], "bob");
-    assert_eq!(
-        server.metric("spool_upload_bytes_total").await,
-        bytes,
-        "a proven upload must not send the bytes again"
-    );
-    assert_eq!(
-        metric_with(&server, "spool_uploads_completed_total", "how=\"proof\"").await,
-        proof_before + 1.0
-    );
+    assert_completed_without_bytes(&server, "proof", proof_before, bytes).await;
 }
 
 /// Starts `spool upload` on a 64 MiB file in 1 MiB chunks and SIGKILLs the client once the

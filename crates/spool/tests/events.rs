@@ -227,18 +227,7 @@ async fn stats(server: &Server, token: &str, video: &str) -> Value {
 
 /// Every event in the log, through `spool events tail --from 0 --count N`.
 async fn tail_all(server: &Server, token: &str) -> Vec<TrackedEvent> {
-    // Where the log ends: a tail from the end, not waiting, answers it as `next`.
-    let end = support::client()
-        .get(server.url("/api/v1/events/tail?wait_ms=0&limit=1"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["next"]
-        .as_u64()
-        .unwrap();
+    let end = log_end(server, token).await;
     let out = tokio::process::Command::new(BIN)
         .args(["events", "tail", "--from", "0", "--count", &end.to_string()])
         .args(["--server", &server.base, "--token", token])
@@ -317,17 +306,10 @@ async fn post_events(server: &Server, token: Option<&str>, events: Vec<Value>) -
 
 /// The log's end: a tail from the end that does not wait answers it as `next`.
 async fn log_end(server: &Server, admin: &str) -> u64 {
-    support::client()
-        .get(server.url("/api/v1/events/tail?wait_ms=0&limit=1"))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["next"]
-        .as_u64()
-        .unwrap()
+    let tail = server
+        .get_json(admin, "/api/v1/events/tail?wait_ms=0&limit=1")
+        .await;
+    tail["next"].as_u64().unwrap()
 }
 
 /// The stats once the aggregator has folded everything below `offset`.
@@ -353,6 +335,15 @@ async fn metric_with(server: &Server, name_and_labels: &str) -> f64 {
         .lines()
         .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// `spool_events_dropped_total` for `reason`.
+async fn dropped(server: &Server, reason: &str) -> f64 {
+    metric_with(
+        server,
+        &format!("spool_events_dropped_total{{reason=\"{reason}\"}}"),
+    )
+    .await
 }
 
 /// Issue 12: events about a private video from someone who may not see it are dropped (never
@@ -388,14 +379,7 @@ async fn events_for_hidden_or_unknown_videos_are_dropped() {
     )
     .await;
     assert_eq!(log_end(&server, &admin).await, before, "nothing was logged");
-    assert_eq!(
-        metric_with(
-            &server,
-            "spool_events_dropped_total{reason=\"hidden_video\"}"
-        )
-        .await,
-        63.0
-    );
+    assert_eq!(dropped(&server, "hidden_video").await, 63.0);
     // The owner's own viewing counts: the same pipeline works for those who may see it.
     post_events(
         &server,
@@ -409,15 +393,7 @@ async fn events_for_hidden_or_unknown_videos_are_dropped() {
     assert_eq!(stats["views"], 1, "only alice's view: {stats}");
     assert_eq!(stats["unique_viewers"], 1, "{stats}");
     assert_eq!(stats["watch_time_s"], 30.0, "{stats}");
-    let history = support::client()
-        .get(server.url("/api/v1/me/history"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let history = server.get_json(&bob, "/api/v1/me/history").await;
     assert_eq!(history["history"], json!([]), "{history}");
 
     // 100k events for ids that do not exist: none logged, none aggregated.
@@ -442,14 +418,7 @@ async fn events_for_hidden_or_unknown_videos_are_dropped() {
         post_events(&server, None, events).await;
     }
     assert_eq!(log_end(&server, &admin).await, before, "nothing was logged");
-    assert_eq!(
-        metric_with(
-            &server,
-            "spool_events_dropped_total{reason=\"unknown_video\"}"
-        )
-        .await,
-        100_000.0
-    );
+    assert_eq!(dropped(&server, "unknown_video").await, 100_000.0);
     let status = server.terminate(Duration::from_secs(30));
     assert!(status.success(), "{status}");
     let checkpoint = std::fs::metadata(server.data.join("events/aggregates.json")).unwrap();
@@ -565,17 +534,8 @@ async fn queued_qoe_events_survive_a_graceful_shutdown() {
     assert!(status.success(), "{status}");
     server.restart().await;
     let end = log_end(&server, &admin).await;
-    let out = support::client()
-        .get(server.url(&format!(
-            "/api/v1/events/tail?from={before}&limit=1000&wait_ms=0"
-        )))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let tail = format!("/api/v1/events/tail?from={before}&limit=1000&wait_ms=0");
+    let out = server.get_json(&admin, &tail).await;
     let qoe = out["events"]
         .as_array()
         .unwrap()

@@ -90,14 +90,12 @@ async fn run(client: Client, interrupt: bool, seed: u64) {
             .arg(INTERRUPT_AFTER.to_string());
     }
     let out = cmd.output().expect("run the interop client");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{client:?} (interrupt: {interrupt}) failed with {}\nstdout: {stdout}\nstderr: {stderr}\n{}",
-        out.status,
-        server.log_tail()
+    support::assert_succeeded(
+        &out,
+        &format!("{client:?} (interrupt: {interrupt})"),
+        &server,
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().last().unwrap_or_default();
     let result: serde_json::Value = serde_json::from_str(line)
         .unwrap_or_else(|e| panic!("{client:?} printed no JSON line ({e}): {stdout}"));

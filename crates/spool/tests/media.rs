@@ -12,36 +12,18 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use spool_media::testing;
 use spool_metadata::testing::{Engine, TestDb};
 use support::{Server, client, header, upload_command, upload_ok};
 
 /// Generates a test source with ffmpeg (testsrc2 + sine).
-fn make_source(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
+async fn make_source(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
     let path = dir.join(name);
-    let out = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i"])
-        .arg(format!("testsrc2=size={size}:rate=30:duration={seconds}"))
-        .args(["-f", "lavfi", "-i"])
-        .arg(format!(
-            "sine=frequency=440:sample_rate=48000:duration={seconds}"
-        ))
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-c:a", "aac", "-shortest"])
-        .arg(&path)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let video = format!("testsrc2=size={size}:rate=30:duration={seconds}");
+    let audio = format!("sine=frequency=440:sample_rate=48000:duration={seconds}");
+    let inputs = ["-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio];
+    let encode = [&testing::H264[..], &testing::AAC, &["-shortest"]].concat();
+    testing::make(&[&inputs[..], &encode].concat(), &path).await;
     path
 }
 
@@ -146,7 +128,7 @@ async fn upload_and_process(engine: Engine) {
     let server = Server::start_with(db.as_ref().map(|d| d.url.as_str()), &[]).await;
     let token = server.user_add("alice");
     // 854x480: the quick pass publishes 360p and 240p, the second pass adds 480p.
-    let source = make_source(server.dir(), "clip.mp4", "854x480", 9);
+    let source = make_source(server.dir(), "clip.mp4", "854x480", 9).await;
     let id = upload_ok(
         upload_command(&server, &token, &source, &server.dir().join("state")),
         &server,
@@ -338,7 +320,7 @@ async fn hostile_files_private_media_covers_and_a_separate_worker() {
             b"just some text, not a video at all\n".repeat(40),
         ),
         ("truncated.mp4", {
-            let full = std::fs::read(make_source(&dir, "full.mp4", "320x240", 3)).unwrap();
+            let full = std::fs::read(make_source(&dir, "full.mp4", "320x240", 3).await).unwrap();
             full[..full.len() / 2].to_vec()
         }),
     ];
@@ -369,7 +351,7 @@ async fn hostile_files_private_media_covers_and_a_separate_worker() {
 
     // A private video, processed by the separate worker: its media answers only through the
     // signed URL the owner gets.
-    let source = make_source(&dir, "private.mp4", "320x240", 3);
+    let source = make_source(&dir, "private.mp4", "320x240", 3).await;
     let mut cmd = upload_command(&server, &token, &source, &dir.join("state-private"));
     cmd.args(["--visibility", "private"]);
     let id = upload_ok(cmd, &server);
@@ -407,7 +389,7 @@ async fn hostile_files_private_media_covers_and_a_separate_worker() {
             .body(body)
             .send()
     };
-    let frame = std::fs::read(make_frame(&dir)).unwrap();
+    let frame = std::fs::read(make_frame(&dir).await).unwrap();
     assert_eq!(put_cover(frame).await.unwrap().status(), 204);
     let after = server.video(&token, &id).await;
     let custom = after["cover_url"].as_str().unwrap();
@@ -439,28 +421,17 @@ async fn hostile_files_private_media_covers_and_a_separate_worker() {
 }
 
 /// One PNG frame from ffmpeg, for the cover upload.
-fn make_frame(dir: &Path) -> PathBuf {
+async fn make_frame(dir: &Path) -> PathBuf {
     let path = dir.join("cover.png");
-    let out = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=800x450",
-            "-frames:v",
-            "1",
-        ])
-        .arg(&path)
-        .output()
-        .expect("run ffmpeg");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let frame = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=800x450",
+        "-frames:v",
+        "1",
+    ];
+    testing::make(&frame, &path).await;
     path
 }
 
@@ -471,7 +442,7 @@ fn make_frame(dir: &Path) -> PathBuf {
 async fn the_same_content_shares_its_media_and_outlives_the_first_video() {
     let server = Server::start().await;
     let token = server.user_add("alice");
-    let source = make_source(server.dir(), "clip.mp4", "640x360", 5);
+    let source = make_source(server.dir(), "clip.mp4", "640x360", 5).await;
     let first = upload_ok(
         upload_command(&server, &token, &source, &server.dir().join("state1")),
         &server,

@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -43,17 +42,7 @@ fn make_source(dir: &Path) -> PathBuf {
 /// Pids of live ffmpeg processes whose command line mentions `needle` (the data dir).
 fn ffmpegs_with(needle: &str) -> Vec<(u32, String)> {
     let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for pid in spool_media::testing::pids() {
         let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
             continue;
         };
@@ -154,11 +143,6 @@ async fn kill_mid_pass(
     }
 }
 
-/// Every entry under `dir`, relative, directories with a trailing `/`.
-fn tree(dir: &Path) -> BTreeSet<String> {
-    spool_storage::list_tree(dir)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ffmpeg_dies_with_a_sigkilled_server_and_restarts_leave_no_orphans() {
     let env = [
@@ -212,30 +196,7 @@ async fn ffmpeg_dies_with_a_sigkilled_server_and_restarts_leave_no_orphans() {
     let cover = video["cover_url"].as_str().unwrap();
     let cover_set = cover.rsplit('/').nth(1).unwrap().to_owned();
     let media = server.data.join("media").join(&id);
-    let left = tree(&media);
-    let top: BTreeSet<String> = left
-        .iter()
-        .filter(|p| p.ends_with('/') && p.matches('/').count() == 1)
-        .cloned()
-        .collect();
-    assert_eq!(
-        top,
-        BTreeSet::from([format!("{generation}/"), "covers/".to_owned()]),
-        "an abandoned generation was left behind: {left:#?}"
-    );
-    let covers: Vec<&String> = left
-        .iter()
-        .filter(|p| p.starts_with("covers/") && p.ends_with('/') && p.matches('/').count() == 2)
-        .collect();
-    assert_eq!(covers, [&format!("covers/{cover_set}/")], "{left:#?}");
-    let leftovers: Vec<&String> = left
-        .iter()
-        .filter(|p| p.contains(".pass-") || p.ends_with(".tmp") || p.ends_with("ffmpeg.m3u8"))
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "unfinished work left behind: {leftovers:?}"
-    );
+    spool_media::testing::assert_only_published(&media, &generation, &cover_set);
     for rung in names.iter().chain(&["audio"]) {
         let playlist =
             std::fs::read_to_string(media.join(&generation).join(rung).join("index.m3u8"))

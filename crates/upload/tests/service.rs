@@ -43,6 +43,15 @@ async fn fixture(tweak: impl FnOnce(&mut UploadConfig)) -> Fixture {
 }
 
 impl Fixture {
+    /// Creates an upload of `length` bytes as the fixture's user, without metadata.
+    async fn create(&self, length: u64) -> spool_upload::UploadInfo {
+        self.service
+            .create(&self.user, Some(length), "")
+            .await
+            .unwrap()
+            .upload
+    }
+
     /// Appends a body at `offset` as the fixture's user, without length or checksum headers.
     async fn append(
         &self,
@@ -75,12 +84,7 @@ fn data(len: usize) -> Vec<u8> {
 async fn unacknowledged_bytes_from_a_crash_are_cut_off() {
     let f = fixture(|_| {}).await;
     let content = data(200_000);
-    let up = f
-        .service
-        .create(&f.user, Some(200_000), "")
-        .await
-        .unwrap()
-        .upload;
+    let up = f.create(200_000).await;
     let stop = CancellationToken::new();
     let info = f
         .append(&up.id, 0, body(&[&content[..70_000]]), stop.clone())
@@ -114,12 +118,7 @@ async fn interrupted_completions_are_finished_and_orphans_removed_on_recovery() 
         let content =
             data(100_000 + promoted_before_crash as usize + 2 * finished_by_head as usize);
         let hash = ContentHash::from(blake3::hash(&content));
-        let up = f
-            .service
-            .create(&f.user, Some(content.len() as u64), "")
-            .await
-            .unwrap()
-            .upload;
+        let up = f.create(content.len() as u64).await;
         // Replay the first half of a completion by hand: bytes fsynced and the final hash
         // recorded with the last offset, then the crash (optionally after the rename).
         let mut file = f.blobs.open_partial(&up.id, 0).unwrap();
@@ -173,12 +172,7 @@ async fn interrupted_completions_are_finished_and_orphans_removed_on_recovery() 
 #[tokio::test]
 async fn expired_uploads_answer_gone_and_are_reclaimed() {
     let f = fixture(|c| c.expire_after_s = 1).await;
-    let up = f
-        .service
-        .create(&f.user, Some(10), "")
-        .await
-        .unwrap()
-        .upload;
+    let up = f.create(10).await;
     f.append(&up.id, 0, body(&[b"01234"]), CancellationToken::new())
         .await
         .unwrap();
@@ -214,12 +208,7 @@ async fn expired_uploads_answer_gone_and_are_reclaimed() {
 #[tokio::test]
 async fn racing_writers_get_locked_and_shutdown_keeps_what_arrived() {
     let f = fixture(|_| {}).await;
-    let up = f
-        .service
-        .create(&f.user, Some(1_000_000), "")
-        .await
-        .unwrap()
-        .upload;
+    let up = f.create(1_000_000).await;
     let (tx, rx) = tokio::sync::mpsc::channel::<Chunk>(4);
     let stream = tokio_stream_from(rx);
     let stop = CancellationToken::new();

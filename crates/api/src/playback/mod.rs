@@ -196,12 +196,20 @@ pub(crate) struct PlainPath {
     rest: Option<String>,
 }
 
+/// Who asks for a video's media.
+#[derive(Clone, Copy)]
+enum Caller<'a> {
+    /// A signed path: its expiry (Unix seconds) and signature, whoever sends it.
+    Signed(i64, &'a str),
+    /// A plain path: the signed-in user, or nobody.
+    User(Option<&'a User>),
+}
+
 /// The video behind a media request, if this caller may see it.
 async fn authorize(
     state: &AppState,
     id: &str,
-    signed: Option<(i64, &str)>,
-    user: Option<&User>,
+    caller: Caller<'_>,
 ) -> ApiResult<(VideoRow, Access)> {
     let id: VideoId = id.parse().map_err(|_| ApiError::not_found("video"))?;
     let video = state
@@ -209,21 +217,21 @@ async fn authorize(
         .row(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("video"))?;
-    let viewer = match signed {
-        Some((expires, signature)) => {
+    let viewer = match caller {
+        Caller::Signed(expires, signature) => {
             if !state.playback.verify(&id, expires, signature) {
                 return Err(invalid_signature());
             }
             Viewer::SignedUrl
         }
-        None => Viewer::from(user),
+        Caller::User(user) => Viewer::from(user),
     };
     // The catalog's policy decides; this only picks the cache scope that goes with it.
-    let access = match (policy::access(viewer, &video), signed) {
+    let access = match (policy::access(viewer, &video), caller) {
         (CatalogAccess::Hidden, _) => return Err(ApiError::not_found("video")),
-        (_, Some(_)) => Access::Signed,
-        (CatalogAccess::Anyone, None) => Access::Public,
-        (CatalogAccess::OwnerOrAdmin, None) => Access::Owner,
+        (_, Caller::Signed(..)) => Access::Signed,
+        (CatalogAccess::Anyone, Caller::User(_)) => Access::Public,
+        (CatalogAccess::OwnerOrAdmin, Caller::User(_)) => Access::Owner,
     };
     Ok((video, access))
 }
@@ -271,16 +279,8 @@ pub(crate) async fn plain(
     Path(path): Path<PlainPath>,
     request: Request,
 ) -> Response {
-    let (parts, _) = request.into_parts();
-    respond(
-        &state,
-        &path.id,
-        path.rest.as_deref(),
-        None,
-        user.as_ref(),
-        &parts,
-    )
-    .await
+    let caller = Caller::User(user.as_ref());
+    respond(&state, &path.id, path.rest.as_deref(), caller, request).await
 }
 
 /// `GET /media/s/{expires}/{signature}/{id}/{*rest}`.
@@ -301,29 +301,21 @@ pub(crate) async fn signed(
     let Some(expires) = canonical_expiry(&path.expires) else {
         return invalid_signature().into_response();
     };
-    let signature = Some((expires, path.signature.as_str()));
-    let (parts, _) = request.into_parts();
-    respond(
-        &state,
-        &path.id,
-        path.rest.as_deref(),
-        signature,
-        None,
-        &parts,
-    )
-    .await
+    let caller = Caller::Signed(expires, path.signature.as_str());
+    respond(&state, &path.id, path.rest.as_deref(), caller, request).await
 }
 
 async fn respond(
     state: &AppState,
     id: &str,
     rest: Option<&str>,
-    signed: Option<(i64, &str)>,
-    user: Option<&User>,
-    request: &Parts,
+    caller: Caller<'_>,
+    request: Request,
 ) -> Response {
+    let (parts, _) = request.into_parts();
+    let request = &parts;
     let result = async {
-        let (video, access) = authorize(state, id, signed, user).await?;
+        let (video, access) = authorize(state, id, caller).await?;
         match rest.unwrap_or_default() {
             "master.m3u8" => master(state, &video, &access, request).await,
             "manifest.mpd" => {
@@ -336,15 +328,7 @@ async fn respond(
                         .layout
                         .generation_file(&video.id, &generation, MANIFEST_FILE);
                 let cache = growing_cache_control(&access, media.complete);
-                serve_file(
-                    state,
-                    &path,
-                    &request.headers,
-                    &request.method,
-                    &cache,
-                    false,
-                )
-                .await
+                serve_file(state, &path, request, &cache, false).await
             }
             rest => {
                 let cmcd = Cmcd::from_request(request);
@@ -352,15 +336,7 @@ async fn respond(
                 record_qoe(state, cmcd, &video.id, rest);
                 let path = media_file_path(&state.playback.layout, &video.id, rest)?;
                 let cache = format!("{}, max-age=31536000, immutable", access.cache_scope());
-                serve_file(
-                    state,
-                    &path,
-                    &request.headers,
-                    &request.method,
-                    &cache,
-                    true,
-                )
-                .await
+                serve_file(state, &path, request, &cache, true).await
             }
         }
     }
@@ -640,18 +616,22 @@ fn text_response(
     response
 }
 
-fn accepts_gzip(headers: &HeaderMap) -> bool {
+/// The comma-separated items of every `name` header, untrimmed.
+fn list_items(headers: &HeaderMap, name: http::HeaderName) -> impl Iterator<Item = &str> {
     headers
-        .get_all(http::header::ACCEPT_ENCODING)
+        .get_all(name)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or_default().trim();
-            let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            name.eq_ignore_ascii_case("gzip") && !refused
-        })
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    list_items(headers, http::header::ACCEPT_ENCODING).any(|coding| {
+        let mut parts = coding.split(';');
+        let name = parts.next().unwrap_or_default().trim();
+        let refused = parts.any(|p| matches!(p.trim(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+        name.eq_ignore_ascii_case("gzip") && !refused
+    })
 }
 
 fn maybe_gzip(headers: &HeaderMap, body: Bytes) -> (Bytes, bool) {
@@ -674,11 +654,11 @@ fn maybe_gzip(headers: &HeaderMap, body: Bytes) -> (Bytes, bool) {
 async fn serve_file(
     state: &AppState,
     path: &std::path::Path,
-    headers: &HeaderMap,
-    method: &http::Method,
+    request: &Parts,
     cache_control: &str,
     immutable: bool,
 ) -> ApiResult<Response> {
+    let (headers, method) = (&request.headers, &request.method);
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -824,15 +804,10 @@ fn io_error(path: &std::path::Path, e: std::io::Error) -> ApiError {
 }
 
 fn not_modified(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    headers
-        .get_all(http::header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|tag| {
-            let tag = tag.trim();
-            tag == "*" || tag.trim_start_matches("W/") == etag.to_str().unwrap_or_default()
-        })
+    list_items(headers, http::header::IF_NONE_MATCH).any(|tag| {
+        let tag = tag.trim();
+        tag == "*" || tag.trim_start_matches("W/") == etag.to_str().unwrap_or_default()
+    })
 }
 
 fn if_range_matches(headers: &HeaderMap, etag: &HeaderValue) -> bool {

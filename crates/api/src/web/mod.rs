@@ -65,18 +65,27 @@ impl WebApp {
 
 fn secure_headers(headers: &mut HeaderMap, csp: &HeaderValue) {
     headers.insert(http::header::CONTENT_SECURITY_POLICY, csp.clone());
-    headers.insert(
-        http::header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
+    insert_static(
+        headers,
+        [
+            (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (http::header::X_FRAME_OPTIONS, "DENY"),
+            (
+                http::header::REFERRER_POLICY,
+                "strict-origin-when-cross-origin",
+            ),
+        ],
     );
-    headers.insert(
-        http::header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("DENY"),
-    );
-    headers.insert(
-        http::header::REFERRER_POLICY,
-        HeaderValue::from_static("strict-origin-when-cross-origin"),
-    );
+}
+
+/// Sets each header of `fixed` to its value, replacing what was there.
+fn insert_static<const N: usize>(
+    headers: &mut HeaderMap,
+    fixed: [(http::HeaderName, &'static str); N],
+) {
+    for (name, value) in fixed {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// A page: `index.html`, never cached (it names the current hashed assets).
@@ -112,13 +121,12 @@ async fn index(state: &AppState, status: StatusCode) -> Response {
         Ok(html) => {
             let mut response = (status, html).into_response();
             let headers = response.headers_mut();
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            headers.insert(
-                http::header::CACHE_CONTROL,
-                HeaderValue::from_static("no-cache"),
+            insert_static(
+                headers,
+                [
+                    (http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (http::header::CACHE_CONTROL, "no-cache"),
+                ],
             );
             secure_headers(headers, &web.csp);
             response

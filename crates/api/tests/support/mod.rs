@@ -11,11 +11,25 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use spool_api::{AppState, Services};
 use spool_config::Config;
+use spool_media::manifest::Rendition;
 use spool_metadata::Store;
 use spool_metadata::testing::{Engine, TestDb};
 use spool_storage::LocalStore;
 use spool_upload::UploadService;
 use tokio_util::sync::CancellationToken;
+
+/// An H.264 rendition at 30 fps whose average bandwidth is three quarters of its peak.
+pub fn rendition(name: &str, width: u32, height: u32, bandwidth: u64) -> Rendition {
+    Rendition {
+        name: name.into(),
+        width,
+        height,
+        frame_rate: 30.0,
+        bandwidth,
+        average_bandwidth: bandwidth * 3 / 4,
+        codecs: "avc1.64001f".into(),
+    }
+}
 
 /// An `AppState` on a fresh test database, with its data dir in `data`; `configure` adjusts
 /// the config first (the data dir and a public URL are already set).
@@ -24,6 +38,20 @@ pub struct TestState {
     pub store: Store,
     pub data: tempfile::TempDir,
     pub db: TestDb,
+}
+
+impl TestState {
+    /// The router over this state.
+    pub fn app(&self) -> axum::Router {
+        spool_api::router(self.state.clone())
+    }
+
+    /// A new user and their API token.
+    pub async fn user(&self, name: &str, admin: bool) -> (spool_metadata::User, String) {
+        let user = self.store.create_user(name, admin).await.unwrap();
+        let token = self.store.create_token(user.id).await.unwrap();
+        (user, token)
+    }
 }
 
 pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> TestState {
@@ -88,6 +116,16 @@ impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// Asserts the answer's status, naming `context` and the body when it differs.
+    pub fn assert_status(&self, status: StatusCode, context: impl std::fmt::Display) {
+        assert_eq!(
+            self.status,
+            status,
+            "{context} {}",
+            String::from_utf8_lossy(&self.body)
+        );
     }
 
     /// Error answers always carry `{ "error": { "code", "message" } }`.

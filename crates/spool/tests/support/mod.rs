@@ -313,32 +313,29 @@ impl Server {
             .join(blake3_hex)
     }
 
-    /// `GET /api/v1/videos/{id}` as `token`; panics unless 200.
-    pub async fn video(&self, token: &str, id: &str) -> serde_json::Value {
+    /// `GET path` as `token`: the JSON body; panics unless 200.
+    pub async fn get_json(&self, token: &str, path: &str) -> serde_json::Value {
         let r = client()
-            .get(self.url(&format!("/api/v1/videos/{id}")))
+            .get(self.url(path))
             .bearer_auth(token)
             .send()
             .await
-            .expect("GET video");
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = r.status();
-        let body = r.text().await.expect("video body");
-        assert_eq!(status, 200, "GET /api/v1/videos/{id}: {body}");
-        serde_json::from_str(&body).expect("video JSON")
+        let body = r.text().await.expect("body");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// `GET /api/v1/videos/{id}` as `token`; panics unless 200.
+    pub async fn video(&self, token: &str, id: &str) -> serde_json::Value {
+        self.get_json(token, &format!("/api/v1/videos/{id}")).await
     }
 
     /// `GET /api/v1/uploads?blake3=HEX` as `token`: the `uploads` array.
     pub async fn lookup(&self, token: &str, blake3_hex: &str) -> Vec<serde_json::Value> {
-        let r = client()
-            .get(self.url(&format!("/api/v1/uploads?blake3={blake3_hex}")))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("GET uploads?blake3");
-        let status = r.status();
-        let body = r.text().await.expect("lookup body");
-        assert_eq!(status, 200, "lookup: {body}");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("lookup JSON");
+        let path = format!("/api/v1/uploads?blake3={blake3_hex}");
+        let v = self.get_json(token, &path).await;
         v["uploads"].as_array().expect("uploads array").clone()
     }
 
@@ -498,17 +495,25 @@ pub fn upload_command(server: &Server, token: &str, file: &Path, state_dir: &Pat
     cmd
 }
 
+/// Asserts that the client `what` exited successfully; else panics with its output and the
+/// end of the server's log.
+pub fn assert_succeeded(out: &Output, what: &str, server: &Server) {
+    assert!(
+        out.status.success(),
+        "{what} failed with {}\nstdout: {}\nstderr: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        server.log_tail()
+    );
+}
+
 /// Runs `spool upload`, asserts success and that stdout is exactly one video id line; returns it.
 pub fn upload_ok(mut cmd: Command, server: &Server) -> String {
     let out: Output = cmd.output().expect("run spool upload");
+    assert_succeeded(&out, "spool upload", server);
     let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "spool upload failed with {}\nstdout: {stdout}\nstderr: {stderr}\n{}",
-        out.status,
-        server.log_tail()
-    );
     let id = stdout.trim_end_matches('\n');
     assert!(
         !id.is_empty() && !id.contains(char::is_whitespace) && stdout == format!("{id}\n"),
