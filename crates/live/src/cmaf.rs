@@ -113,14 +113,10 @@ fn track(out: &mut BytesMut, id: u32, kind: TrackKind<'_>) {
     mp4_box(out, b"trak", |o| {
         // enabled | in movie | in preview
         full_box(o, b"tkhd", 0, 0x7, |o| {
-            o.put_u32(0);
-            o.put_u32(0);
+            o.put_bytes(0, 8); // creation, modification
             o.put_u32(id);
-            o.put_u32(0);
-            o.put_u32(0); // duration
-            o.put_bytes(0, 8);
-            o.put_u16(0); // layer
-            o.put_u16(0); // alternate group
+            o.put_bytes(0, 16); // reserved, duration (unknown), reserved
+            o.put_bytes(0, 4); // layer, alternate group
             o.put_u16(if handler == b"soun" { 0x0100 } else { 0 });
             o.put_u16(0);
             MATRIX.iter().for_each(|m| o.put_u32(*m));
@@ -129,10 +125,9 @@ fn track(out: &mut BytesMut, id: u32, kind: TrackKind<'_>) {
         });
         mp4_box(o, b"mdia", |o| {
             full_box(o, b"mdhd", 0, 0, |o| {
-                o.put_u32(0);
-                o.put_u32(0);
+                o.put_bytes(0, 8); // creation, modification
                 o.put_u32(timescale);
-                o.put_u32(0);
+                o.put_u32(0); // duration: unknown
                 o.put_u16(0x55c4); // language "und"
                 o.put_u16(0);
             });

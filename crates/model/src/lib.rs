@@ -119,92 +119,6 @@ random_id_type!(
 /// A user's numeric id in the metadata store.
 pub type UserId = i64;
 
-/// Who may see a video.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Visibility {
-    /// Listed and visible to everyone.
-    Public,
-    /// Visible to anyone with the link, never listed.
-    Unlisted,
-    /// Visible to the owner (and admins) only.
-    Private,
-}
-
-impl Visibility {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Public => "public",
-            Self::Unlisted => "unlisted",
-            Self::Private => "private",
-        }
-    }
-}
-
-impl FromStr for Visibility {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        match s {
-            "public" => Ok(Self::Public),
-            "unlisted" => Ok(Self::Unlisted),
-            "private" => Ok(Self::Private),
-            _ => Err(ParseError::BadValue {
-                value: s.chars().take(40).collect(),
-                what: "visibility",
-                allowed: "public, unlisted, private",
-            }),
-        }
-    }
-}
-
-/// Where a video is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum VideoStatus {
-    /// Bytes are still arriving.
-    Uploading,
-    /// All bytes arrived; a processing job is queued.
-    Uploaded,
-    /// Being processed by the media pipeline.
-    Processing,
-    /// Playable.
-    Ready,
-    /// Processing failed; the video carries a reason.
-    Failed,
-}
-
-impl VideoStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Uploading => "uploading",
-            Self::Uploaded => "uploaded",
-            Self::Processing => "processing",
-            Self::Ready => "ready",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-impl FromStr for VideoStatus {
-    type Err = ParseError;
-    fn from_str(s: &str) -> Result<Self, ParseError> {
-        match s {
-            "uploading" => Ok(Self::Uploading),
-            "uploaded" => Ok(Self::Uploaded),
-            "processing" => Ok(Self::Processing),
-            "ready" => Ok(Self::Ready),
-            "failed" => Ok(Self::Failed),
-            _ => Err(ParseError::BadValue {
-                value: s.chars().take(40).collect(),
-                what: "video status",
-                allowed: "uploading, uploaded, processing, ready, failed",
-            }),
-        }
-    }
-}
-
 /// A closed set of names stored as text: the enum, `as_str` and `FromStr` from one list.
 macro_rules! stored_names {
     ($(#[$doc:meta])* $name:ident, $what:literal, { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
@@ -239,6 +153,34 @@ macro_rules! stored_names {
         }
     };
 }
+
+stored_names!(
+    /// Who may see a video.
+    Visibility, "visibility", {
+        /// Listed and visible to everyone.
+        Public = "public",
+        /// Visible to anyone with the link, never listed.
+        Unlisted = "unlisted",
+        /// Visible to the owner (and admins) only.
+        Private = "private",
+    }
+);
+
+stored_names!(
+    /// Where a video is in its life.
+    VideoStatus, "video status", {
+        /// Bytes are still arriving.
+        Uploading = "uploading",
+        /// All bytes arrived; a processing job is queued.
+        Uploaded = "uploaded",
+        /// Being processed by the media pipeline.
+        Processing = "processing",
+        /// Playable.
+        Ready = "ready",
+        /// Processing failed; the video carries a reason.
+        Failed = "failed",
+    }
+);
 
 stored_names!(
     /// Where a live room is: waiting for its publisher, on air, or over.

@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 mod support;
-use support::{Server, client};
+use support::{Server, client, play_in_chromium};
 
 /// Waits for `check` to give a value, polling every 100 ms, for at most `within`.
 async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
@@ -54,6 +54,20 @@ async fn create_room(server: &Server, token: &str, title: &str) -> Room {
         key: body["stream_key"].as_str().unwrap().to_owned(),
         rtmp_url: body["rtmp_url"].as_str().unwrap().to_owned(),
     }
+}
+
+/// Waits until the room's JSON satisfies `ready`; returns it.
+async fn room_until(
+    server: &Server,
+    id: &str,
+    what: &str,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    eventually(Duration::from_secs(30), what, || async {
+        let room = fetch_room(server, id).await;
+        ready(&room).then_some(room)
+    })
+    .await
 }
 
 async fn fetch_room(server: &Server, id: &str) -> Value {
@@ -118,13 +132,19 @@ fn publish(url: &str, source: Source) -> Child {
         .expect("spawn ffmpeg")
 }
 
-/// Waits for a publisher ffmpeg to give up; true when it failed.
-async fn publisher_fails(mut ffmpeg: Child, within: Duration) -> bool {
-    let status = tokio::time::timeout(within, ffmpeg.wait())
+/// Publishes `source` to `url` and expects ffmpeg to give up, with `logged` in the log.
+async fn refused(server: &Server, url: &str, source: Source, logged: &str) {
+    let mut ffmpeg = publish(url, source);
+    let status = tokio::time::timeout(Duration::from_secs(30), ffmpeg.wait())
         .await
-        .expect("the refused publisher kept running")
+        .unwrap_or_else(|_| panic!("the publisher to {url} kept running"))
         .unwrap();
-    !status.success()
+    assert!(!status.success(), "the publisher to {url} was not refused");
+    assert!(
+        server.log().contains(logged),
+        "no `{logged}` in the log:\n{}",
+        server.log_tail()
+    );
 }
 
 async fn get_text(url: &str) -> (u16, String) {
@@ -160,38 +180,6 @@ fn children_of(server: &Server) -> usize {
         .sum()
 }
 
-/// Plays `url` with hls.js in headless Chromium (interop/play-hls.mjs) for `seconds` from
-/// the live edge; returns the script's report.
-fn play_in_chromium(url: &str, seconds: f64) -> Value {
-    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
-    assert!(
-        interop.join("node_modules/hls.js").exists(),
-        "interop/node_modules is missing: run `npm ci --prefix interop` (scripts/test.sh does)"
-    );
-    let out = std::process::Command::new("node")
-        .arg(interop.join("play-hls.mjs"))
-        .arg(url)
-        .arg("-1")
-        .arg(seconds.to_string())
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "play-hls.mjs failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("play-hls.mjs JSON");
-    assert!(report["fatal"].is_null(), "hls.js fatal error: {report}");
-    assert!(
-        report["playedFrom"].is_number()
-            && report["currentTime"].as_f64().unwrap() - report["playedFrom"].as_f64().unwrap()
-                >= seconds - 0.05,
-        "hls.js did not play {seconds} s: {report}"
-    );
-    report
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     let server = Server::start().await;
@@ -203,15 +191,11 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     );
     let ffmpeg = publish(&format!("{}/{}", room.rtmp_url, room.key), Source::Obs);
 
-    let master_url = eventually(Duration::from_secs(30), "the room to go live", || async {
-        let room = fetch_room(&server, &room.id).await;
-        if room["status"] == "live" {
-            room["hls_url"].as_str().map(str::to_owned)
-        } else {
-            None
-        }
+    let on_air = room_until(&server, &room.id, "the room to go live", |r| {
+        r["status"] == "live" && r["hls_url"].is_string()
     })
     .await;
+    let master_url = on_air["hls_url"].as_str().unwrap().to_owned();
     let (status, master) = eventually(Duration::from_secs(20), "the master playlist", || async {
         let (status, text) = get_text(&master_url).await;
         (status == 200).then_some((status, text))
@@ -376,7 +360,7 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     );
 
     // hls.js in Chromium plays the LL playlist in low-latency mode, loading parts.
-    let report = play_in_chromium(&master_url, 3.0);
+    let report = play_in_chromium(&master_url, -1.0, 3.0);
     assert_eq!(report["lowLatencyMode"], true, "{report}");
     let parts_loaded = report["requests"]
         .as_array()
@@ -400,8 +384,8 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
         .args(["-INT", &pid.to_string()])
         .status()
         .unwrap();
-    eventually(Duration::from_secs(15), "the room to end", || async {
-        (fetch_room(&server, &room.id).await["status"] == "ended").then_some(())
+    room_until(&server, &room.id, "the room to end", |r| {
+        r["status"] == "ended"
     })
     .await;
     drop(ffmpeg);
@@ -415,67 +399,29 @@ async fn bad_publishers_are_refused_with_a_reason_and_the_server_stays_up() {
     let room = create_room(&server, &token, "Refusals").await;
     let rtmp = room.rtmp_url.clone();
 
-    // A wrong key and a wrong application.
-    for url in [
-        format!("{rtmp}/not-a-key"),
-        format!("{}/other/{}", rtmp.trim_end_matches("/live"), room.key),
-    ] {
-        assert!(
-            publisher_fails(publish(&url, Source::Obs), Duration::from_secs(20)).await,
-            "{url}"
-        );
+    // Each refused publisher gives up, and the log names why.
+    let key_url = format!("{rtmp}/{}", room.key);
+    let refusals = [
+        (format!("{rtmp}/not-a-key"), Source::Obs, "live_wrong_key"),
+        (
+            format!("{}/other/{}", rtmp.trim_end_matches("/live"), room.key),
+            Source::Obs,
+            "live_wrong_key",
+        ),
+        (key_url.clone(), Source::AudioOnly, "audio only"),
+        (key_url.clone(), Source::Flv1, "FLV video codec 2"),
+    ];
+    for (url, source, logged) in &refusals {
+        refused(&server, url, *source, logged).await;
     }
-    assert!(
-        server.log().contains("live_wrong_key"),
-        "{}",
-        server.log_tail()
-    );
-
-    // Audio only, and a codec other than H.264.
-    assert!(
-        publisher_fails(
-            publish(&format!("{rtmp}/{}", room.key), Source::AudioOnly),
-            Duration::from_secs(30)
-        )
-        .await
-    );
-    assert!(server.log().contains("audio only"), "{}", server.log_tail());
-    assert!(
-        publisher_fails(
-            publish(&format!("{rtmp}/{}", room.key), Source::Flv1),
-            Duration::from_secs(30)
-        )
-        .await
-    );
-    assert!(
-        server.log().contains("FLV video codec 2"),
-        "{}",
-        server.log_tail()
-    );
 
     // A second publisher while the first is on air.
     let first = publish(&format!("{rtmp}/{}", room.key), Source::Obs);
-    eventually(
-        Duration::from_secs(30),
-        "the first publisher on air",
-        || async {
-            let room = fetch_room(&server, &room.id).await;
-            (room["status"] == "live" && room["publishing"] == true).then_some(())
-        },
-    )
+    room_until(&server, &room.id, "the first publisher on air", |r| {
+        r["status"] == "live" && r["publishing"] == true
+    })
     .await;
-    assert!(
-        publisher_fails(
-            publish(&format!("{rtmp}/{}", room.key), Source::Obs),
-            Duration::from_secs(20)
-        )
-        .await
-    );
-    assert!(
-        server.log().contains("live_already_publishing"),
-        "{}",
-        server.log_tail()
-    );
+    refused(&server, &key_url, Source::Obs, "live_already_publishing").await;
     assert_eq!(
         fetch_room(&server, &room.id).await["publishing"],
         true,
@@ -519,13 +465,11 @@ async fn a_publisher_that_reconnects_within_the_grace_period_continues_the_broad
     let started_at = fetch_room(&server, &room.id).await["started_at"].clone();
     // The uplink dies (no unpublish): the room waits.
     drop(first);
-    eventually(
-        Duration::from_secs(15),
-        "the publisher to be missed",
-        || async { (fetch_room(&server, &room.id).await["publishing"] == false).then_some(()) },
-    )
+    let missed = room_until(&server, &room.id, "the publisher to be missed", |r| {
+        r["publishing"] == false
+    })
     .await;
-    assert_eq!(fetch_room(&server, &room.id).await["status"], "live");
+    assert_eq!(missed["status"], "live");
 
     let second = publish(&url, Source::Obs);
     let playlist = eventually(
@@ -548,8 +492,8 @@ async fn a_publisher_that_reconnects_within_the_grace_period_continues_the_broad
 
     // Gone for longer than the grace period: the broadcast ends.
     drop(second);
-    eventually(Duration::from_secs(20), "the broadcast to end", || async {
-        (fetch_room(&server, &room.id).await["status"] == "ended").then_some(())
+    room_until(&server, &room.id, "the broadcast to end", |r| {
+        r["status"] == "ended"
     })
     .await;
     server.assert_healthy().await;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use spool_media::testing;
 use spool_metadata::testing::{Engine, TestDb};
-use support::{Server, client, header, upload_command, upload_ok};
+use support::{Server, client, header, play_in_chromium, upload_command, upload_ok};
 
 /// Generates a test source with ffmpeg (testsrc2 + sine).
 async fn make_source(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
@@ -85,39 +85,6 @@ fn play(url: &str) {
         errors.is_empty(),
         "ffmpeg reported errors playing {url}: {errors:?}"
     );
-}
-
-/// Plays `url` with hls.js in headless Chromium (interop/play-hls.mjs) from `start` seconds
-/// (-1: the beginning) for `seconds`; returns the script's report.
-fn play_in_chromium(url: &str, start: f64, seconds: f64) -> Value {
-    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
-    assert!(
-        interop.join("node_modules/hls.js").exists()
-            && interop.join("node_modules/playwright-core").exists(),
-        "interop/node_modules is missing: run `npm ci --prefix interop` (scripts/test.sh does)"
-    );
-    let out = Command::new("node")
-        .arg(interop.join("play-hls.mjs"))
-        .arg(url)
-        .arg(start.to_string())
-        .arg(seconds.to_string())
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "play-hls.mjs failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("play-hls.mjs JSON");
-    assert!(report["fatal"].is_null(), "hls.js fatal error: {report}");
-    assert!(
-        report["playedFrom"].is_number()
-            && report["currentTime"].as_f64().unwrap() - report["playedFrom"].as_f64().unwrap()
-                >= seconds - 0.05,
-        "hls.js did not play {seconds} s: {report}"
-    );
-    report
 }
 
 async fn upload_and_process(engine: Engine) {

@@ -521,3 +521,36 @@ pub fn upload_ok(mut cmd: Command, server: &Server) -> String {
     );
     id.to_owned()
 }
+
+/// Plays `url` with hls.js in headless Chromium (interop/play-hls.mjs) from `start` seconds
+/// (-1: the beginning, or the live edge) for `seconds`; returns the script's report.
+pub fn play_in_chromium(url: &str, start: f64, seconds: f64) -> serde_json::Value {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(
+        interop.join("node_modules/hls.js").exists()
+            && interop.join("node_modules/playwright-core").exists(),
+        "interop/node_modules is missing: run `npm ci --prefix interop` (scripts/test.sh does)"
+    );
+    let out = Command::new("node")
+        .arg(interop.join("play-hls.mjs"))
+        .arg(url)
+        .arg(start.to_string())
+        .arg(seconds.to_string())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "play-hls.mjs failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).expect("play-hls.mjs JSON");
+    assert!(report["fatal"].is_null(), "hls.js fatal error: {report}");
+    assert!(
+        report["playedFrom"].is_number()
+            && report["currentTime"].as_f64().unwrap() - report["playedFrom"].as_f64().unwrap()
+                >= seconds - 0.05,
+        "hls.js did not play {seconds} s: {report}"
+    );
+    report
+}
