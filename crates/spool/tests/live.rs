@@ -82,18 +82,20 @@ async fn fetch_room(server: &Server, id: &str) -> Value {
 }
 
 /// What the publisher sends.
-#[derive(Clone, Copy)]
-enum Source {
+#[derive(Clone, Copy, Debug)]
+enum Source<'a> {
     /// As OBS does: x264 veryfast zerolatency, 1 s GOP, AAC.
     Obs,
     /// Sound only.
     AudioOnly,
     /// Sorenson H.263 (FLV codec 2) instead of H.264.
     Flv1,
+    /// A file copied through as it is (`-re -i FILE -c copy`).
+    File(&'a str),
 }
 
 /// ffmpeg publishing a test picture in real time to `url` until killed.
-fn publish(url: &str, source: Source) -> Child {
+fn publish(url: &str, source: Source<'_>) -> Child {
     let mut cmd = Command::new("ffmpeg");
     cmd.args(["-hide_banner", "-loglevel", "error", "-re"]);
     match source {
@@ -101,9 +103,18 @@ fn publish(url: &str, source: Source) -> Child {
             cmd.args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"]);
         }
         Source::AudioOnly => {}
+        Source::File(path) => {
+            cmd.args(["-i", path, "-c", "copy", "-f", "flv", url])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true);
+            return cmd.spawn().expect("spawn ffmpeg");
+        }
     }
     cmd.args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"]);
     match source {
+        Source::File(_) => unreachable!("handled above"),
         Source::Obs => cmd.args([
             "-c:v",
             "libx264",
@@ -133,7 +144,7 @@ fn publish(url: &str, source: Source) -> Child {
 }
 
 /// Publishes `source` to `url` and expects ffmpeg to give up, with `logged` in the log.
-async fn refused(server: &Server, url: &str, source: Source, logged: &str) {
+async fn refused(server: &Server, url: &str, source: Source<'_>, logged: &str) {
     let mut ffmpeg = publish(url, source);
     let status = tokio::time::timeout(Duration::from_secs(30), ffmpeg.wait())
         .await
@@ -496,5 +507,79 @@ async fn a_publisher_that_reconnects_within_the_grace_period_continues_the_broad
         r["status"] == "ended"
     })
     .await;
+    server.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_copied_through_with_b_frames_and_long_gops_plays_and_warns_its_owner() {
+    let server = Server::start().await;
+    let token = server.user_add("caster");
+    let room = create_room(&server, &token, "From a file").await;
+    // x264's defaults: B-frames; keyframes every 3 s (the warning's threshold is 2 s).
+    let sample = server.dir().join("sample.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .arg("testsrc2=size=640x360:rate=30:duration=40")
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=40",
+        ])
+        .args([
+            "-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "90",
+        ])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"])
+        .arg(&sample)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sample = sample.display().to_string();
+    let _ffmpeg = publish(
+        &format!("{}/{}", room.rtmp_url, room.key),
+        Source::File(&sample),
+    );
+
+    // The owner sees the stream's health, with both warnings.
+    let owned = eventually(Duration::from_secs(30), "both warnings", || async {
+        let room: Value = client()
+            .get(server.url(&format!("/api/v1/live/{}", room.id)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (room["health"]["warnings"].as_array()?.len() == 2).then_some(room)
+    })
+    .await;
+    let health = &owned["health"];
+    assert_eq!(health["b_frames"], true, "{owned}");
+    assert!(
+        (health["gop_seconds"].as_f64().unwrap() - 3.0).abs() < 0.1,
+        "{owned}"
+    );
+    assert_eq!(
+        (health["width"].as_u64(), health["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    // Strangers see no health and no RTMP URL.
+    let public = fetch_room(&server, &room.id).await;
+    assert!(
+        public["health"].is_null() && public["rtmp_url"].is_null(),
+        "{public}"
+    );
+
+    // It plays in hls.js (B-frames and all) once a segment is there.
+    let master_url = owned["hls_url"].as_str().unwrap().to_owned();
+    let media_url = master_url.replace("index.m3u8", "source/index.m3u8");
+    eventually(Duration::from_secs(30), "a segment", || async {
+        let (_, text) = get_text(&media_url).await;
+        text.contains("#EXTINF").then_some(())
+    })
+    .await;
+    let report = play_in_chromium(&master_url, -1.0, 2.0);
+    assert!(report["fatal"].is_null(), "{report}");
     server.assert_healthy().await;
 }
