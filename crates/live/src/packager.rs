@@ -270,8 +270,8 @@ impl Packager {
                 };
                 if let Some(mut held) = state.held_video.take() {
                     let Some(duration) = dts.checked_sub(held.dts).filter(|d| *d > 0) else {
-                        // Out of order or repeated timestamps: keep the later frame only if it
-                        // starts a picture group (a broken stream otherwise).
+                        // A repeated or backwards timestamp: the later frame is dropped (it
+                        // cannot be placed in decode order).
                         state.held_video = Some(held);
                         return;
                     };
