@@ -36,15 +36,15 @@ fn chars_up_to(value: &str, max: usize) -> usize {
     value.chars().take(max.saturating_add(1)).count()
 }
 
-/// Checks a one-line text: trimmed, `min..=max` characters, no control characters.
-fn one_line(field: &str, value: &str, min: usize, max: usize) -> Result<String> {
-    let value = value.trim();
-    let chars = chars_up_to(value, max);
-    if chars < min {
+/// Checks a one-line text: at most `max` characters as sent (the API schema's `maxLength`),
+/// `min` or more once trimmed, no control characters; returns it trimmed.
+fn one_line(field: &str, raw: &str, min: usize, max: usize) -> Result<String> {
+    let value = raw.trim();
+    if chars_up_to(value, max) < min {
         return Err(invalid(field, "must not be blank"));
     }
-    if chars > max {
-        let got = value.chars().count();
+    if chars_up_to(raw, max) > max {
+        let got = raw.chars().count();
         return Err(invalid(
             field,
             format!("must be at most {max} characters (got {got})"),
@@ -443,6 +443,14 @@ mod tests {
                     ..edit()
                 },
                 None,
+            ),
+            // The limit counts what was sent, as the API schema's maxLength does.
+            (
+                VideoEdit {
+                    category: Some(format!(" {}", "c".repeat(64))),
+                    ..edit()
+                },
+                Some("category: must be at most 64"),
             ),
             (
                 VideoEdit {
