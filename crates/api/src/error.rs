@@ -292,6 +292,11 @@ pub const CATALOGUE: &[ErrorCode] = &[
         "the publisher's stream is malformed",
     ),
     entry(
+        "live_recording_failed",
+        500,
+        "a live broadcast's recording could not be written or finished",
+    ),
+    entry(
         "live_bad_playlist_request",
         400,
         "`_HLS_msn` beyond the live edge, or `_HLS_part` without `_HLS_msn`",

@@ -129,6 +129,7 @@ async fn ready_video(t: &TestState, owner: UserId, visibility: Visibility, seed:
         complete: true,
         storyboard: false,
         ladder_key: None,
+        dash: true,
     };
     assert!(
         t.store

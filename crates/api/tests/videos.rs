@@ -158,6 +158,7 @@ fn published(complete: bool, storyboard: bool) -> Published {
         complete,
         storyboard,
         ladder_key: None,
+        dash: true,
     }
 }
 

@@ -31,6 +31,9 @@ pub enum LiveError {
     /// A blocking playlist request out of range.
     #[error("{0}")]
     BadPlaylistRequest(String),
+    /// A recording could not be written or finished.
+    #[error("recording: {0}")]
+    Recording(String),
     /// The metadata store failed.
     #[error(transparent)]
     Metadata(#[from] MetadataError),
@@ -48,6 +51,7 @@ impl LiveError {
             Self::UnsupportedCodec(_) => "live_unsupported_codec",
             Self::BadStream(_) => "live_bad_stream",
             Self::BadPlaylistRequest(_) => "live_bad_playlist_request",
+            Self::Recording(_) => "live_recording_failed",
             Self::Metadata(e) => e.code(),
         }
     }

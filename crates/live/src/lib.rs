@@ -12,11 +12,14 @@ mod error;
 pub mod flv;
 mod ingest;
 pub mod packager;
+mod recording;
 mod service;
 
 pub use error::{LiveError, Result};
 pub use ingest::RtmpIngest;
-pub use packager::{Flavour, Packager, PackagerConfig, PlaylistRequest, Position};
+pub use packager::{
+    ClosedInit, ClosedPart, Flavour, Packager, PackagerConfig, PartSink, PlaylistRequest, Position,
+};
 pub use service::{
     Broadcast, Live, LiveSettings, Publisher, RTMP_APP, RoomInput, RoomView, SOURCE_RENDITION,
     StreamHealth,

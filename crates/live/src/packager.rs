@@ -114,12 +114,59 @@ struct State {
     ended: bool,
 }
 
+/// A new initialization segment, as a recorder needs it.
+#[derive(Clone, Debug)]
+pub struct ClosedInit {
+    /// Its number (`init-{index}.mp4`).
+    pub index: u32,
+    /// Picture size.
+    pub width: u32,
+    /// Picture size.
+    pub height: u32,
+    /// RFC 6381 codecs of the muxed tracks: video, then audio when there is sound.
+    pub codecs: String,
+    /// The bytes.
+    pub data: Bytes,
+}
+
+/// A part the packager just closed, as a recorder needs it.
+#[derive(Clone, Debug)]
+pub struct ClosedPart {
+    /// Its segment's media sequence number.
+    pub msn: u64,
+    /// Its place in the segment (0 first).
+    pub index: u32,
+    /// The initialization segment its segment needs.
+    pub init: u32,
+    /// Its segment starts a discontinuity.
+    pub discontinuity: bool,
+    /// Seconds.
+    pub duration: f64,
+    /// Video frames in it.
+    pub frames: u32,
+    /// Wall clock (Unix ms) of its segment's first frame.
+    pub program_date_ms: i64,
+    /// The CMAF fragment.
+    pub data: Bytes,
+}
+
+/// Where a packager hands what it makes, as it makes it (the recording). Called with the
+/// packager's lock held: it must only queue the work.
+pub trait PartSink: Send + Sync + std::fmt::Debug {
+    /// A new initialization segment (the first, or after a configuration change; the first
+    /// may be replaced under the same index before any part used it).
+    fn init(&self, init: ClosedInit);
+    /// A closed part; parts come in order.
+    fn part(&self, part: ClosedPart);
+}
+
 /// One rendition's live packager and its playlists.
 #[derive(Debug)]
 pub struct Packager {
     config: PackagerConfig,
     state: Mutex<State>,
     position: watch::Sender<Position>,
+    sink: Option<Box<dyn PartSink>>,
 }
 
 /// What a playlist request asks for.
@@ -149,6 +196,11 @@ fn seconds(ticks: u64, timescale: u32) -> f64 {
 impl Packager {
     /// A packager with nothing yet.
     pub fn new(config: PackagerConfig) -> Self {
+        Self::with_sink(config, None)
+    }
+
+    /// A packager that also hands every initialization segment and part to `sink`.
+    pub fn with_sink(config: PackagerConfig, sink: Option<Box<dyn PartSink>>) -> Self {
         let (position, _) = watch::channel(Position {
             msn: 0,
             parts: 0,
@@ -186,6 +238,7 @@ impl Packager {
                 ended: false,
             }),
             position,
+            sink,
         }
     }
 
@@ -347,6 +400,19 @@ impl Packager {
             // Both configurations arrive before the first frame: one initialization for both.
             state.inits.clear();
         }
+        if let Some(sink) = &self.sink {
+            let mut codecs = video.codec.clone();
+            if let Some(audio) = &state.audio {
+                codecs = format!("{codecs},{}", audio.codec);
+            }
+            sink.init(ClosedInit {
+                index: u32::try_from(state.inits.len()).unwrap_or(u32::MAX),
+                width: video.width,
+                height: video.height,
+                codecs,
+                data: init.clone(),
+            });
+        }
         state.inits.push(init);
         mark_boundary(state);
     }
@@ -400,6 +466,18 @@ impl Packager {
             independent: video[0].keyframe,
             data: cmaf::fragment(state.fragment_sequence, &video, &audio),
         };
+        if let Some(sink) = &self.sink {
+            sink.part(ClosedPart {
+                msn: state.open.msn,
+                index: u32::try_from(state.open.parts.len()).unwrap_or(u32::MAX),
+                init: state.open.init,
+                discontinuity: state.open.discontinuity,
+                duration: part.duration,
+                frames: u32::try_from(video.len()).unwrap_or(u32::MAX),
+                program_date_ms: state.open.program_date_ms,
+                data: part.data.clone(),
+            });
+        }
         state.open.duration += part.duration;
         state.open.parts.push(part);
         self.announce(state);

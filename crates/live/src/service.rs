@@ -9,13 +9,16 @@ use std::time::{Duration, Instant};
 
 use spool_catalog::edit::{MAX_DESCRIPTION_CHARS, Title};
 use spool_catalog::policy::{self, Access, Viewer};
-use spool_metadata::{NewRoom, RoomRow, Store, User};
-use spool_model::{LiveStatus, RoomId, Visibility};
+use spool_metadata::{NewRoom, RECORDING_JOB, RoomRow, Store, User};
+use spool_model::{LiveStatus, RoomId, VideoId, Visibility};
+use spool_storage::MediaLayout;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{LiveError, Result};
 use crate::flv::Frame;
 use crate::packager::{Packager, PackagerConfig};
+use crate::recording::{self, RecordOp, RecordingFiles, RecordingSink};
 
 /// How the live service behaves (from `[live]`).
 #[derive(Clone, Debug)]
@@ -135,6 +138,8 @@ struct HealthMeter {
 pub struct Broadcast {
     /// The room.
     pub room: RoomId,
+    /// The video its recording becomes.
+    pub recording: VideoId,
     owner: spool_model::UserId,
     visibility: Visibility,
     packager: Packager,
@@ -305,20 +310,28 @@ pub struct Live {
 #[derive(Debug)]
 struct Inner {
     store: Store,
+    layout: MediaLayout,
     settings: LiveSettings,
     broadcasts: Mutex<HashMap<RoomId, Arc<Broadcast>>>,
     next_connection: AtomicU64,
+    /// Recording work, written by [`Live::run`] in order.
+    records: mpsc::UnboundedSender<RecordOp>,
+    records_inbox: Mutex<Option<mpsc::UnboundedReceiver<RecordOp>>>,
 }
 
 impl Live {
-    /// The service over `store`.
-    pub fn new(store: Store, settings: LiveSettings) -> Self {
+    /// The service over `store`, recording broadcasts into `layout`.
+    pub fn new(store: Store, layout: MediaLayout, settings: LiveSettings) -> Self {
+        let (records, inbox) = mpsc::unbounded_channel();
         Self {
             inner: Arc::new(Inner {
                 store,
+                layout,
                 settings,
                 broadcasts: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(1),
+                records,
+                records_inbox: Mutex::new(Some(inbox)),
             }),
         }
     }
@@ -328,7 +341,8 @@ impl Live {
         &self.inner.settings
     }
 
-    /// Ends the broadcasts a previous run left on air (it stopped without ending them).
+    /// Ends the broadcasts a previous run left on air (it was killed before ending them),
+    /// publishing what they recorded up to the kill.
     pub async fn recover(&self) -> Result<usize> {
         let stale = self
             .inner
@@ -336,10 +350,62 @@ impl Live {
             .rooms_with_status(LiveStatus::Live, u32::MAX)
             .await?;
         for room in &stale {
-            self.inner.store.end_room(&room.id, None).await?;
+            match &room.recording_id {
+                Some(video) => self.finish_recording(&room.id, video).await?,
+                None => {
+                    self.inner.store.end_room(&room.id, None).await?;
+                }
+            }
             tracing::info!(room = %room.id, "ended a broadcast left on air by the last run");
         }
         Ok(stale.len())
+    }
+
+    /// Publishes a broadcast's recording as a video (or removes the video when nothing was
+    /// recorded) and ends the room, pointing it at the video. Idempotent.
+    async fn finish_recording(&self, room: &RoomId, video: &VideoId) -> Result<()> {
+        let store = &self.inner.store;
+        let (layout, id) = (self.inner.layout.clone(), video.clone());
+        let finished = tokio::task::spawn_blocking(move || recording::finish_files(&layout, &id))
+            .await
+            .map_err(|e| LiveError::Recording(e.to_string()))?;
+        let recording = match finished {
+            Ok(Some(finished)) => {
+                store
+                    .record_probe(video, finished.duration_ms, Some(finished.size))
+                    .await?;
+                if store
+                    .publish_media(video, &finished.published.to_json(), 100)
+                    .await?
+                {
+                    store.enqueue(RECORDING_JOB, video).await?;
+                    tracing::info!(%room, %video, seconds = finished.duration_ms as f64 / 1000.0, "the recording is a video");
+                    Some(video)
+                } else {
+                    // The owner deleted it meanwhile.
+                    None
+                }
+            }
+            Ok(None) => {
+                tracing::info!(%room, %video, "the broadcast recorded nothing; no video");
+                store.delete_video(video).await?;
+                let (layout, id) = (self.inner.layout.clone(), video.clone());
+                let _ = tokio::task::spawn_blocking(move || layout.remove_video(&id)).await;
+                None
+            }
+            Err(error) => {
+                tracing::error!(%room, %video, %error, "cannot finish the recording");
+                store
+                    .fail_video(
+                        video,
+                        &format!("the recording could not be finished: {error}"),
+                    )
+                    .await?;
+                Some(video)
+            }
+        };
+        store.end_room(room, recording).await?;
+        Ok(())
     }
 
     /// Creates a room for `user`; the stream key is returned this once.
@@ -476,18 +542,36 @@ impl Live {
                 connection,
             });
         }
-        if !self.inner.store.start_room(&room.id).await? {
-            // On air in the database but not here: a run that died. End that one first.
-            self.inner.store.end_room(&room.id, None).await?;
-            if !self.inner.store.start_room(&room.id).await? {
-                return Err(LiveError::AlreadyPublishing);
+        let recording = match self.inner.store.start_broadcast(&room.id).await? {
+            Some(video) => video,
+            None => {
+                // On air in the database but not here: a run that died. End that one first.
+                if let Some(video) = &room.recording_id {
+                    self.finish_recording(&room.id, video).await?;
+                } else {
+                    self.inner.store.end_room(&room.id, None).await?;
+                }
+                self.inner
+                    .store
+                    .start_broadcast(&room.id)
+                    .await?
+                    .ok_or(LiveError::AlreadyPublishing)?
             }
-        }
+        };
+        let sink = RecordingSink {
+            video: recording.clone(),
+            rendition: SOURCE_RENDITION.to_owned(),
+            ops: self.inner.records.clone(),
+        };
         let broadcast = Arc::new(Broadcast {
             room: room.id.clone(),
+            recording,
             owner: room.owner_id,
             visibility: room.visibility,
-            packager: Packager::new(self.inner.settings.packager.clone()),
+            packager: Packager::with_sink(
+                self.inner.settings.packager.clone(),
+                Some(Box::new(sink)),
+            ),
             publisher: Mutex::new(PublisherState::Connected(connection)),
             meter: Mutex::new(HealthMeter::default()),
             viewers: Mutex::new(HashMap::new()),
@@ -507,26 +591,78 @@ impl Live {
         })
     }
 
-    /// Ends a broadcast now: its playlists end and the room is `ended`.
+    /// Ends a broadcast now: its playlists end at once; its recording is published and the
+    /// room `ended` (pointing at it) by [`Live::run`], after the last part is written.
     pub async fn end_broadcast(&self, id: &RoomId) -> Result<()> {
         let Some(broadcast) = lock(&self.inner.broadcasts).remove(id) else {
             return Ok(());
         };
         broadcast.packager.end();
-        self.inner.store.end_room(id, None).await?;
+        let _ = self.inner.records.send(RecordOp::Finish {
+            room: id.clone(),
+            video: broadcast.recording.clone(),
+        });
         tracing::info!(room = %id, "broadcast ended");
         Ok(())
     }
 
-    /// Ends broadcasts whose publisher did not come back within the grace period, until
-    /// `stop`; then ends every broadcast still on air.
+    /// Writes queued recording work in order: parts on a blocking thread, a finished
+    /// broadcast's publication after its last part.
+    async fn record(&self, files: &Arc<Mutex<RecordingFiles>>, batch: Vec<RecordOp>) {
+        let mut batch = batch.into_iter().peekable();
+        while batch.peek().is_some() {
+            let mut writes = Vec::new();
+            let mut finish = None;
+            for op in batch.by_ref() {
+                if let RecordOp::Finish { room, video } = &op {
+                    finish = Some((room.clone(), video.clone()));
+                    writes.push(op);
+                    break;
+                }
+                writes.push(op);
+            }
+            let files = Arc::clone(files);
+            let written = tokio::task::spawn_blocking(move || {
+                let mut files = lock(&files);
+                writes.iter().for_each(|op| files.apply(op));
+            })
+            .await;
+            if let Err(error) = written {
+                tracing::error!(%error, "the recording writer failed");
+            }
+            if let Some((room, video)) = finish
+                && let Err(error) = self.finish_recording(&room, &video).await
+            {
+                tracing::error!(%room, %error, "cannot finish a broadcast's recording");
+            }
+        }
+    }
+
+    /// Ends broadcasts whose publisher did not come back within the grace period and writes
+    /// their recordings, until `stop`; then ends every broadcast still on air and finishes
+    /// its recording.
     pub async fn run(self, stop: CancellationToken) {
         let grace = self.inner.settings.reconnect_grace;
         let tick = (grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let files = Arc::new(Mutex::new(RecordingFiles::new(self.inner.layout.clone())));
+        let Some(mut inbox) = lock(&self.inner.records_inbox).take() else {
+            tracing::error!("Live::run started twice");
+            return;
+        };
+        let mut reaper = tokio::time::interval(tick);
+        reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = tokio::time::sleep(tick) => {}
+                Some(op) = inbox.recv() => {
+                    let mut batch = vec![op];
+                    while let Ok(op) = inbox.try_recv() {
+                        batch.push(op);
+                    }
+                    self.record(&files, batch).await;
+                    continue;
+                }
+                _ = reaper.tick() => {}
             }
             let expired: Vec<RoomId> = lock(&self.inner.broadcasts)
                 .values()
@@ -548,6 +684,11 @@ impl Live {
                 tracing::error!(%room, %error, "cannot end a broadcast at shutdown");
             }
         }
+        let mut batch = Vec::new();
+        while let Ok(op) = inbox.try_recv() {
+            batch.push(op);
+        }
+        self.record(&files, batch).await;
     }
 }
 

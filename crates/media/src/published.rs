@@ -24,6 +24,15 @@ pub struct Published {
     /// before it existed (never shared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ladder_key: Option<String>,
+    /// A DASH manifest (`manifest.mpd`) was written over the same segments. False for a live
+    /// recording, whose renditions carry the sound inside the picture's fragments (HLS plays
+    /// that; DASH players expect separate adaptation sets).
+    #[serde(default = "written")]
+    pub dash: bool,
+}
+
+fn written() -> bool {
+    true
 }
 
 impl Published {

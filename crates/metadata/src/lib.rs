@@ -30,7 +30,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub use blobs::Blob;
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
 pub use likes::LikeState;
-pub use live::{NewRoom, RoomRow};
+pub use live::{NewRoom, RECORDING_JOB, RoomRow};
 pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
 pub use sessions::{NewSession, Session};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};

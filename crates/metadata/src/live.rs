@@ -9,6 +9,10 @@ use crate::sessions::{random_token, secret_hash};
 use crate::videos::corrupt;
 use crate::{MetadataError, Result, Store, is_unique_violation};
 
+/// The job that finishes a live recording that became a video: storyboard and cover
+/// (queued when the broadcast ends; run by the pipeline).
+pub const RECORDING_JOB: &str = "recording";
+
 /// A live room as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoomRow {
@@ -164,22 +168,49 @@ impl Store {
         Ok((done.rows_affected() == 1).then_some(key))
     }
 
-    /// Puts a room on air for a new broadcast (from idle, or ended: a room is reusable).
-    /// False when it is already live, so two publishers cannot both start one.
-    pub async fn start_room(&self, id: &RoomId) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE live_rooms SET status = 'live', started_at = ?, ended_at = NULL, \
-             recording_id = NULL WHERE id = ? AND status <> 'live'",
-        )
-        .bind(now_millis())
-        .bind(id.as_str())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+    /// Puts a room on air for a new broadcast (from idle, or ended: a room is reusable) and
+    /// creates the video its recording becomes (`processing`, the room's title, description,
+    /// visibility and owner), in one transaction. None when the room is already live, so two
+    /// publishers cannot both start one.
+    pub async fn start_broadcast(&self, id: &RoomId) -> Result<Option<VideoId>> {
+        crate::with_retry(|| self.try_start_broadcast(id)).await
     }
 
-    /// Ends a live room, naming the video its broadcast became (if one was made). False
-    /// when it was not live.
+    async fn try_start_broadcast(&self, id: &RoomId) -> Result<Option<VideoId>> {
+        let mut tx = self.begin_write().await?;
+        let now = now_millis();
+        let video = VideoId::random();
+        let started = sqlx::query(
+            "UPDATE live_rooms SET status = 'live', started_at = ?, ended_at = NULL, \
+             recording_id = ? WHERE id = ? AND status <> 'live'",
+        )
+        .bind(now)
+        .bind(video.as_str())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if started.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO videos (id, owner_id, title, description, tags, category, visibility, \
+             status, created_at, updated_at) \
+             SELECT ?, owner_id, title, description, '[]', '', visibility, 'processing', ?, ? \
+             FROM live_rooms WHERE id = ?",
+        )
+        .bind(video.as_str())
+        .bind(now)
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(video))
+    }
+
+    /// Ends a live room; `recording` is the video its broadcast became, or None when the
+    /// broadcast recorded nothing (its video is gone). False when it was not live.
     pub async fn end_room(&self, id: &RoomId, recording: Option<&VideoId>) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE live_rooms SET status = 'ended', ended_at = ?, recording_id = ? \

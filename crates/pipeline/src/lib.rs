@@ -11,6 +11,8 @@
 //!    the audio, the storyboard and the cover candidates from one decode and publishes them
 //!    (the video is `ready`); then one pass encodes the higher rungs and publishes the whole
 //!    ladder. Each publication is one conditional UPDATE of the video row.
+//! 3. [`RECORDING_JOB`]: a live broadcast that ended is a video already (its live renditions,
+//!    recorded as it aired, are the ladder); this stage adds the storyboard and the cover.
 //!
 //! A video whose content another ready video was already transcoded from, with the same
 //! ladder settings, shares that video's media instead (`reuse`): `ready` in its `process`
@@ -28,7 +30,7 @@ mod reuse;
 mod stages;
 
 pub use fetch::SourceCache;
-pub use spool_metadata::PROCESS_JOB;
+pub use spool_metadata::{PROCESS_JOB, RECORDING_JOB};
 pub use stages::Pipeline;
 
 /// The job that encodes the ladder, storyboard and covers (queued by [`PROCESS_JOB`]).

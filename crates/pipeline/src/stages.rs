@@ -23,7 +23,7 @@ use spool_storage::media::{
 use spool_storage::{Generation, Keep, LocalStore, MediaLayout, PassDir, StorageError};
 
 use crate::fetch::SourceCache;
-use crate::{PROCESS_JOB, TRANSCODE_JOB};
+use crate::{PROCESS_JOB, RECORDING_JOB, TRANSCODE_JOB};
 
 /// Cover candidates taken from the quick pass's decode.
 const COVER_CANDIDATES: u32 = 8;
@@ -148,6 +148,18 @@ impl Handler for Pipeline {
         let result = match job.kind.as_str() {
             PROCESS_JOB => inner.process(video).await,
             TRANSCODE_JOB => inner.transcode(video).await,
+            RECORDING_JOB => {
+                // The recording plays already: a storyboard or cover that cannot be made
+                // leaves it playable, so its failure never fails the video.
+                return inner.recording(video).await.map_err(|e| {
+                    tracing::warn!(video = %video, "recording stage failed: {}", e.reason);
+                    if e.permanent {
+                        JobError::permanent(e.reason)
+                    } else {
+                        JobError::retryable(e.reason)
+                    }
+                });
+            }
             other => Err(StageError {
                 permanent: true,
                 reason: format!("unknown job kind {other:?}"),
@@ -227,6 +239,86 @@ impl Inner {
             });
         };
         Ok(Some(self.sources.source(video, &blob).await?))
+    }
+
+    /// A live recording that became a video: its storyboard and cover, made from one decode
+    /// of the top rendition's segments (those under its first initialization segment, a
+    /// stretch with one picture configuration), published into the recording's generation.
+    async fn recording(&self, video: &VideoId) -> StageResult {
+        let Some(row) = self.store.video(video).await? else {
+            return Ok(());
+        };
+        let Some(mut published) = row
+            .media
+            .as_deref()
+            .map(Published::from_json)
+            .transpose()
+            .map_err(|e| StageError {
+                permanent: true,
+                reason: format!("stored media description is corrupt: {e}"),
+            })?
+        else {
+            return Ok(());
+        };
+        if published.storyboard {
+            return Ok(());
+        }
+        let (Some(generation), Some(top)) = (
+            Generation::parse(&published.generation),
+            published.renditions.first().map(|r| r.name.clone()),
+        ) else {
+            return Err(StageError {
+                permanent: true,
+                reason: "the recording names no rendition".into(),
+            });
+        };
+        let rendition_dir = self.layout.generation_dir(video, &generation).join(&top);
+        let scratch = self.sources.dir(video);
+        let source = scratch.join("recording.mp4");
+        let flat = source.clone();
+        blocking(move || {
+            std::fs::create_dir_all(&scratch).map_err(|source| StorageError::Io {
+                path: scratch.clone(),
+                source,
+            })?;
+            flatten_recording(&rendition_dir, &flat)
+        })
+        .await?;
+        let info = probe::probe(&self.processes, &source, &self.config.media).await?;
+        let pass = self.begin_pass(video, &generation).await?;
+        let spec = PassSpec {
+            source: &source,
+            info: &info,
+            rungs: &[],
+            audio: false,
+            storyboard: true,
+            cover_candidates: COVER_CANDIDATES,
+            out_dir: pass.path(),
+        };
+        let mut progress = Progress::new(&self.store, &self.hub, video);
+        let output = self.run_pass(&spec, &mut progress, 100, 0).await?;
+        let candidates: Vec<PathBuf> = output
+            .candidates
+            .iter()
+            .map(|c| pass.committed_path(c))
+            .collect();
+        let keep = published
+            .renditions
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        self.commit_pass(pass, keep).await?;
+        if !candidates.is_empty() && !row.cover_custom {
+            self.publish_auto_cover(video, candidates).await?;
+        }
+        let (layout, id, name) = (self.layout.clone(), video.clone(), generation.clone());
+        published.storyboard = blocking(move || Ok(layout.has_storyboard(&id, &name))).await?;
+        self.store
+            .publish_media(video, &published.to_json(), 100)
+            .await?;
+        self.hub.notify(&Topic::video(video));
+        self.sources.release(video).await;
+        Ok(())
     }
 
     /// Stage 2: the ladder, with progressive publishing.
@@ -516,6 +608,7 @@ impl Inner {
             complete,
             storyboard,
             ladder_key: Some(crate::reuse::ladder_key(&self.config.media)),
+            dash: true,
         };
         // Everything the row will point at is durable: commit it.
         if !self
@@ -606,6 +699,37 @@ impl Outputs {
             self.audio = pass.audio;
         }
     }
+}
+
+/// Writes one MP4 file of a recorded rendition: its first initialization segment and the
+/// segments its playlist lists under it (fragments append to an init as they did live).
+fn flatten_recording(rendition_dir: &Path, out: &Path) -> Result<(), StorageError> {
+    let read = |name: &str| {
+        let path = rendition_dir.join(name);
+        std::fs::read(&path).map_err(|source| StorageError::Io { path, source })
+    };
+    let playlist = String::from_utf8_lossy(&read("index.m3u8")?).into_owned();
+    let mut maps = 0;
+    let mut files = Vec::new();
+    for line in playlist.lines() {
+        if let Some(map) = line.strip_prefix("#EXT-X-MAP:URI=\"") {
+            maps += 1;
+            if maps > 1 {
+                break;
+            }
+            files.push(map.trim_end_matches('"').to_owned());
+        } else if !line.starts_with('#') && !line.is_empty() {
+            files.push(line.to_owned());
+        }
+    }
+    spool_storage::write_atomic_with(out, |file| {
+        use std::io::Write as _;
+        for name in &files {
+            let bytes = std::fs::read(rendition_dir.join(name))?;
+            file.write_all(&bytes)?;
+        }
+        Ok(())
+    })
 }
 
 /// Splits the ladder into the quick first pass and the rest. Without progressive publishing,

@@ -270,11 +270,12 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen for RTMP on {}", config.live.rtmp_listen))?;
     let live = spool_live::Live::new(
         store.clone(),
+        spool_storage::MediaLayout::new(&config.server.data_dir),
         spool_live::LiveSettings::from_config(&config.live, Some(rtmp_listener.local_addr()?)),
     );
     live.recover()
         .await
-        .context("ending the broadcasts the last run left on air failed")?;
+        .context("finishing the broadcasts the last run left on air failed")?;
     let services = spool_api::Services {
         store: store.clone(),
         uploads: uploads.clone(),

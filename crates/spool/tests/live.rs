@@ -3,7 +3,8 @@
 //! hints, parts) and played by ffmpeg as an HLS client; wrong keys, second publishers,
 //! garbage, truncated handshakes, audio-only and unsupported codecs are refused with a clear
 //! log line while the server stays up; a publisher that drops and comes back within the
-//! grace period continues the broadcast.
+//! grace period continues the broadcast; an ended broadcast, and one whose server was killed
+//! mid-air, is a video that plays, with its storyboard and cover.
 #![allow(clippy::disallowed_methods)] // publishes and plays with the real ffmpeg, node and Chromium
 
 use std::process::Stdio;
@@ -174,6 +175,89 @@ fn preload_hint(playlist: &str) -> (u64, u32) {
     let (msn, rest) = uri.split_once('.').unwrap();
     let part = rest.trim_end_matches(".m4s");
     (msn.parse().unwrap(), part.parse().unwrap())
+}
+
+/// Seconds of complete segments a media playlist lists.
+fn listed_seconds(playlist: &str) -> f64 {
+    playlist
+        .lines()
+        .filter_map(|l| l.strip_prefix("#EXTINF:"))
+        .filter_map(|l| l.trim_end_matches(',').parse::<f64>().ok())
+        .sum()
+}
+
+/// Plays `url` with ffmpeg as an HLS client, decoding everything; returns the duration
+/// ffprobe reads from it. Panics on any error.
+fn play_with_ffmpeg(url: &str) -> f64 {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i", url])
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffmpeg could not play {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            url,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&probe.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no duration from ffprobe for {url}"))
+}
+
+/// The recording of an ended room: waits until it is a ready video with its storyboard and
+/// cover, checks its duration against `at_least`..`at_least + slack` seconds, plays it in
+/// ffmpeg (same duration) and hls.js; returns the video's JSON.
+async fn check_recording(
+    server: &Server,
+    token: &str,
+    room: &str,
+    at_least: f64,
+    slack: f64,
+) -> Value {
+    let ended = room_until(server, room, "the room to point at its recording", |r| {
+        r["status"] == "ended" && r["video_id"].is_string()
+    })
+    .await;
+    let video_id = ended["video_id"].as_str().unwrap().to_owned();
+    let video = eventually(
+        Duration::from_secs(60),
+        "the recording's storyboard and cover",
+        || async {
+            let video = server.video(token, &video_id).await;
+            (video["status"] == "ready"
+                && video["storyboard_vtt_url"].is_string()
+                && video["cover_url"].is_string())
+            .then_some(video)
+        },
+    )
+    .await;
+    let duration = video["duration_s"].as_f64().unwrap();
+    assert!(
+        duration >= at_least - 0.05 && duration <= at_least + slack,
+        "the recording lasts {duration} s, the broadcast had {at_least} s (+{slack}): {video}"
+    );
+    let hls = video["hls_url"].as_str().unwrap().to_owned();
+    let played = play_with_ffmpeg(&hls);
+    assert!(
+        (played - duration).abs() < 0.5,
+        "ffmpeg plays {played} s of a {duration} s recording"
+    );
+    let report = play_in_chromium(&hls, -1.0, 2.0);
+    assert!(report["fatal"].is_null(), "{report}");
+    video
 }
 
 /// Processes the server has started and not reaped (over all its threads).
@@ -501,12 +585,36 @@ async fn a_publisher_that_reconnects_within_the_grace_period_continues_the_broad
     );
     assert_eq!(now["publishing"], true);
 
-    // Gone for longer than the grace period: the broadcast ends.
+    // Gone for longer than the grace period: the broadcast ends, and its recording (both
+    // connections, one discontinuity) is a video.
+    let (_, before) = get_text(&media_url).await;
     drop(second);
     room_until(&server, &room.id, "the broadcast to end", |r| {
         r["status"] == "ended"
     })
     .await;
+    let video = check_recording(&server, &token, &room.id, listed_seconds(&before), 3.0).await;
+    assert_eq!(video["title"], "Flaky uplink", "{video}");
+    server.assert_healthy().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_broadcast_keeps_the_recording_up_to_the_kill() {
+    let mut server = Server::start().await;
+    let token = server.user_add("caster");
+    let room = create_room(&server, &token, "Power cut").await;
+    let media_url = server.url(&format!("/live/{}/source/index.m3u8", room.id));
+    let publisher = publish(&format!("{}/{}", room.rtmp_url, room.key), Source::Obs);
+    let playlist = eventually(Duration::from_secs(30), "four segments", || async {
+        let (_, text) = get_text(&media_url).await;
+        (text.matches("#EXTINF").count() >= 4).then_some(text)
+    })
+    .await;
+    server.kill9();
+    drop(publisher);
+    server.restart().await;
+    // What was listed before the kill is recorded; at most the segment in flight is more.
+    check_recording(&server, &token, &room.id, listed_seconds(&playlist), 2.0).await;
     server.assert_healthy().await;
 }
 

@@ -9,6 +9,8 @@
 //!     storyboard/sb_<n>.jpg, storyboard.vtt
 //!     candidates/c_<n>.jpg        cover candidate frames
 //!     manifest.mpd, outputs.json  rewritten (atomically) as passes are published
+//!   live/<rendition>/init-<n>.mp4, seg_<msn>.m4s, index.m3u8, .journal
+//!                                 a live broadcast's recording (written as it airs)
 //!   covers/<cover generation>/{1280,640,320}.jpg
 //! ```
 //!
@@ -48,6 +50,8 @@ pub const CANDIDATES_DIR: &str = "candidates";
 pub const MANIFEST_FILE: &str = "manifest.mpd";
 /// What each published pass produced, kept so a retry can rebuild the manifest.
 pub const OUTPUTS_FILE: &str = "outputs.json";
+/// The generation a live broadcast is recorded into (its renditions, as it airs).
+pub const LIVE_GENERATION: &str = "live";
 /// Prefix of a pass being written inside a generation.
 const PASS_PREFIX: &str = ".pass-";
 /// Longest generation name accepted (`videos.cover_gen` is `VARCHAR(32)`).

@@ -160,7 +160,7 @@ pub(crate) fn video_json(
     let (hls_url, dash_url, storyboard_vtt_url) = match &published {
         Some(p) => (
             media_url("master.m3u8"),
-            media_url("manifest.mpd"),
+            media_url("manifest.mpd").filter(|_| p.dash),
             if p.storyboard {
                 media_url(&format!("{}/storyboard/storyboard.vtt", p.generation))
             } else {

@@ -129,7 +129,12 @@ fn room_json(state: &AppState, headers: &HeaderMap, view: RoomView) -> RoomJson 
         created_at: rfc3339(row.created_at),
         started_at: row.started_at.map(rfc3339),
         ended_at: row.ended_at.map(rfc3339),
-        video_id: row.recording_id.map(|v| v.to_string()),
+        // Set when the broadcast starts (the video is recorded as it airs); shown once it is
+        // over, when the video plays.
+        video_id: row
+            .recording_id
+            .filter(|_| row.status == spool_model::LiveStatus::Ended)
+            .map(|v| v.to_string()),
         rtmp_url: view.owned.then(|| state.live.settings().rtmp_url.clone()),
         health: view.health.map(|h| HealthJson {
             width: h.width,
