@@ -272,6 +272,9 @@ pub struct LiveConfig {
     pub segment_target_ms: u64,
     /// Seconds viewers can seek back while a broadcast is live.
     pub dvr_window_s: u64,
+    /// Heights of the lower rungs encoded live beside the passed-through source (one ffmpeg
+    /// per room; only rungs below the source's height); empty: the source only.
+    pub ladder: Vec<u32>,
 }
 
 impl Default for LiveConfig {
@@ -284,6 +287,7 @@ impl Default for LiveConfig {
             part_target_ms: 334,
             segment_target_ms: 1000,
             dvr_window_s: 2 * 3600,
+            ladder: vec![480, 360],
         }
     }
 }
@@ -467,6 +471,16 @@ impl Config {
             return Err(ConfigError::OutOfRange(
                 "live.part_target_ms must be 100 to 2000 and live.segment_target_ms from it to 10000"
                     .into(),
+            ));
+        }
+        if live.ladder.len() > 4
+            || live
+                .ladder
+                .iter()
+                .any(|h| !(144..=2160).contains(h) || h % 2 != 0)
+        {
+            return Err(ConfigError::OutOfRange(
+                "live.ladder takes at most 4 even heights from 144 to 2160".into(),
             ));
         }
         if self.upload.commit_every_bytes < 1 << 20 {

@@ -124,6 +124,117 @@ pub fn audio(data: &Bytes, timestamp_ms: u32) -> Result<Option<Frame>, LiveError
     }
 }
 
+/// FLV tag type of sound.
+pub const TAG_AUDIO: u8 = 8;
+/// FLV tag type of pictures.
+pub const TAG_VIDEO: u8 = 9;
+/// FLV tag type of script data (metadata), skipped when read.
+const TAG_SCRIPT: u8 = 18;
+
+/// The start of an FLV stream (header and the first, empty, previous-tag size): video, and
+/// sound when `audio`.
+pub fn stream_header(audio: bool) -> Bytes {
+    let flags = if audio { 0x05 } else { 0x01 };
+    Bytes::from(vec![b'F', b'L', b'V', 1, flags, 0, 0, 0, 9, 0, 0, 0, 0])
+}
+
+/// One FLV tag of an FLV stream (the tag body RTMP carried, its header, its size after).
+pub fn stream_tag(kind: u8, timestamp_ms: u32, body: &[u8]) -> Bytes {
+    let size = u32::try_from(body.len()).unwrap_or(u32::MAX) & 0x00ff_ffff;
+    let mut out = Vec::with_capacity(body.len() + 15);
+    out.push(kind);
+    out.extend_from_slice(&size.to_be_bytes()[1..]);
+    out.extend_from_slice(&timestamp_ms.to_be_bytes()[1..]);
+    out.push(timestamp_ms.to_be_bytes()[0]);
+    out.extend_from_slice(&[0, 0, 0]);
+    out.extend_from_slice(&body[..size as usize]);
+    out.extend_from_slice(&(size + 11).to_be_bytes());
+    Bytes::from(out)
+}
+
+/// Reads an FLV stream tag by tag (what ffmpeg writes): `(kind, timestamp_ms, body)` for
+/// sound and pictures, script data skipped; None at its end. Cancel-safe: what was read
+/// stays buffered when a `next` is dropped (a timeout around it loses nothing).
+#[derive(Debug)]
+pub struct StreamReader<R> {
+    reader: R,
+    buffer: bytes::BytesMut,
+    header_read: bool,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> StreamReader<R> {
+    /// Reads from `reader`, which starts at the FLV header.
+    pub fn new(reader: R) -> Self {
+        Self {
+            reader,
+            buffer: bytes::BytesMut::with_capacity(64 * 1024),
+            header_read: false,
+        }
+    }
+
+    /// The next tag. Errors: I/O, or a stream that is not FLV or ends inside a tag.
+    pub async fn next(&mut self) -> std::io::Result<Option<(u8, u32, Bytes)>> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some(tag) = self.parse()? {
+                return Ok(Some(tag));
+            }
+            if self.reader.read_buf(&mut self.buffer).await? == 0 {
+                return if self.buffer.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(std::io::ErrorKind::UnexpectedEof.into())
+                };
+            }
+        }
+    }
+
+    /// A whole tag from the buffer, when one is there.
+    fn parse(&mut self) -> std::io::Result<Option<(u8, u32, Bytes)>> {
+        let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned());
+        loop {
+            if !self.header_read {
+                if self.buffer.len() < 9 {
+                    return Ok(None);
+                }
+                if &self.buffer[..3] != b"FLV" {
+                    return Err(bad("not an FLV stream"));
+                }
+                let offset = u32::from_be_bytes([
+                    self.buffer[5],
+                    self.buffer[6],
+                    self.buffer[7],
+                    self.buffer[8],
+                ]) as usize;
+                // The header, then the first (empty) previous-tag size.
+                if self.buffer.len() < offset.max(9) + 4 {
+                    return Ok(None);
+                }
+                let _ = self.buffer.split_to(offset.max(9) + 4);
+                self.header_read = true;
+            }
+            if self.buffer.len() < 11 {
+                return Ok(None);
+            }
+            let head = &self.buffer[..11];
+            let kind = head[0] & 0x1f;
+            let size = u32::from_be_bytes([0, head[1], head[2], head[3]]) as usize;
+            let timestamp = u32::from_be_bytes([head[7], head[4], head[5], head[6]]);
+            if self.buffer.len() < 11 + size + 4 {
+                return Ok(None);
+            }
+            let mut tag = self.buffer.split_to(11 + size + 4);
+            let _ = tag.split_to(11);
+            tag.truncate(size);
+            match kind {
+                TAG_AUDIO | TAG_VIDEO => return Ok(Some((kind, timestamp, tag.freeze()))),
+                TAG_SCRIPT => {}
+                _ => return Err(bad("unknown FLV tag type")),
+            }
+        }
+    }
+}
+
 fn avc_config(record: Bytes) -> Result<AvcConfig, LiveError> {
     let bad = |why: &str| LiveError::BadStream(format!("H.264 configuration: {why}"));
     if record.len() < 7 || record[0] != 1 {
@@ -314,6 +425,41 @@ fn sps_dimensions(sps: &[u8]) -> Option<(u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn flv_streams_read_back_what_was_written_skipping_metadata() {
+        let tags: &[(u8, u32, &[u8])] = &[
+            (TAG_VIDEO, 0, &[0x17, 0, 0, 0, 0, 1, 2]),
+            (TAG_SCRIPT, 0, b"onMetaData"),
+            (TAG_AUDIO, 23, &[0xaf, 1, 9]),
+            // Past 2^24 ms the extended byte carries the top of the timestamp.
+            (TAG_VIDEO, 0x0123_4567, &[0x27, 1, 0, 0, 0]),
+            (TAG_AUDIO, 5, &[]),
+        ];
+        let mut stream = stream_header(true).to_vec();
+        for (kind, ts, body) in tags {
+            stream.extend_from_slice(&stream_tag(*kind, *ts, body));
+        }
+        let mut reader = StreamReader::new(stream.as_slice());
+        let mut read = Vec::new();
+        while let Some((kind, ts, body)) = reader.next().await.unwrap() {
+            read.push((kind, ts, body.to_vec()));
+        }
+        let expected: Vec<_> = tags
+            .iter()
+            .filter(|(kind, _, _)| *kind != TAG_SCRIPT)
+            .map(|(kind, ts, body)| (*kind, *ts, body.to_vec()))
+            .collect();
+        assert_eq!(read, expected);
+        // A stream cut inside a tag is an error, not a silent end.
+        let mut cut = StreamReader::new(&stream[..stream.len() - 3]);
+        let mut result = Ok(Some((0, 0, Bytes::new())));
+        while let Ok(Some(_)) = result {
+            result = cut.next().await;
+        }
+        assert!(result.is_err());
+        assert!(StreamReader::new(&b"GIF89a..."[..]).next().await.is_err());
+    }
 
     /// SPSs x264 (through ffmpeg 5.1) wrote for three sizes: 720 and 360 lines are cropped
     /// from 736 and 368, 854 columns from 864, and the 360p one has an emulation-prevention

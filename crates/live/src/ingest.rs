@@ -16,7 +16,6 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::LiveError;
-use crate::flv;
 use crate::service::{Live, Publisher};
 
 /// How long a peer may take over the handshake and `connect`/`publish`.
@@ -228,14 +227,14 @@ async fn converse(
                     data, timestamp, ..
                 } => {
                     if let Some(publisher) = publisher {
-                        publisher.push(flv::video(&data, timestamp.value)?)?;
+                        publisher.push_video(&data, timestamp.value)?;
                     }
                 }
                 ServerSessionEvent::AudioDataReceived {
                     data, timestamp, ..
                 } => {
                     if let Some(publisher) = publisher {
-                        publisher.push(flv::audio(&data, timestamp.value)?)?;
+                        publisher.push_audio(&data, timestamp.value)?;
                     }
                 }
                 ServerSessionEvent::PublishStreamFinished { .. } => {

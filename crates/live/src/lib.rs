@@ -11,6 +11,7 @@ pub mod cmaf;
 mod error;
 pub mod flv;
 mod ingest;
+pub mod ladder;
 pub mod packager;
 mod recording;
 mod service;

@@ -6,7 +6,8 @@
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -167,7 +168,15 @@ pub struct Packager {
     state: Mutex<State>,
     position: watch::Sender<Position>,
     sink: Option<Box<dyn PartSink>>,
+    /// Wall clock (Unix ms) at media time 0: a segment's `PROGRAM-DATE-TIME` is this plus
+    /// its first frame's media time, so renditions sharing the clock agree on it.
+    clock: Arc<AtomicI64>,
+    /// This packager sets the clock (and moves it on at a reconnect); followers read it.
+    owns_clock: bool,
 }
+
+/// The clock of a packager nobody started yet.
+const NO_CLOCK: i64 = i64::MIN;
 
 /// What a playlist request asks for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -239,7 +248,38 @@ impl Packager {
             }),
             position,
             sink,
+            clock: Arc::new(AtomicI64::new(NO_CLOCK)),
+            owns_clock: true,
         }
+    }
+
+    /// Makes this packager date its segments by `clock` (another rendition's, see
+    /// [`Packager::clock`]) instead of its own, so the same media time has the same
+    /// `PROGRAM-DATE-TIME` in both.
+    pub fn following(mut self, clock: Arc<AtomicI64>) -> Self {
+        self.clock = clock;
+        self.owns_clock = false;
+        self
+    }
+
+    /// The clock this packager dates its segments by.
+    pub fn clock(&self) -> Arc<AtomicI64> {
+        Arc::clone(&self.clock)
+    }
+
+    /// The wall clock of media time `dts` (90 kHz), setting the clock on the first frame.
+    fn date_of(&self, dts: u64, now: i64) -> i64 {
+        let media_ms = i64::try_from(dts / u64::from(VIDEO_TIMESCALE / 1000)).unwrap_or(0);
+        let anchor = match self.clock.compare_exchange(
+            NO_CLOCK,
+            now - media_ms,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => now - media_ms,
+            Err(anchor) => anchor,
+        };
+        anchor + media_ms
     }
 
     /// The configuration in force.
@@ -273,6 +313,12 @@ impl Packager {
         let mut state = self.lock();
         let now = wall_clock_ms();
         self.flush(&mut state, now, true);
+        if self.owns_clock && self.clock.load(Ordering::Acquire) != NO_CLOCK {
+            // Time runs on from where the last connection stopped: the dates, from now.
+            let resume_ms = i64::try_from(state.last_video_end / u64::from(VIDEO_TIMESCALE / 1000))
+                .unwrap_or(0);
+            self.clock.store(now - resume_ms, Ordering::Release);
+        }
         state.rebase = true;
         mark_boundary(&mut state);
         state.held_video = None;
@@ -434,7 +480,7 @@ impl Packager {
             self.close_part(state, sample.dts);
         }
         if state.part_video.is_empty() && state.open.parts.is_empty() {
-            state.open.program_date_ms = now;
+            state.open.program_date_ms = self.date_of(sample.dts, now);
         }
         state.last_video_end = sample.dts + u64::from(sample.duration);
         state.part_video.push(sample);
@@ -663,7 +709,7 @@ impl Packager {
             map = Some(segment.init);
         }
         let mut elapsed: f64 = all.iter().take(skipped).map(|s| s.duration).sum();
-        for segment in all.iter().skip(skipped) {
+        for (position, segment) in all.iter().enumerate().skip(skipped) {
             let is_open = segment.msn == state.open.msn && !state.ended;
             if segment.discontinuity {
                 out.push_str("#EXT-X-DISCONTINUITY\n");
@@ -684,8 +730,10 @@ impl Packager {
                     )
                 );
             }
-            // Parts are listed for the last three target durations only.
-            let recent = total - elapsed <= 3.0 * target as f64 + segment.duration;
+            // Parts are listed for the last three target durations only, and on at most the
+            // last three segments (the open one counts: strict parsers count it too).
+            let recent = total - elapsed <= 3.0 * target as f64 + segment.duration
+                && position + 3 >= all.len();
             if low_latency && recent {
                 for (index, part) in segment.parts.iter().enumerate() {
                     let _ = writeln!(

@@ -4,11 +4,14 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use spool_catalog::edit::{MAX_DESCRIPTION_CHARS, Title};
 use spool_catalog::policy::{self, Access, Viewer};
+use spool_media::process::ProcessRunner;
 use spool_metadata::{NewRoom, RECORDING_JOB, RoomRow, Store, User};
 use spool_model::{LiveStatus, RoomId, VideoId, Visibility};
 use spool_storage::MediaLayout;
@@ -16,7 +19,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{LiveError, Result};
-use crate::flv::Frame;
+use crate::flv::{self, AvcConfig, Frame};
+use crate::ladder::{self, Closing, Rung, Transcoder};
 use crate::packager::{Packager, PackagerConfig};
 use crate::recording::{self, RecordOp, RecordingFiles, RecordingSink};
 
@@ -31,6 +35,8 @@ pub struct LiveSettings {
     pub idle_timeout: Duration,
     /// Part and segment targets, the DVR window.
     pub packager: PackagerConfig,
+    /// Heights of the lower rungs to encode (those below the source's).
+    pub ladder: Vec<u32>,
 }
 
 impl LiveSettings {
@@ -51,6 +57,7 @@ impl LiveSettings {
                 segment_target: Duration::from_millis(config.segment_target_ms),
                 window: Duration::from_secs(config.dvr_window_s.max(60)),
             },
+            ladder: config.ladder.clone(),
         }
     }
 }
@@ -63,6 +70,8 @@ pub const RTMP_APP: &str = "live";
 const VIEWER_TTL: Duration = Duration::from_secs(15);
 /// Audio frames taken before a picture configuration must have come (about 3 s).
 const MAX_AUDIO_WITHOUT_VIDEO: u32 = 150;
+/// Shortest time between two starts of a room's encoder after it failed.
+const ENCODER_RESTART_EVERY: Duration = Duration::from_secs(5);
 /// Rooms one listing returns at most.
 const MAX_LISTED: u32 = 100;
 
@@ -143,6 +152,19 @@ pub struct Broadcast {
     owner: spool_model::UserId,
     visibility: Visibility,
     packager: Packager,
+    /// The encoded lower rungs, planned when the first picture configuration arrives.
+    rungs: OnceLock<Vec<Rung>>,
+    /// Their encoder, while it runs.
+    transcoder: Mutex<Option<(u64, Transcoder)>>,
+    /// The encoder before it, writing its last pictures (the next one waits for it).
+    closing: Mutex<Option<Closing>>,
+    /// Encoders started so far (a restart continues the rungs after a discontinuity).
+    encoder_runs: AtomicU64,
+    /// When the last encoder started (one that failed is restarted at most this often).
+    encoder_started: Mutex<Option<Instant>>,
+    /// The latest configuration tags, to start an encoder mid-stream.
+    video_config_tag: Mutex<Option<(AvcConfig, Bytes)>>,
+    audio_config_tag: Mutex<Option<Bytes>>,
     publisher: Mutex<PublisherState>,
     meter: Mutex<HealthMeter>,
     viewers: Mutex<HashMap<u64, Instant>>,
@@ -159,43 +181,80 @@ impl Broadcast {
         self.visibility != Visibility::Private
     }
 
-    /// The rendition names, highest first (the source is passed through as the top rung).
-    pub fn renditions(&self) -> &'static [&'static str] {
-        &[SOURCE_RENDITION]
+    /// The rendition names, highest first: the source (passed through), then the encoded
+    /// rungs.
+    pub fn renditions(&self) -> Vec<String> {
+        let mut names = vec![SOURCE_RENDITION.to_owned()];
+        names.extend(self.lower_rungs().iter().map(|r| r.plan.name.clone()));
+        names
     }
 
     /// The packager of rendition `name`.
     pub fn rendition(&self, name: &str) -> Option<&Packager> {
-        (name == SOURCE_RENDITION).then_some(&self.packager)
+        if name == SOURCE_RENDITION {
+            return Some(&self.packager);
+        }
+        self.lower_rungs()
+            .iter()
+            .find(|r| r.plan.name == name)
+            .map(|r| &r.packager)
     }
 
-    /// The multivariant playlist: one `EXT-X-STREAM-INF` per rendition, pointing at its
-    /// LL (`index.m3u8`) or plain (`plain.m3u8`) media playlist. None before the first
-    /// picture configuration arrived.
+    fn lower_rungs(&self) -> &[Rung] {
+        self.rungs.get().map_or(&[], Vec::as_slice)
+    }
+
+    /// The multivariant playlist: one `EXT-X-STREAM-INF` per rendition that has pictures,
+    /// pointing at its LL (`index.m3u8`) or plain (`plain.m3u8`) media playlist. None before
+    /// the first picture configuration arrived.
     pub fn master_playlist(&self, flavour: crate::Flavour) -> Option<String> {
-        let video = self.packager.video_config()?;
-        let audio = self.packager.audio_config();
         let health = self.health();
-        let codecs = match &audio {
-            Some(audio) => format!("{},{}", video.codec, audio.codec),
-            None => video.codec.clone(),
-        };
-        let bandwidth = (health.bitrate_bps.max(500_000) as f64 * 1.2) as u64;
         let media = match flavour {
             crate::Flavour::LowLatency => "index.m3u8",
             crate::Flavour::Plain => "plain.m3u8",
         };
-        let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
         let frame_rate = if health.fps > 0.0 {
             format!(",FRAME-RATE={:.3}", health.fps)
         } else {
             String::new()
         };
-        out.push_str(&format!(
-            "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={}x{},CODECS=\"{codecs}\"{frame_rate}\n{SOURCE_RENDITION}/{media}\n",
-            video.width, video.height
-        ));
-        Some(out)
+        let source_bps = (health.bitrate_bps.max(500_000) as f64 * 1.2) as u64;
+        let mut variants = vec![(SOURCE_RENDITION, &self.packager, source_bps)];
+        for rung in self.lower_rungs() {
+            let bps = (u64::from(rung.plan.video_kbps) * 1000 + 128_000) * 11 / 10;
+            variants.push((rung.plan.name.as_str(), &rung.packager, bps));
+        }
+        let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+        let mut listed = 0;
+        for (name, packager, bandwidth) in variants {
+            let Some(video) = packager.video_config() else {
+                continue;
+            };
+            let codecs = match packager.audio_config() {
+                Some(audio) => format!("{},{}", video.codec, audio.codec),
+                None => video.codec.clone(),
+            };
+            out.push_str(&format!(
+                "#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},RESOLUTION={}x{},CODECS=\"{codecs}\"{frame_rate}\n{name}/{media}\n",
+                video.width, video.height
+            ));
+            listed += 1;
+        }
+        (listed > 0).then_some(out)
+    }
+
+    /// Stops the lower rungs' encoder at once (what it had not written is lost).
+    fn stop_encoder(&self) {
+        let stopped = lock(&self.transcoder).take();
+        drop(stopped);
+    }
+
+    /// Lets the lower rungs' encoder finish what it was given; the next one waits for it.
+    fn close_encoder(&self) {
+        let closed = lock(&self.transcoder).take();
+        if let Some((_, encoder)) = closed {
+            *lock(&self.closing) = Some(encoder.close());
+        }
     }
 
     /// Counts a viewer (any stable key: a hash of the client's address and agent) as watching.
@@ -307,31 +366,52 @@ pub struct Live {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     store: Store,
     layout: MediaLayout,
+    processes: ProcessRunner,
     settings: LiveSettings,
     broadcasts: Mutex<HashMap<RoomId, Arc<Broadcast>>>,
     next_connection: AtomicU64,
     /// Recording work, written by [`Live::run`] in order.
     records: mpsc::UnboundedSender<RecordOp>,
     records_inbox: Mutex<Option<mpsc::UnboundedReceiver<RecordOp>>>,
+    /// Encoders to run, owned by [`Live::run`].
+    tasks: mpsc::UnboundedSender<BoxFuture<'static, ()>>,
+    tasks_inbox: Mutex<Option<mpsc::UnboundedReceiver<BoxFuture<'static, ()>>>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Live")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Live {
-    /// The service over `store`, recording broadcasts into `layout`.
-    pub fn new(store: Store, layout: MediaLayout, settings: LiveSettings) -> Self {
+    /// The service over `store`, recording broadcasts into `layout`, encoding lower rungs
+    /// with `processes`' streaming pool.
+    pub fn new(
+        store: Store,
+        layout: MediaLayout,
+        processes: ProcessRunner,
+        settings: LiveSettings,
+    ) -> Self {
         let (records, inbox) = mpsc::unbounded_channel();
+        let (tasks, tasks_inbox) = mpsc::unbounded_channel();
         Self {
             inner: Arc::new(Inner {
                 store,
                 layout,
+                processes,
                 settings,
                 broadcasts: Mutex::new(HashMap::new()),
                 next_connection: AtomicU64::new(1),
                 records,
                 records_inbox: Mutex::new(Some(inbox)),
+                tasks,
+                tasks_inbox: Mutex::new(Some(tasks_inbox)),
             }),
         }
     }
@@ -572,6 +652,13 @@ impl Live {
                 self.inner.settings.packager.clone(),
                 Some(Box::new(sink)),
             ),
+            rungs: OnceLock::new(),
+            transcoder: Mutex::new(None),
+            closing: Mutex::new(None),
+            encoder_runs: AtomicU64::new(0),
+            encoder_started: Mutex::new(None),
+            video_config_tag: Mutex::new(None),
+            audio_config_tag: Mutex::new(None),
             publisher: Mutex::new(PublisherState::Connected(connection)),
             meter: Mutex::new(HealthMeter::default()),
             viewers: Mutex::new(HashMap::new()),
@@ -597,7 +684,17 @@ impl Live {
         let Some(broadcast) = lock(&self.inner.broadcasts).remove(id) else {
             return Ok(());
         };
+        // The rungs get the pictures their encoder still has, then end with the source.
+        broadcast.close_encoder();
+        let closing = lock(&broadcast.closing).take();
+        if let Some(closing) = closing {
+            closing.finished(Duration::from_secs(3)).await;
+        }
         broadcast.packager.end();
+        broadcast
+            .lower_rungs()
+            .iter()
+            .for_each(|rung| rung.packager.end());
         let _ = self.inner.records.send(RecordOp::Finish {
             room: id.clone(),
             video: broadcast.recording.clone(),
@@ -645,10 +742,14 @@ impl Live {
         let grace = self.inner.settings.reconnect_grace;
         let tick = (grace / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         let files = Arc::new(Mutex::new(RecordingFiles::new(self.inner.layout.clone())));
-        let Some(mut inbox) = lock(&self.inner.records_inbox).take() else {
+        let (Some(mut inbox), Some(mut spawns)) = (
+            lock(&self.inner.records_inbox).take(),
+            lock(&self.inner.tasks_inbox).take(),
+        ) else {
             tracing::error!("Live::run started twice");
             return;
         };
+        let mut encoders = tokio::task::JoinSet::new();
         let mut reaper = tokio::time::interval(tick);
         reaper.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -662,6 +763,11 @@ impl Live {
                     self.record(&files, batch).await;
                     continue;
                 }
+                Some(task) = spawns.recv() => {
+                    encoders.spawn(task);
+                    continue;
+                }
+                Some(_) = encoders.join_next(), if !encoders.is_empty() => continue,
                 _ = reaper.tick() => {}
             }
             let expired: Vec<RoomId> = lock(&self.inner.broadcasts)
@@ -684,6 +790,9 @@ impl Live {
                 tracing::error!(%room, %error, "cannot end a broadcast at shutdown");
             }
         }
+        // Ending the broadcasts stopped their encoders; a task queued meanwhile never runs.
+        drop(spawns);
+        while encoders.join_next().await.is_some() {}
         let mut batch = Vec::new();
         while let Ok(op) = inbox.try_recv() {
             batch.push(op);
@@ -708,17 +817,136 @@ impl Publisher {
         &self.broadcast.room
     }
 
-    /// Feeds one frame (none: a message without a picture or sound).
+    /// Feeds one RTMP video message (an FLV video tag body).
     ///
-    /// Errors: [`LiveError::UnsupportedCodec`] when seconds of sound came with no picture
-    /// (Spool's rooms are video).
-    pub fn push(&self, frame: Option<Frame>) -> Result<()> {
+    /// Errors: [`LiveError::UnsupportedCodec`] for anything but H.264,
+    /// [`LiveError::BadStream`] for a malformed one.
+    pub fn push_video(&self, data: &Bytes, timestamp_ms: u32) -> Result<()> {
+        let frame = flv::video(data, timestamp_ms)?;
+        self.push(frame, flv::TAG_VIDEO, data, timestamp_ms)
+    }
+
+    /// Feeds one RTMP audio message (an FLV audio tag body).
+    ///
+    /// Errors: [`LiveError::UnsupportedCodec`] for anything but AAC, or when seconds of
+    /// sound came with no picture (Spool's rooms are video); [`LiveError::BadStream`].
+    pub fn push_audio(&self, data: &Bytes, timestamp_ms: u32) -> Result<()> {
+        let frame = flv::audio(data, timestamp_ms)?;
+        self.push(frame, flv::TAG_AUDIO, data, timestamp_ms)
+    }
+
+    fn push(&self, frame: Option<Frame>, kind: u8, data: &Bytes, timestamp_ms: u32) -> Result<()> {
         let Some(frame) = frame else {
             return Ok(());
         };
         self.broadcast.measure(&frame)?;
+        self.feed_ladder(&frame, flv::stream_tag(kind, timestamp_ms, data));
         self.broadcast.packager.push(frame);
         Ok(())
+    }
+
+    /// Hands the tag to the lower rungs' encoder, starting one at a picture configuration
+    /// (a new one when the configuration changed) or, when none runs, at a keyframe.
+    fn feed_ladder(&self, frame: &Frame, tag: Bytes) {
+        let broadcast = &self.broadcast;
+        let (picture, keyframe) = match frame {
+            Frame::AudioConfig(_) => {
+                *lock(&broadcast.audio_config_tag) = Some(tag.clone());
+                (false, false)
+            }
+            Frame::VideoConfig(config) => {
+                *lock(&broadcast.video_config_tag) = Some((config.clone(), tag));
+                let same = lock(&broadcast.transcoder)
+                    .as_ref()
+                    .is_some_and(|(_, t)| t.config == *config);
+                if !same {
+                    broadcast.close_encoder();
+                    self.start_encoder();
+                }
+                return;
+            }
+            Frame::Video { keyframe, .. } => (true, *keyframe),
+            Frame::Audio { .. } => (false, false),
+        };
+        let restart_due =
+            lock(&broadcast.encoder_started).is_none_or(|at| at.elapsed() >= ENCODER_RESTART_EVERY);
+        if keyframe && restart_due && lock(&broadcast.transcoder).is_none() {
+            self.start_encoder();
+        }
+        if let Some((_, encoder)) = lock(&broadcast.transcoder).as_ref() {
+            encoder.feed(tag, picture, keyframe);
+        }
+    }
+
+    /// Starts the lower rungs' encoder from the latest configurations (planning the rungs
+    /// on the first start); the caller feeds it from the next tag on.
+    fn start_encoder(&self) {
+        let broadcast = &self.broadcast;
+        let Some((config, video_tag)) = lock(&broadcast.video_config_tag).clone() else {
+            return;
+        };
+        let inner = &self.live.inner;
+        let rungs = broadcast.rungs.get_or_init(|| {
+            ladder::plan(config.height, &inner.settings.ladder)
+                .into_iter()
+                .map(|plan| Rung {
+                    packager: Packager::with_sink(
+                        inner.settings.packager.clone(),
+                        Some(Box::new(RecordingSink {
+                            video: broadcast.recording.clone(),
+                            rendition: plan.name.clone(),
+                            ops: inner.records.clone(),
+                        })),
+                    )
+                    .following(broadcast.packager.clock()),
+                    plan,
+                })
+                .collect()
+        });
+        if rungs.is_empty() {
+            return;
+        }
+        *lock(&broadcast.encoder_started) = Some(Instant::now());
+        let run = broadcast.encoder_runs.fetch_add(1, Ordering::Relaxed);
+        let previous = lock(&broadcast.closing).take();
+        let audio_tag = lock(&broadcast.audio_config_tag).clone();
+        // Sound is declared even before its configuration came (it usually follows the
+        // picture's): ffmpeg maps it when it arrives while probing.
+        let mut start = vec![flv::stream_header(true)];
+        start.extend(audio_tag.clone());
+        start.push(video_tag);
+        let weak: Weak<Broadcast> = Arc::downgrade(broadcast);
+        let (encoder, task) = Transcoder::start(
+            inner.processes.clone(),
+            Arc::clone(broadcast),
+            Broadcast::lower_rungs,
+            config,
+            start,
+            previous,
+            move |broadcast: &Broadcast| {
+                if run > 0 {
+                    // The rungs' timeline goes on after a gap, as the source's does.
+                    broadcast
+                        .lower_rungs()
+                        .iter()
+                        .for_each(|rung| rung.packager.reconnected());
+                }
+            },
+            move || {
+                // This encoder is over: the next keyframe may start another.
+                if let Some(broadcast) = weak.upgrade() {
+                    let mut running = lock(&broadcast.transcoder);
+                    if running.as_ref().is_some_and(|(r, _)| *r == run) {
+                        *running = None;
+                    }
+                }
+            },
+        );
+        *lock(&broadcast.transcoder) = Some((run, encoder));
+        if inner.tasks.send(Box::pin(task)).is_err() {
+            broadcast.stop_encoder();
+        }
+        tracing::info!(room = %broadcast.room, rungs = ?rungs.iter().map(|r| &r.plan.name).collect::<Vec<_>>(), "encoding the lower rungs");
     }
 
     /// The publisher stopped on purpose: the broadcast ends now.
@@ -735,6 +963,9 @@ impl Drop for Publisher {
         let mut publisher = lock(&self.broadcast.publisher);
         if *publisher == PublisherState::Connected(self.connection) {
             *publisher = PublisherState::Gone(Instant::now());
+            drop(publisher);
+            // The encoder writes what it has; the next connection's starts after it.
+            self.broadcast.close_encoder();
         }
     }
 }

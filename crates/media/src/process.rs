@@ -453,6 +453,65 @@ impl StreamingProcess {
     }
 }
 
+/// Named pipes for a streaming process with more than one output (ffmpeg writing several
+/// streams at once: one per live rung), in a private directory removed on drop. Open the
+/// read ends ([`OutputPipes::open`]) before the process starts: ffmpeg's open for writing
+/// then never waits, and reads never see an end of file while the process lives (each read
+/// end is opened read-write, as Linux allows), so the end of output is the process's exit.
+#[derive(Debug)]
+pub struct OutputPipes {
+    dir: tempfile::TempDir,
+    paths: Vec<PathBuf>,
+}
+
+impl OutputPipes {
+    /// One pipe per name (plain file names).
+    ///
+    /// Errors: the directory or a pipe cannot be made.
+    pub fn new(names: &[&str]) -> std::io::Result<Self> {
+        let dir = tempfile::Builder::new().prefix("spool-pipes-").tempdir()?;
+        let mut paths = Vec::with_capacity(names.len());
+        for name in names {
+            let path = dir.path().join(name);
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                &path,
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                0,
+            )?;
+            paths.push(path);
+        }
+        Ok(Self { dir, paths })
+    }
+
+    /// The `file:` URL of pipe `index`, for the process's arguments.
+    pub fn url(&self, index: usize) -> OsString {
+        let mut url = OsString::from("file:");
+        url.push(self.paths[index].as_os_str());
+        url
+    }
+
+    /// The read ends, in the order of the names.
+    ///
+    /// Errors: a pipe cannot be opened.
+    pub fn open(&self) -> std::io::Result<Vec<tokio::net::unix::pipe::Receiver>> {
+        self.paths
+            .iter()
+            .map(|path| {
+                tokio::net::unix::pipe::OpenOptions::new()
+                    .read_write(true)
+                    .open_receiver(path)
+            })
+            .collect()
+    }
+
+    /// Where the pipes are.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
 /// A streaming process's stdout; every byte read resets its watchdog.
 #[derive(Debug)]
 pub struct ProgressReader {

@@ -2,7 +2,7 @@
 //! a clip fed through stdin comes back transcoded on stdout; a feeder that stalls gets its
 //! process killed by the progress watchdog within its deadline; a dropped process dies; the
 //! streaming pool is its own (a full VOD pool does not hold it up); and no child outlives a
-//! SIGKILLed parent.
+//! SIGKILLed parent; a process with several outputs writes each into its own named pipe.
 #![allow(clippy::disallowed_methods)] // runs this test binary as a helper process
 
 use std::ffi::OsString;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use spool_config::MediaConfig;
 use spool_media::MediaError;
 use spool_media::probe::{self, pipe_input_args};
-use spool_media::process::{ProcessRunner, StreamingProcess, Tool};
+use spool_media::process::{OutputPipes, ProcessRunner, StreamingProcess, Tool};
 use spool_media::testing;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -167,6 +167,59 @@ async fn a_clip_fed_through_stdin_comes_back_transcoded() {
         Some((320, 180))
     );
     assert!(info.audio.is_some());
+}
+
+#[tokio::test]
+async fn each_output_of_a_streaming_process_comes_through_its_own_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = ProcessRunner::new(&MediaConfig::default());
+    let input = mpegts_clip(&runner, dir.path(), 2).await;
+    let pipes = OutputPipes::new(&["a.flv", "b.nut"]).unwrap();
+    let readers = pipes.open().unwrap();
+    let mut list = args(&["-nostdin", "-y", "-v", "error", "-progress", "pipe:2"]);
+    list.extend(pipe_input_args("mpegts").unwrap());
+    list.extend(args(&["-map", "0:v", "-c", "copy", "-f", "flv"]));
+    list.push(pipes.url(0));
+    list.extend(args(&["-map", "0:a", "-c", "copy", "-f", "nut"]));
+    list.push(pipes.url(1));
+    let mut process = runner
+        .stream(Tool::Ffmpeg, &list, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut stdin = process.take_stdin().unwrap();
+    let feed = async move {
+        stdin.write_all(&input).await.unwrap();
+        drop(stdin);
+    };
+    // The pipes never end by themselves: read until the process exits, then what is left.
+    let read = |mut reader: tokio::net::unix::pipe::Receiver| async move {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_millis(500), reader.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => out.extend_from_slice(&buf[..n]),
+                Ok(Err(e)) => panic!("{e}"),
+                _ => return out,
+            }
+        }
+    };
+    let mut readers = readers.into_iter();
+    let (first, second) = (readers.next().unwrap(), readers.next().unwrap());
+    let ((), a, b, exit) = tokio::join!(feed, read(first), read(second), process.wait());
+    exit.unwrap();
+    assert!(
+        a.starts_with(b"FLV") && a.len() > 10_000,
+        "{} bytes",
+        a.len()
+    );
+    assert!(
+        b.starts_with(b"nut/") && b.len() > 1_000,
+        "{} bytes",
+        b.len()
+    );
+    let dir_of_pipes = pipes.dir().to_owned();
+    drop(pipes);
+    assert!(!dir_of_pipes.exists(), "the pipes outlived their owner");
 }
 
 #[tokio::test]

@@ -271,6 +271,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
     let live = spool_live::Live::new(
         store.clone(),
         spool_storage::MediaLayout::new(&config.server.data_dir),
+        spool_media::process::ProcessRunner::new(&config.media),
         spool_live::LiveSettings::from_config(&config.live, Some(rtmp_listener.local_addr()?)),
     );
     live.recover()

@@ -85,7 +85,7 @@ async fn fetch_room(server: &Server, id: &str) -> Value {
 /// What the publisher sends.
 #[derive(Clone, Copy, Debug)]
 enum Source<'a> {
-    /// As OBS does: x264 veryfast zerolatency, 1 s GOP, AAC.
+    /// As OBS does: 854x480 x264 veryfast zerolatency, 1 s GOP, AAC.
     Obs,
     /// Sound only.
     AudioOnly,
@@ -101,7 +101,7 @@ fn publish(url: &str, source: Source<'_>) -> Child {
     cmd.args(["-hide_banner", "-loglevel", "error", "-re"]);
     match source {
         Source::Obs | Source::Flv1 => {
-            cmd.args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"]);
+            cmd.args(["-f", "lavfi", "-i", "testsrc2=size=854x480:rate=30"]);
         }
         Source::AudioOnly => {}
         Source::File(path) => {
@@ -175,6 +175,16 @@ fn preload_hint(playlist: &str) -> (u64, u32) {
     let (msn, rest) = uri.split_once('.').unwrap();
     let part = rest.trim_end_matches(".m4s");
     (msn.parse().unwrap(), part.parse().unwrap())
+}
+
+/// The media sequence number of the first complete segment after the playlist's first
+/// `EXT-X-DISCONTINUITY`.
+fn discontinuity_msn(playlist: &str) -> Option<u64> {
+    let after = playlist.split("#EXT-X-DISCONTINUITY").nth(1)?;
+    let uri = after
+        .lines()
+        .find(|l| !l.starts_with('#') && l.ends_with(".m4s") && l.matches('.').count() == 1)?;
+    uri.trim_end_matches(".m4s").parse().ok()
 }
 
 /// Seconds of complete segments a media playlist lists.
@@ -291,12 +301,14 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     })
     .await;
     let master_url = on_air["hls_url"].as_str().unwrap().to_owned();
-    let (status, master) = eventually(Duration::from_secs(20), "the master playlist", || async {
+    // The source passed through, and the 360p rung encoded from it (never above 480 lines).
+    let master = eventually(Duration::from_secs(20), "the master playlist", || async {
         let (status, text) = get_text(&master_url).await;
-        (status == 200).then_some((status, text))
+        (status == 200 && text.contains("360p/index.m3u8")).then_some(text)
     })
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(master.matches("#EXT-X-STREAM-INF").count(), 2, "{master}");
+    assert!(master.contains("RESOLUTION=854x480"), "{master}");
     assert!(master.contains("RESOLUTION=640x360"), "{master}");
     assert!(
         master.contains("CODECS=\"avc1.") && master.contains("mp4a.40.2"),
@@ -362,6 +374,42 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     );
     let bytes = reply.bytes().await.unwrap();
     assert_eq!(&bytes[4..8], b"moof", "a part is a CMAF fragment");
+
+    // The rung's segments start where the source's do (keyframes at the same pictures), and
+    // each playlist reports the other rendition.
+    let rung_url = media_url.replace("source/", "360p/");
+    let (source_playlist, rung_playlist) =
+        eventually(Duration::from_secs(20), "three rung segments", || async {
+            let (_, rung) = get_text(&rung_url).await;
+            let (_, source) = get_text(&media_url).await;
+            (rung.matches("#EXTINF").count() >= 3).then_some((source, rung))
+        })
+        .await;
+    let durations = |playlist: &str| -> Vec<f64> {
+        playlist
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .map(|d| d.trim_end_matches(',').parse().unwrap())
+            .collect()
+    };
+    for (n, (a, b)) in durations(&source_playlist)
+        .iter()
+        .zip(durations(&rung_playlist))
+        .enumerate()
+    {
+        assert!(
+            (a - b).abs() < 0.05,
+            "segment {n}: {a} s in the source, {b} s in 360p\n{source_playlist}\n{rung_playlist}"
+        );
+    }
+    assert!(
+        source_playlist.contains("#EXT-X-RENDITION-REPORT:URI=\"../360p/index.m3u8\""),
+        "{source_playlist}"
+    );
+    assert!(
+        rung_playlist.contains("#EXT-X-RENDITION-REPORT:URI=\"../source/index.m3u8\""),
+        "{rung_playlist}"
+    );
 
     // Far beyond the live edge is a bad request, not a hang.
     let (status, body) = get_text(&format!("{media_url}?_HLS_msn={}", msn + 50)).await;
@@ -433,6 +481,7 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
         ("plain-master.m3u8", &plain_master),
         ("ll.m3u8", &blocked),
         ("plain.m3u8", &plain_media),
+        ("rung.m3u8", &rung_playlist),
     ]
     .iter()
     .map(|(name, text)| {
@@ -474,6 +523,7 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     );
 
     // Stopping the publisher (ffmpeg quits on SIGINT, unpublishing) ends the broadcast.
+    let (_, before) = get_text(&media_url).await;
     let pid = ffmpeg.id().unwrap();
     std::process::Command::new("kill")
         .args(["-INT", &pid.to_string()])
@@ -484,6 +534,16 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     })
     .await;
     drop(ffmpeg);
+    // The recording has the live ladder as its renditions.
+    let video = check_recording(&server, &token, &room.id, listed_seconds(&before), 1.5).await;
+    let heights: Vec<u64> = video["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["height"].as_u64().unwrap())
+        .collect();
+    assert_eq!(heights, [480, 360], "{video}");
+    assert_eq!(children_of(&server), 0, "an encoder outlived its broadcast");
     server.assert_healthy().await;
 }
 
@@ -578,6 +638,19 @@ async fn a_publisher_that_reconnects_within_the_grace_period_continues_the_broad
     )
     .await;
     assert!(playlist.contains("#EXT-X-MEDIA-SEQUENCE:0"), "{playlist}");
+    // The 360p rung's encoder finished the first connection's pictures before the second's
+    // started: its discontinuity is at the same segment as the source's.
+    let rung_url = media_url.replace("source/", "360p/");
+    let rung = eventually(Duration::from_secs(30), "the rung to continue", || async {
+        let (_, text) = get_text(&rung_url).await;
+        discontinuity_msn(&text).map(|_| text)
+    })
+    .await;
+    assert_eq!(
+        discontinuity_msn(&rung),
+        discontinuity_msn(&playlist),
+        "source:\n{playlist}\n360p:\n{rung}"
+    );
     let now = fetch_room(&server, &room.id).await;
     assert_eq!(
         now["started_at"], started_at,

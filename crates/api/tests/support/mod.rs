@@ -77,6 +77,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
     let live = spool_live::Live::new(
         store.clone(),
         spool_storage::MediaLayout::new(data.path()),
+        spool_media::process::ProcessRunner::new(&config.media),
         spool_live::LiveSettings::from_config(&config.live, None),
     );
     let services = Services {
