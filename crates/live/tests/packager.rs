@@ -119,13 +119,13 @@ fn parts_stay_under_the_target_and_segments_start_at_keyframes() {
         "{segments:?}"
     );
     // Each segment's first part is independent, and only those; parts are listed for the
-    // last three target durations only.
+    // last three segments (the open one counts) only.
     for line in playlist.lines().filter(|l| l.starts_with("#EXT-X-PART:")) {
         let first = line.contains(".0.m4s\"");
         assert_eq!(line.contains("INDEPENDENT=YES"), first, "{line}");
     }
-    assert_eq!(playlist.matches(".0.m4s\"").count(), 4, "{playlist}");
-    assert!(!playlist.contains("URI=\"1.0.m4s\""), "{playlist}");
+    assert_eq!(playlist.matches(".0.m4s\"").count(), 3, "{playlist}");
+    assert!(!playlist.contains("URI=\"2.0.m4s\""), "{playlist}");
     assert!(playlist.contains("#EXT-X-TARGETDURATION:1\n"), "{playlist}");
     assert!(playlist.ends_with(&format!(
         "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{}.{}.m4s\"\n",
