@@ -171,6 +171,11 @@ export const api = {
       headers: { 'Content-Type': file.type || 'application/octet-stream' },
     }),
   eventsUrl: (id) => `/api/v1/videos/${enc(id)}/events`,
+  liveNow: (opts) => get('/api/v1/live', opts),
+  liveRoom: (id, opts) => get(`/api/v1/live/${enc(id)}`, opts),
+  myRooms: (opts) => get('/api/v1/live/mine', opts),
+  createRoom: (fields) => request('POST', '/api/v1/live', { json: fields }),
+  rotateKey: (id) => request('POST', `/api/v1/live/${enc(id)}/key`),
 }
 
 /** A message for the user from any error. */

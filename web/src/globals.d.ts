@@ -4,6 +4,7 @@ export {}
 declare global {
   interface Window {
     /** The watch page's player: hls.js instance, video, metrics, playback stats, seek, play. */
+    __spoolLive?: { readonly hls: import('hls.js').default | null; video: HTMLVideoElement; metrics: any }
     __spoolPlayer?: { readonly hls: import('hls.js').default | null; video: HTMLVideoElement; metrics: any; stats: any; seek: (t: number) => void; play: () => void }
     /** The feed's current player. */
     __spoolFeedPlayer?: { readonly hls: import('hls.js').default | null; video: HTMLVideoElement; id: string; startedAt: number }

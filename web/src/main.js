@@ -7,6 +7,7 @@ import './events/telemetry.js'
 
 route('/', () => import('./catalog/home.js'))
 route('/watch/:id', () => import('./catalog/watch.js'))
+route('/live/:id', () => import('./live/room.js'))
 route('/upload', () => import('./upload/upload.js'))
 route('/studio', () => import('./catalog/studio.js'))
 route('/feed', () => import('./recommend/feed.js'))

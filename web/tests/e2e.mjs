@@ -11,7 +11,7 @@
 // Progress lines go to stdout; the last line is one JSON object of measurements.
 
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createReadStream, mkdirSync, statSync, existsSync, writeFileSync } from 'node:fs'
 import { join, basename } from 'node:path'
 import { chromium } from 'playwright-core'
@@ -941,6 +941,44 @@ try {
   expectFailure(/\/no\/such\/page$/, 404)
   await pageAnon.goto(`${BASE}/no/such/page`)
   await pageAnon.locator('.page-notfound').waitFor()
+
+  // ------------------------------------------------------------ 7b. live
+  log('7b. live: go live from the studio, watch the room in LL-HLS, the recording after')
+  await pageA.goto(`${BASE}/studio`)
+  await pageA.getByLabel('Stream title').fill('Evening live')
+  await pageA.getByRole('button', { name: 'Go live' }).click()
+  const liveRow = pageA.locator('.live-room-row').filter({ hasText: 'Evening live' })
+  await liveRow.waitFor({ timeout: 10_000 })
+  const rtmpUrl = await liveRow.getByLabel('RTMP server').inputValue()
+  const streamKey = await liveRow.getByLabel('Stream key').inputValue()
+  const roomId = await liveRow.getAttribute('data-room-id')
+  assert.match(rtmpUrl, /^rtmp:\/\/127\.0\.0\.1:\d+\/live$/, `RTMP URL ${rtmpUrl}`)
+  assert.ok(streamKey.length >= 20, 'the stream key is shown once after creating the room')
+  // The room's playlists are gone once the broadcast ends: a player still asking gets 404.
+  expectFailure(new RegExp(`/live/${roomId}/`), 404)
+  const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-t', '90', '-f', 'flv', `${rtmpUrl}/${streamKey}`], { stdio: 'ignore' })
+  try {
+    await waitFor('the stream health in the studio', async () => /640x360 · \d+ fps/.test((await liveRow.locator('.health-line').textContent({ timeout: 1000 })) || ''), { timeout: 30_000 })
+    await pageAnon.goto(`${BASE}/`)
+    const card = pageAnon.locator(`.live-card[data-room-id="${roomId}"]`)
+    await card.waitFor({ timeout: 15_000 })
+    await card.locator('a').click()
+    await pageAnon.waitForURL(`${BASE}/live/${roomId}`)
+    await waitFor('live playback', () => pageAnon.evaluate(() => Boolean(window.__spoolLive && window.__spoolLive.video.currentTime > 2)), { timeout: 45_000 })
+    const live = await pageAnon.evaluate(() => ({ ll: window.__spoolLive.hls.config.lowLatencyMode, latency: window.__spoolLive.hls.latency, fatal: window.__spoolLive.metrics.fatal, parts: window.__spoolLive.hls.latestLevelDetails?.partList?.length ?? 0 }))
+    assert.equal(live.fatal, null, `live playback failed: ${live.fatal}`)
+    assert.equal(live.ll, true, 'the room plays in low-latency mode')
+    assert.ok(live.parts > 0, 'the player reads the playlist\'s parts')
+    assert.ok(live.latency < 5, `the room plays ${live.latency} s behind the live edge`)
+    measurements.live_latency_s = Math.round(live.latency * 100) / 100
+    await pageAnon.locator('.live-edge.is-live').waitFor({ timeout: 10_000 })
+    await waitFor('the viewer count', async () => /[1-9]\d* viewers? watching/.test(await pageAnon.locator('.live-viewers').first().textContent()), { timeout: 20_000 })
+    log(`   live in LL-HLS ${measurements.live_latency_s} s behind the edge`)
+  } finally {
+    publisher.kill('SIGINT')
+  }
+  await pageAnon.getByRole('link', { name: 'Watch the recording' }).waitFor({ timeout: 40_000 })
+  log('   the ended room points at its recording')
 
   // ------------------------------------------------------------ 8. screenshots
   log('8. screenshots')

@@ -142,8 +142,13 @@ pub struct IngestConfig {
     pub dedup_window: Duration,
 }
 
+/// Told of every event stored from a client batch, as it is stored (the live service counts a
+/// room's viewers from them). Called on the request's task: it must only note the event.
+pub type EventObserver = Box<dyn Fn(&TrackedEvent) + Send + Sync>;
+
 /// The ingestion side of event tracking.
 pub struct Ingestion {
+    observer: std::sync::OnceLock<EventObserver>,
     log: Arc<SharedLog>,
     seen: RecentIds,
     limiter: RateLimiter,
@@ -159,6 +164,7 @@ impl Ingestion {
     pub fn new(log: Arc<SharedLog>, config: &IngestConfig, access: Arc<dyn VideoAccess>) -> Self {
         let (server_events, queue) = mpsc::channel(SERVER_EVENT_QUEUE);
         Self {
+            observer: std::sync::OnceLock::new(),
             log,
             seen: RecentIds::new(config.dedup_window.max(Duration::from_secs(1))),
             limiter: RateLimiter::new(config.rate_limit_per_s, config.rate_limit_burst),
@@ -167,6 +173,11 @@ impl Ingestion {
             server_events,
             server_queue: tokio::sync::Mutex::new(queue),
         }
+    }
+
+    /// Sets the one [`EventObserver`] (a second is refused: false).
+    pub fn observe(&self, observer: EventObserver) -> bool {
+        self.observer.set(observer).is_ok()
     }
 
     /// The log events go to.
@@ -192,6 +203,7 @@ impl Ingestion {
         let events = batch.validate(&received)?;
         let verdicts = self.verdicts(sender.user.as_ref(), &events).await?;
         let mut fresh_ids = Vec::with_capacity(events.len());
+        let mut fresh = Vec::with_capacity(events.len());
         let mut payloads = Vec::with_capacity(events.len());
         let (mut hidden, mut unknown) = (0u64, 0u64);
         for event in &events {
@@ -211,6 +223,7 @@ impl Ingestion {
             }
             if self.seen.insert_if_new(&event.event_id) {
                 fresh_ids.push(event.event_id.as_str());
+                fresh.push(event);
                 payloads.push((event.event_id.clone(), encode(event)));
             }
         }
@@ -225,6 +238,9 @@ impl Ingestion {
             }
             tracing::error!("event log: {e}");
             return Err(IngestError::LogUnavailable(e));
+        }
+        if let Some(observer) = self.observer.get() {
+            fresh.into_iter().for_each(observer);
         }
         if hidden > 0 {
             metrics::counter!("spool_events_dropped_total", "reason" => "hidden_video")

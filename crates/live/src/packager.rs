@@ -113,6 +113,8 @@ struct State {
     rebase: bool,
     longest_segment: f64,
     ended: bool,
+    /// Changes whenever what a playlist shows may have (rendered playlists are kept per version).
+    version: u64,
 }
 
 /// A new initialization segment, as a recorder needs it.
@@ -173,6 +175,17 @@ pub struct Packager {
     clock: Arc<AtomicI64>,
     /// This packager sets the clock (and moves it on at a reconnect); followers read it.
     owns_clock: bool,
+    /// Playlists rendered for the current position (see [`Packager::playlist`]).
+    rendered: Mutex<Vec<(RenderKey, Bytes)>>,
+}
+
+/// What a rendered playlist depends on.
+#[derive(Clone, Debug, PartialEq)]
+struct RenderKey {
+    flavour: Flavour,
+    skip: bool,
+    version: u64,
+    reports: Vec<(String, Position)>,
 }
 
 /// The clock of a packager nobody started yet.
@@ -245,11 +258,13 @@ impl Packager {
                 rebase: true,
                 longest_segment: 0.0,
                 ended: false,
+                version: 0,
             }),
             position,
             sink,
             clock: Arc::new(AtomicI64::new(NO_CLOCK)),
             owns_clock: true,
+            rendered: Mutex::new(Vec::new()),
         }
     }
 
@@ -574,10 +589,11 @@ impl Packager {
         let now = wall_clock_ms();
         self.flush(&mut state, now, true);
         state.ended = true;
-        self.announce(&state);
+        self.announce(&mut state);
     }
 
-    fn announce(&self, state: &State) {
+    fn announce(&self, state: &mut State) {
+        state.version += 1;
         let position = Position {
             msn: state.open.msn,
             parts: u32::try_from(state.open.parts.len()).unwrap_or(u32::MAX),
@@ -652,7 +668,33 @@ impl Packager {
     /// The media playlist. Segment URIs are `{msn}.m4s`, parts `{msn}.{part}.m4s`,
     /// initialization segments `init-{n}.mp4`; `reports` are the other renditions'
     /// `(uri, position)` for `EXT-X-RENDITION-REPORT`.
+    ///
+    /// A playlist is rendered once per state of the stream and shared by every request that
+    /// asks for the same one (a thousand viewers' blocking reloads answered by one render).
     pub fn playlist(
+        &self,
+        flavour: Flavour,
+        request: &PlaylistRequest,
+        reports: &[(String, Position)],
+    ) -> Option<Bytes> {
+        let key = RenderKey {
+            flavour,
+            skip: request.skip,
+            version: self.lock().version,
+            reports: reports.to_vec(),
+        };
+        let mut rendered = self.rendered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, text)) = rendered.iter().find(|(k, _)| *k == key) {
+            return Some(text.clone());
+        }
+        let text = Bytes::from(self.render(flavour, request, reports)?);
+        // One entry per flavour and skip is what concurrent viewers share.
+        rendered.retain(|(k, _)| k.version == key.version);
+        rendered.push((key, text.clone()));
+        Some(text)
+    }
+
+    fn render(
         &self,
         flavour: Flavour,
         request: &PlaylistRequest,
@@ -794,6 +836,7 @@ const MAX_QUEUED_AUDIO: usize = 1000;
 /// The stream changes here (a reconnect, a new configuration): the segment that starts next
 /// is a discontinuity (when something came before it) with the newest initialization.
 fn mark_boundary(state: &mut State) {
+    state.version += 1;
     let latest = u32::try_from(state.inits.len().saturating_sub(1)).unwrap_or(0);
     if state.open.parts.is_empty() && state.part_video.is_empty() {
         state.open.discontinuity |= !state.segments.is_empty();

@@ -120,12 +120,16 @@ impl RecordingFiles {
                 video,
                 rendition,
                 init,
-            } => self.write_init(video, rendition, init),
+            } => self
+                .rendition(video, rendition)
+                .and_then(|open| write_init(open, init)),
             RecordOp::Part {
                 video,
                 rendition,
                 part,
-            } => self.write_part(video, rendition, part),
+            } => self
+                .rendition(video, rendition)
+                .and_then(|open| write_part(open, part)),
             RecordOp::Finish { video, .. } => {
                 self.open.retain(|(v, _), _| v != video);
                 Ok(())
@@ -172,68 +176,56 @@ impl RecordingFiles {
         }
         Ok(self.open.get_mut(&key).expect("inserted above"))
     }
+}
 
-    fn write_init(
-        &mut self,
-        video: &VideoId,
-        rendition: &str,
-        init: &ClosedInit,
-    ) -> Result<(), StorageError> {
-        let open = self.rendition(video, rendition)?;
-        write_atomic(
-            &open.dir.join(format!("init-{}.mp4", init.index)),
-            &init.data,
-        )?;
-        let codecs: String = init.codecs.chars().filter(|c| !c.is_whitespace()).collect();
-        let line = format!("I {} {} {} {codecs}\n", init.index, init.width, init.height);
-        append_line(open, &line)
-    }
+fn write_init(open: &mut OpenRendition, init: &ClosedInit) -> Result<(), StorageError> {
+    write_atomic(
+        &open.dir.join(format!("init-{}.mp4", init.index)),
+        &init.data,
+    )?;
+    let codecs: String = init.codecs.chars().filter(|c| !c.is_whitespace()).collect();
+    let line = format!("I {} {} {} {codecs}\n", init.index, init.width, init.height);
+    append_line(open, &line)
+}
 
-    fn write_part(
-        &mut self,
-        video: &VideoId,
-        rendition: &str,
-        part: &ClosedPart,
-    ) -> Result<(), StorageError> {
-        let open = self.rendition(video, rendition)?;
-        if open
-            .segment
-            .as_ref()
-            .is_none_or(|(msn, _, _)| *msn != part.msn)
-        {
-            let path = open.dir.join(segment_name(part.msn));
-            let file = OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            sync_dir(&open.dir)?;
-            open.segment = Some((part.msn, file, 0));
-        }
-        let dir = open.dir.clone();
-        let (_, file, len) = open.segment.as_mut().expect("opened above");
-        let path = dir.join(segment_name(part.msn));
-        let written = file.write_all(&part.data).and_then(|()| file.sync_data());
-        if let Err(error) = written {
-            // Back to the last whole part, so the next one lands where the journal expects.
-            let _ = file.set_len(*len);
-            return Err(io_err(&path)(error));
-        }
-        *len += part.data.len() as u64;
-        let line = format!(
-            "P {} {} {} {} {} {} {} {}\n",
-            part.msn,
-            part.index,
-            part.init,
-            u8::from(part.discontinuity),
-            (part.duration * 1e6).round() as u64,
-            part.frames,
-            part.program_date_ms,
-            *len
-        );
-        append_line(open, &line)
+fn write_part(open: &mut OpenRendition, part: &ClosedPart) -> Result<(), StorageError> {
+    if open
+        .segment
+        .as_ref()
+        .is_none_or(|(msn, _, _)| *msn != part.msn)
+    {
+        let path = open.dir.join(segment_name(part.msn));
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        sync_dir(&open.dir)?;
+        open.segment = Some((part.msn, file, 0));
     }
+    let dir = open.dir.clone();
+    let (_, file, len) = open.segment.as_mut().expect("opened above");
+    let path = dir.join(segment_name(part.msn));
+    let written = file.write_all(&part.data).and_then(|()| file.sync_data());
+    if let Err(error) = written {
+        // Back to the last whole part, so the next one lands where the journal expects.
+        let _ = file.set_len(*len);
+        return Err(io_err(&path)(error));
+    }
+    *len += part.data.len() as u64;
+    let line = format!(
+        "P {} {} {} {} {} {} {} {}\n",
+        part.msn,
+        part.index,
+        part.init,
+        u8::from(part.discontinuity),
+        (part.duration * 1e6).round() as u64,
+        part.frames,
+        part.program_date_ms,
+        *len
+    );
+    append_line(open, &line)
 }
 
 fn append_line(open: &mut OpenRendition, line: &str) -> Result<(), StorageError> {

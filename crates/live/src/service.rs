@@ -68,6 +68,9 @@ pub const SOURCE_RENDITION: &str = "source";
 pub const RTMP_APP: &str = "live";
 /// How long a playlist request counts its viewer as watching.
 const VIEWER_TTL: Duration = Duration::from_secs(15);
+/// How long a tracking event counts its viewer as watching (players send a heartbeat every
+/// 10 s of playback).
+const EVENT_VIEWER_TTL: Duration = Duration::from_secs(25);
 /// Audio frames taken before a picture configuration must have come (about 3 s).
 const MAX_AUDIO_WITHOUT_VIDEO: u32 = 150;
 /// Shortest time between two starts of a room's encoder after it failed.
@@ -167,7 +170,42 @@ pub struct Broadcast {
     audio_config_tag: Mutex<Option<Bytes>>,
     publisher: Mutex<PublisherState>,
     meter: Mutex<HealthMeter>,
-    viewers: Mutex<HashMap<u64, Instant>>,
+    /// Clients that read a playlist lately.
+    viewers: Mutex<Seen>,
+    /// Viewers whose player sent tracking events for the room lately.
+    playing: Mutex<Seen>,
+}
+
+/// Keys seen within the last `ttl`.
+#[derive(Debug)]
+struct Seen {
+    ttl: Duration,
+    at: HashMap<u64, Instant>,
+}
+
+impl Seen {
+    fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            at: HashMap::new(),
+        }
+    }
+
+    fn saw(&mut self, key: u64) {
+        let now = Instant::now();
+        self.at.insert(key, now);
+        if self.at.len() > 1024 {
+            self.at
+                .retain(|_, seen| now.duration_since(*seen) < self.ttl);
+        }
+    }
+
+    fn count(&mut self) -> u64 {
+        let now = Instant::now();
+        self.at
+            .retain(|_, seen| now.duration_since(*seen) < self.ttl);
+        self.at.len() as u64
+    }
 }
 
 impl Broadcast {
@@ -259,20 +297,21 @@ impl Broadcast {
 
     /// Counts a viewer (any stable key: a hash of the client's address and agent) as watching.
     pub fn saw_viewer(&self, key: u64) {
-        let mut viewers = lock(&self.viewers);
-        let now = Instant::now();
-        viewers.insert(key, now);
-        if viewers.len() > 1024 {
-            viewers.retain(|_, seen| now.duration_since(*seen) < VIEWER_TTL);
-        }
+        lock(&self.viewers).saw(key);
     }
 
-    /// Viewers seen in the last seconds.
+    /// Counts a viewer whose player sent a tracking event for this room (any stable key: a
+    /// hash of its user or device id).
+    pub fn saw_playing(&self, key: u64) {
+        lock(&self.playing).saw(key);
+    }
+
+    /// Viewers now: those whose players report playing (tracking events with the room's id),
+    /// or, when more, those reading its playlists (players that send no events, such as
+    /// ffmpeg or a set-top box). The larger, not the sum: one viewer is usually both.
     pub fn viewers(&self) -> u64 {
-        let mut viewers = lock(&self.viewers);
-        let now = Instant::now();
-        viewers.retain(|_, seen| now.duration_since(*seen) < VIEWER_TTL);
-        viewers.len() as u64
+        let reading = lock(&self.viewers).count();
+        reading.max(lock(&self.playing).count())
     }
 
     fn publishing(&self) -> bool {
@@ -564,6 +603,19 @@ impl Live {
         Ok(broadcast)
     }
 
+    /// A tracking event of live viewing arrived for room `room` (its `properties.room_id`)
+    /// from viewer `key`: the room counts the viewer as watching. Unknown or ended rooms are
+    /// ignored.
+    pub fn saw_playing(&self, room: &str, key: u64) {
+        let Ok(room) = room.parse::<RoomId>() else {
+            return;
+        };
+        let broadcast = lock(&self.inner.broadcasts).get(&room).cloned();
+        if let Some(broadcast) = broadcast {
+            broadcast.saw_playing(key);
+        }
+    }
+
     async fn visible_row(&self, viewer: Option<&User>, id: &RoomId) -> Result<RoomRow> {
         let row = self
             .inner
@@ -661,7 +713,8 @@ impl Live {
             audio_config_tag: Mutex::new(None),
             publisher: Mutex::new(PublisherState::Connected(connection)),
             meter: Mutex::new(HealthMeter::default()),
-            viewers: Mutex::new(HashMap::new()),
+            viewers: Mutex::new(Seen::new(VIEWER_TTL)),
+            playing: Mutex::new(Seen::new(EVENT_VIEWER_TTL)),
         });
         {
             let mut broadcasts = lock(&self.inner.broadcasts);

@@ -72,9 +72,14 @@ fn started() -> Packager {
 }
 
 fn ll(packager: &Packager, request: PlaylistRequest) -> String {
-    packager
-        .playlist(Flavour::LowLatency, &request, &[])
-        .expect("a playlist")
+    text(packager, Flavour::LowLatency, request)
+}
+
+fn text(packager: &Packager, flavour: Flavour, request: PlaylistRequest) -> String {
+    let bytes = packager
+        .playlist(flavour, &request, &[])
+        .expect("a playlist");
+    String::from_utf8(bytes.to_vec()).expect("UTF-8")
 }
 
 fn attribute(line: &str, name: &str) -> String {
@@ -145,9 +150,7 @@ fn parts_stay_under_the_target_and_segments_start_at_keyframes() {
 fn the_plain_playlist_has_the_same_segments_without_low_latency_tags() {
     let packager = started();
     feed(&packager, 0, 4, 30);
-    let plain = packager
-        .playlist(Flavour::Plain, &PlaylistRequest::default(), &[])
-        .unwrap();
+    let plain = text(&packager, Flavour::Plain, PlaylistRequest::default());
     let ll = ll(&packager, PlaylistRequest::default());
     for tag in [
         "#EXT-X-PART",
@@ -263,4 +266,26 @@ fn a_reconnect_continues_the_timeline_after_a_discontinuity_and_the_end_closes_i
         .sum();
     assert!((total - 6.0).abs() < 0.1, "{total}\n{playlist}");
     assert!(packager.position().ended);
+}
+
+#[test]
+fn one_render_serves_every_viewer_until_the_stream_moves_on() {
+    let packager = started();
+    feed(&packager, 0, 2, 30);
+    let request = PlaylistRequest::default();
+    let first = packager
+        .playlist(Flavour::LowLatency, &request, &[])
+        .unwrap();
+    let again = packager
+        .playlist(Flavour::LowLatency, &request, &[])
+        .unwrap();
+    assert_eq!(first.as_ptr(), again.as_ptr(), "rendered twice");
+    let plain = packager.playlist(Flavour::Plain, &request, &[]).unwrap();
+    assert_ne!(plain, first, "the flavours share a render");
+    feed(&packager, 2000, 1, 30);
+    let later = packager
+        .playlist(Flavour::LowLatency, &request, &[])
+        .unwrap();
+    assert_ne!(later, first, "a stale playlist after new parts");
+    assert_eq!(later, ll(&packager, request));
 }

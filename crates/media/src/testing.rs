@@ -99,3 +99,26 @@ pub fn assert_only_published(video_dir: &Path, generation: &str, cover: &str) {
         "unfinished work left behind: {leftovers:?}"
     );
 }
+
+/// Runs node `interop/check-hls.mjs` (npm `hls-parser` in strict mode) on the playlists,
+/// `live` ones allowed to lack `EXT-X-ENDLIST`; panics with its output when one is refused.
+pub fn check_hls(playlists: &[std::path::PathBuf], live: bool) {
+    let interop = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop");
+    assert!(
+        interop.join("node_modules/hls-parser").is_dir(),
+        "npm hls-parser is missing: run `npm ci --prefix interop` first"
+    );
+    #[allow(clippy::disallowed_methods)] // a real third-party client, not media work
+    let out = std::process::Command::new("node")
+        .arg(interop.join("check-hls.mjs"))
+        .args(live.then_some("--live"))
+        .args(playlists)
+        .output()
+        .expect("node runs (is Node.js installed?)");
+    assert!(
+        out.status.success(),
+        "hls-parser (strict) refused a playlist:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -55,31 +55,6 @@ fn lavfi(sources: &[&'static str]) -> Vec<&'static str> {
         .collect()
 }
 
-fn interop_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../interop")
-}
-
-/// Runs node `interop/check-hls.mjs` on the playlists; panics with its output on failure.
-fn check_hls(playlists: &[PathBuf]) {
-    let interop = interop_dir();
-    assert!(
-        interop.join("node_modules/hls-parser").is_dir(),
-        "npm hls-parser is missing: run `npm ci --prefix interop` first"
-    );
-    #[allow(clippy::disallowed_methods)] // a real third-party client, not media work
-    let out = std::process::Command::new("node")
-        .arg(interop.join("check-hls.mjs"))
-        .args(playlists)
-        .output()
-        .expect("node runs (is Node.js installed?)");
-    assert!(
-        out.status.success(),
-        "hls-parser (strict) rejected a playlist:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Plays `manifest` (HLS master or DASH MPD) with ffmpeg as a client: `output` options
 /// decide what it does with the streams. Must exit 0 with nothing on stderr.
 async fn play(runner: &ProcessRunner, manifest: &Path, output: &[&str]) {
@@ -413,7 +388,7 @@ async fn check_case(runner: &ProcessRunner, dir: &Path, case: &Case) {
     if first.audio.is_some() {
         playlists.push(out.join("audio/index.m3u8"));
     }
-    check_hls(&playlists);
+    spool_media::testing::check_hls(&playlists, false);
     // Decode what a player picks (the best video and the audio), then read every stream.
     play(runner, &master, &[]).await;
     play(runner, &master, &["-map", "0", "-c", "copy"]).await;

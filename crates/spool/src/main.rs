@@ -274,6 +274,16 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         spool_media::process::ProcessRunner::new(&config.media),
         spool_live::LiveSettings::from_config(&config.live, Some(rtmp_listener.local_addr()?)),
     );
+    // Live viewing's tracking events count a room's viewers.
+    let counted = live.clone();
+    tracking.ingestion().observe(Box::new(
+        move |event: &spool_events::tracking::TrackedEvent| {
+            if let Some(room) = event.properties.get("room_id").and_then(|r| r.as_str()) {
+                let viewer = event.user.as_deref().or(event.anonymous_id.as_deref());
+                counted.saw_playing(room, viewer_key(viewer.unwrap_or(&event.session_id)));
+            }
+        },
+    ));
     live.recover()
         .await
         .context("finishing the broadcasts the last run left on air failed")?;
@@ -478,4 +488,12 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// A stable key for one viewer of a live room (its user, device or session id).
+fn viewer_key(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
 }

@@ -3,6 +3,7 @@
 import { h } from '../dom.js'
 import { api } from '../api.js'
 import { infiniteGrid, emptyState } from '../components.js'
+import { liveNowRow } from '../live/now.js'
 
 export default async function home(ctx) {
   ctx.setTitle('')
@@ -14,6 +15,6 @@ export default async function home(ctx) {
     ),
   })
   ctx.root.append(
-    h('div', { class: 'page page-home' }, h('div', { class: 'page-head' }, h('h1', { class: 'page-title' }, 'Latest videos'), h('a', { class: 'btn btn-ghost', href: '/feed' }, 'Open feed')), grid.el),
+    h('div', { class: 'page page-home' }, liveNowRow(ctx), h('div', { class: 'page-head' }, h('h1', { class: 'page-title' }, 'Latest videos'), h('a', { class: 'btn btn-ghost', href: '/feed' }, 'Open feed')), grid.el),
   )
 }

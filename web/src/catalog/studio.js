@@ -6,6 +6,7 @@ import { api, currentUser } from '../api.js'
 import { studioItem, confirmDialog } from './studio-item.js'
 import { isFinal } from './processing.js'
 import { emptyState, errorBox, spinner } from '../components.js'
+import { goLivePanel } from '../live/golive.js'
 
 const POLL_MS = 3000
 
@@ -30,6 +31,7 @@ export default async function studio(ctx) {
     'div',
     { class: 'page page-studio' },
     h('div', { class: 'page-head' }, h('div', null, h('h1', { class: 'page-title' }, 'Studio'), count), h('a', { class: 'btn btn-primary', href: '/upload' }, 'Upload')),
+    goLivePanel(ctx),
     list,
     more,
     dialog.el,

@@ -63,6 +63,7 @@ const MEDIA_RECOVERIES = 2
  * @property {Partial<import('hls.js').HlsConfig>} [hlsConfig] extra hls.js settings (the feed's loader)
  * @property {(hls: Hls) => void} [onHls] called with every new hls.js instance before it loads
  * @property {number} [startedAt] performance.now() the first-frame clock starts from
+ * @property {Record<string, unknown>} [properties] added to every telemetry event (a live room's id)
  */
 
 /**
@@ -128,7 +129,7 @@ export function createPlayerCore(options) {
 
   const currentLevelName = () => (hls && hls.currentLevel >= 0 ? levelName(hls.levels[hls.currentLevel]) : null)
   /** The properties every playback event of this core carries. */
-  const extra = () => ({ surface, level: currentLevelName() })
+  const extra = () => ({ surface, level: currentLevelName(), ...options.properties })
 
   /** @param {string} message */
   const fail = (message) => {

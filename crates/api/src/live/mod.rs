@@ -82,6 +82,9 @@ pub struct RoomJson {
     plain_hls_url: Option<String>,
     /// The video the broadcast became, once ended.
     video_id: Option<String>,
+    /// The video this broadcast is recorded into, from its start: live viewing's tracking
+    /// events name it (with `properties.room_id`), so its views include the live ones.
+    recording_id: Option<String>,
     /// Where to publish (owner only); the stream key goes after it, or in OBS's key field.
     rtmp_url: Option<String>,
     /// Owner only, while on air.
@@ -133,8 +136,10 @@ fn room_json(state: &AppState, headers: &HeaderMap, view: RoomView) -> RoomJson 
         // over, when the video plays.
         video_id: row
             .recording_id
+            .as_ref()
             .filter(|_| row.status == spool_model::LiveStatus::Ended)
-            .map(|v| v.to_string()),
+            .map(ToString::to_string),
+        recording_id: row.recording_id.as_ref().map(ToString::to_string),
         rtmp_url: view.owned.then(|| state.live.settings().rtmp_url.clone()),
         health: view.health.map(|h| HealthJson {
             width: h.width,
@@ -425,7 +430,7 @@ impl MediaFile {
     }
 }
 
-fn playlist_response(text: String, cache: &str) -> Response {
+fn playlist_response(text: impl IntoResponse, cache: &str) -> Response {
     let mut response = text.into_response();
     let h = response.headers_mut();
     h.insert(

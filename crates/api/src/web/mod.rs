@@ -16,9 +16,10 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// The page paths the app routes on the client; each is answered with `index.html`.
-pub const PAGES: [&str; 8] = [
+pub const PAGES: [&str; 9] = [
     "/",
     "/watch/{id}",
+    "/live/{id}",
     "/upload",
     "/studio",
     "/feed",
