@@ -16,6 +16,7 @@
 #   CPU_S       seconds of CPU measurement (default 60)
 #   VIEWERS     blocking viewers (default 1000)
 #   VIEWERS_S   seconds of the viewer load (default 30)
+#   SERVE_ENV   extra settings for spool serve, e.g. "SPOOL__LIVE__PART_TARGET_MS=250" (to compare)
 #   QUICK=1     LL_S=90 PLAIN_S=45 CPU_S=20 VIEWERS_S=10 unless set explicitly
 set -euo pipefail
 
@@ -33,6 +34,7 @@ PLAIN_S="${PLAIN_S:-120}"
 CPU_S="${CPU_S:-60}"
 VIEWERS="${VIEWERS:-1000}"
 VIEWERS_S="${VIEWERS_S:-30}"
+SERVE_ENV="${SERVE_ENV:-}"
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -52,8 +54,10 @@ mkdir -p "$BENCH_DIR"
 work="$(mktemp -d "$BENCH_DIR/live.XXXXXX")"
 SRV_PID=""
 PUB_PID=""
+HELD_PID=""
 stop_pid() { [ -n "$1" ] || return 0; kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 cleanup() {
+  stop_pid "$HELD_PID"; HELD_PID=""
   stop_pid "$PUB_PID"; PUB_PID=""
   stop_pid "$SRV_PID"; SRV_PID=""
   rm -rf "$work"
@@ -71,8 +75,9 @@ token="$(cd "$work" && "$SPOOL_BIN" user add bench --data "$data" | awk 'NF{last
 port="$(free_port)"; rtmp_port="$(free_port)"; url="http://127.0.0.1:$port"
 # Spool's defaults, but for the connections one address may hold: the 1,000 viewers all come
 # from 127.0.0.1 here (64 by default, against one abusive client).
-(cd "$work" && SPOOL__SERVER__MAX_CONNECTIONS_PER_ADDRESS=$(( VIEWERS + 100 )) \
-  exec "$SPOOL_BIN" serve --data "$data" --listen "127.0.0.1:$port" \
+# shellcheck disable=SC2086 # SERVE_ENV is a list of assignments
+(cd "$work" && exec env SPOOL__SERVER__MAX_CONNECTIONS_PER_ADDRESS=$(( VIEWERS + 100 )) $SERVE_ENV \
+  "$SPOOL_BIN" serve --data "$data" --listen "127.0.0.1:$port" \
   --rtmp-listen "127.0.0.1:$rtmp_port") >>"$work/spool.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 300); do curl -fs -o /dev/null "$url/healthz" && break; sleep 0.1; done
@@ -87,6 +92,19 @@ master="$url/live/$room_id/index.m3u8"
 # frame is made (the clock at ffmpeg's start plus the frame's time; -re paces the frames to
 # the wall clock), white for 1. Everything else as OBS sends: x264 veryfast zerolatency,
 # 1 s GOP, 2.5 Mbit/s, AAC.
+# How long after it is launched ffmpeg starts its clock: one frame stamped with the wall clock
+# as it is read (-use_wallclock_as_timestamps), against the time of the launch. The clock burnt
+# in below starts at the launch, so the latencies measured include this (they overstate it).
+calib_start="$(( $(date +%s%3N) % 86400000 ))"
+calib_clock="$(ffmpeg -hide_banner -nostdin -loglevel error -re -use_wallclock_as_timestamps 1 \
+  -f lavfi -i "color=c=black:size=1280x40:rate=30" -copyts \
+  -vf "geq=lum='255*mod(floor(mod(T*1000\,86400000)/pow(2\,floor(X/40)))\,2)':cb=128:cr=128" \
+  -frames:v 1 -f rawvideo -pix_fmt gray - | python3 -c '
+import sys
+row = sys.stdin.buffer.read()[20 * 1280:21 * 1280]
+print(sum(1 << b for b in range(27) if row[b * 40 + 20] > 128))')"
+startup_ms=$(( (calib_clock - calib_start + 86400000) % 86400000 ))
+[ "$startup_ms" -lt 5000 ] || startup_ms="n/a"
 start_ms="$(( $(date +%s%3N) % 86400000 ))"
 clock="geq=lum='255*mod(floor(($start_ms+T*1000)/pow(2\,floor(X/40)))\,2)':cb=128:cr=128"
 ffmpeg -hide_banner -nostdin -loglevel error -re \
@@ -135,15 +153,24 @@ print(f'{($c1 - $c0) / $hz / wall / $cores * 100:.1f}', f'{($m1 - $m0) / wall:.3
 publisher_cpu="$(ps -o %cpu= -p "$PUB_PID" | tr -d ' ')"
 
 # ---------------------------------------------------------------- 1,000 blocking viewers
+# First the floor: the same viewers against a server that only holds their requests and
+# answers them all at once every 250 ms (what the client process itself adds).
+log "the viewers' floor: $VIEWERS viewers against interop/held-playlists.mjs for $VIEWERS_S s"
+node "$root/interop/held-playlists.mjs" 250 >"$work/held.port" &
+HELD_PID=$!
+for _ in $(seq 100); do [ -s "$work/held.port" ] && break; sleep 0.1; done
+node "$root/interop/live-viewers.mjs" "http://127.0.0.1:$(cat "$work/held.port")/index.m3u8" "$VIEWERS" "$VIEWERS_S" >"$work/floor.json"
+stop_pid "$HELD_PID"; HELD_PID=""
+log "floor: $(cat "$work/floor.json")"
 log "$VIEWERS blocking viewers for $VIEWERS_S s"
-viewers_json="$(node "$root/interop/live-viewers.mjs" "$url/live/$room_id/source/index.m3u8" "$VIEWERS" "$VIEWERS_S")"
-log "viewers: $viewers_json"
+node "$root/interop/live-viewers.mjs" "$url/live/$room_id/source/index.m3u8" "$VIEWERS" "$VIEWERS_S" >"$work/viewers.json"
+log "viewers: $(cat "$work/viewers.json")"
 
 # ---------------------------------------------------------------- latency
 log "LL-HLS latency for $LL_S s"
-ll_json="$(node "$root/interop/live-latency.mjs" "$master" "$LL_S" ll)"
+node "$root/interop/live-latency.mjs" "$master" "$LL_S" ll >"$work/ll.json"
 log "plain HLS latency for $PLAIN_S s"
-plain_json="$(node "$root/interop/live-latency.mjs" "$url/live/$room_id/plain.m3u8" "$PLAIN_S" plain)"
+node "$root/interop/live-latency.mjs" "$url/live/$room_id/plain.m3u8" "$PLAIN_S" plain >"$work/plain.json"
 
 # ---------------------------------------------------------------- report
 kernel="$(uname -r)"; cpu_model="$(awk -F: '/model name/{print $2; exit}' /proc/cpuinfo | sed 's/^ *//')"
@@ -152,9 +179,9 @@ version="$("$SPOOL_BIN" --version 2>/dev/null || echo spool) (git $(git -C "$roo
 ffv="$(ffmpeg -version | head -1 | awk '{print $3}')"
 chromium_v="$( (/usr/bin/chromium --version 2>/dev/null || echo chromium) | head -1)"
 hlsjs_v="$(node -p "require('$root/interop/node_modules/hls.js/package.json').version")"
-python3 - "$ll_json" "$plain_json" "$viewers_json" <<EOF
+python3 - "$work"/{ll,plain,viewers,floor}.json <<EOF
 import json, statistics, sys
-ll, plain, viewers = (json.loads(a) for a in sys.argv[1:4])
+ll, plain, viewers, floor = (json.load(open(p)) for p in sys.argv[1:5])
 def f(value, spec=".1f"):
     return "n/a" if value is None else format(value, spec)
 def q(values, p):
@@ -178,7 +205,7 @@ print("## Live: \`bash bench/live.sh\` ($(date -u +%F), git $(git -C "$root" rev
 print()
 print("Machine: $cores cores, $cpu_model; memory $mem; kernel $kernel.")
 print("Versions: $version; ffmpeg $ffv (publisher and ladder); $chromium_v, hls.js $hlsjs_v.")
-print("Settings: LL_S=$LL_S PLAIN_S=$PLAIN_S CPU_S=$CPU_S VIEWERS=$VIEWERS VIEWERS_S=$VIEWERS_S; Spool's defaults (part target 334 ms, segment target 1 s, ladder 480/360) but server.max_connections_per_address, raised for the viewers, who all come from 127.0.0.1.")
+print("Settings: LL_S=$LL_S PLAIN_S=$PLAIN_S CPU_S=$CPU_S VIEWERS=$VIEWERS VIEWERS_S=$VIEWERS_S; Spool's defaults (part target 250 ms, segment target 1 s, ladder 480/360) but server.max_connections_per_address, raised for the viewers, who all come from 127.0.0.1; SERVE_ENV='$SERVE_ENV'.")
 print("Publisher: ffmpeg -re, testsrc2 1280x720 30 fps with a 27-block binary wall clock (ms since midnight) burnt in, x264 veryfast zerolatency 2.5 Mbit/s, 1 s GOP, AAC, RTMP to Spool on loopback. Viewer: hls.js in headless Chromium, the source rendition, the clock read from every presented frame (requestVideoFrameCallback + canvas) and subtracted from Date.now(); the first 15 s (the player joining) are left out.")
 print()
 print("| measure | Spool | target | Spool / target | peers (documented) |")
@@ -187,11 +214,13 @@ print(f"| LL-HLS glass-to-glass p50, s | {a['p50']:.2f} | 1.5 | {a['p50']/1.5:.2
 print(f"| LL-HLS p95, s | {a['p95']:.2f} | 2.5 | {a['p95']/2.5:.2f} | |")
 print(f"| LL-HLS drift, median of the last minute - of the first, s | {a['drift']:+.2f} ({a['first']:.2f} -> {a['last']:.2f}) | <= 0.5 | | |")
 print(f"| plain HLS p50, s | {b['p50']:.2f} | 4 | {b['p50']/4:.2f} | Owncast ~10 (default), >= 6 |")
+print(f"| ffmpeg's start-up (included above: the clock starts at its launch), ms | $startup_ms | | | |")
 print(f"| plain HLS p95, s | {b['p95']:.2f} | | | |")
 print(f"| CPU of the room (Spool + its ladder ffmpeg), % of all cores | $cpu_share | keeps real time | | |")
 print(f"| ladder speed: media seconds made per wall second, 360p / source | $rung_speed / $source_speed | >= 1.0 | | |")
 print(f"| {viewers['viewers']} blocking viewers: answer after the part landed, p50 / p99 / max, ms | {f(viewers['p50Ms'])} / {f(viewers['p99Ms'])} / {f(viewers['maxMs'])} | p99 <= 50 | {f(viewers['p99Ms'] and viewers['p99Ms'] / 50, '.2f')} | |")
-print(f"| {viewers['viewers']} blocking viewers: requests/s | {viewers['requestsPerSecond']:.0f} | | | |")
+print(f"| the same viewers against a server that only holds and answers (the client's floor), p50 / p99 / max, ms | {f(floor['p50Ms'])} / {f(floor['p99Ms'])} / {f(floor['maxMs'])} | | Spool / floor p99: {f(viewers['p99Ms'] and floor['p99Ms'] and viewers['p99Ms'] / floor['p99Ms'], '.2f')} | |")
+print(f"| {viewers['viewers']} blocking viewers: requests/s | {viewers['requestsPerSecond']:.0f} | | floor {floor['requestsPerSecond']:.0f} | |")
 print()
 print(f"Samples: LL {a['n']} frames ({a['bad']} unreadable, level {a['level']}p, {a['errors']} hls.js errors, fatal: {a['fatal']}); plain {b['n']} frames ({b['bad']} unreadable, level {b['level']}p, {b['errors']} errors, fatal: {b['fatal']}). Viewers: {viewers['requests']} requests over {viewers['parts']} parts, {viewers['errors']} errors. The publisher's own CPU (its x264 encode of 720p and the clock): $publisher_cpu % of one core.")
 EOF

@@ -284,7 +284,7 @@ impl Default for LiveConfig {
             rtmp_public_url: String::new(),
             reconnect_grace_s: 30,
             idle_timeout_s: 10,
-            part_target_ms: 334,
+            part_target_ms: 250,
             segment_target_ms: 1000,
             dvr_window_s: 2 * 3600,
             ladder: vec![480, 360],

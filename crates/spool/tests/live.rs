@@ -313,7 +313,7 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
     for tag in [
         "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=",
         "PART-HOLD-BACK=",
-        "#EXT-X-PART-INF:PART-TARGET=0.334",
+        "#EXT-X-PART-INF:PART-TARGET=0.250",
         "#EXT-X-MAP:URI=\"init-0.mp4\"",
         "#EXT-X-PROGRAM-DATE-TIME:",
         "INDEPENDENT=YES",
@@ -329,7 +329,7 @@ async fn an_obs_like_publisher_goes_live_and_plays_over_ll_hls_and_plain_hls() {
             .parse()
             .unwrap();
         assert!(
-            duration <= 0.334 + 1e-9,
+            duration <= 0.250 + 1e-9,
             "a part longer than the target: {line}"
         );
     }
