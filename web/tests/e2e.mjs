@@ -978,6 +978,7 @@ try {
     publisher.kill('SIGINT')
   }
   await pageAnon.getByRole('link', { name: 'Watch the recording' }).waitFor({ timeout: 40_000 })
+  assert.equal(await pageAnon.locator('.watch-title .live-badge').isVisible(), false, 'the ended room still shows LIVE')
   log('   the ended room points at its recording')
 
   // ------------------------------------------------------------ 8. screenshots

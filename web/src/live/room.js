@@ -118,6 +118,7 @@ export default async function room(ctx) {
   if (!ctx.isCurrent()) return
   ctx.setTitle(r.title)
   const stage = h('div', { class: 'player-slot live-stage' })
+  const liveBadge = badge()
   const viewers = h('span', { class: 'live-viewers' })
   const state = h('p', { class: 'live-state', role: 'status' })
   ctx.root.replaceChildren(
@@ -128,7 +129,7 @@ export default async function room(ctx) {
       h(
         'section',
         { class: 'watch-details' },
-        h('h1', { class: 'watch-title' }, r.status === 'live' ? badge() : null, ' ', r.title),
+        h('h1', { class: 'watch-title' }, liveBadge, ' ', r.title),
         h('p', { class: 'watch-stats' }, h('a', { class: 'watch-owner', href: channelHref(r.owner) }, r.owner), ' · ', viewers),
         state,
         r.description ? h('p', { class: 'description' }, r.description) : null,
@@ -137,6 +138,7 @@ export default async function room(ctx) {
   )
   let player = null
   const show = (now) => {
+    liveBadge.hidden = now.status !== 'live'
     viewers.textContent = now.status === 'live' ? formatCount(now.viewers, 'viewer') + ' watching' : ''
     if (now.status === 'live' && now.hls_url && !player) {
       state.textContent = ''
