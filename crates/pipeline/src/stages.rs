@@ -248,16 +248,7 @@ impl Inner {
         let Some(row) = self.store.video(video).await? else {
             return Ok(());
         };
-        let Some(mut published) = row
-            .media
-            .as_deref()
-            .map(Published::from_json)
-            .transpose()
-            .map_err(|e| StageError {
-                permanent: true,
-                reason: format!("stored media description is corrupt: {e}"),
-            })?
-        else {
+        let Some(mut published) = stored_media(&row)? else {
             return Ok(());
         };
         if published.storyboard {
@@ -327,15 +318,7 @@ impl Inner {
             self.sources.release(video).await;
             return Ok(());
         };
-        let published = row
-            .media
-            .as_deref()
-            .map(Published::from_json)
-            .transpose()
-            .map_err(|e| StageError {
-                permanent: true,
-                reason: format!("stored media description is corrupt: {e}"),
-            })?;
+        let published = stored_media(&row)?;
         if published.as_ref().is_some_and(|p| p.complete) {
             // Already done by an earlier run that crashed before recording it.
             self.sources.release(video).await;
@@ -699,6 +682,19 @@ impl Outputs {
             self.audio = pass.audio;
         }
     }
+}
+
+/// What the row says is published, if anything (a corrupt description is a permanent
+/// failure: retrying reads the same).
+fn stored_media(row: &spool_metadata::VideoRow) -> StageResult<Option<Published>> {
+    row.media
+        .as_deref()
+        .map(Published::from_json)
+        .transpose()
+        .map_err(|e| StageError {
+            permanent: true,
+            reason: format!("stored media description is corrupt: {e}"),
+        })
 }
 
 /// Writes one MP4 file of a recorded rendition: its first initialization segment and the
