@@ -67,6 +67,8 @@ pub enum EventType {
     Skip,
     /// The viewer asked to see less like this.
     NotInterested,
+    /// The viewer asked to see nothing more from this video's creator.
+    HideCreator,
     /// A search; `properties.query` is what was searched.
     Search,
     /// Quality of experience from the player's CMCD data on a media request (recorded by the
@@ -77,7 +79,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, for documentation and tests.
-    pub const ALL: [EventType; 16] = [
+    pub const ALL: [EventType; 17] = [
         Self::Impression,
         Self::Play,
         Self::Pause,
@@ -92,6 +94,7 @@ impl EventType {
         Self::Share,
         Self::Skip,
         Self::NotInterested,
+        Self::HideCreator,
         Self::Search,
         Self::Qoe,
     ];
@@ -113,6 +116,7 @@ impl EventType {
             Self::Share => "share",
             Self::Skip => "skip",
             Self::NotInterested => "not_interested",
+            Self::HideCreator => "hide_creator",
             Self::Search => "search",
             Self::Qoe => "qoe",
         }

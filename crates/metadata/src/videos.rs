@@ -213,6 +213,34 @@ impl Store {
             .await
     }
 
+    /// Every video changed at or after `since` (Unix ms of `updated_at`), whatever its status
+    /// and visibility, oldest change first, at most `limit`, strictly after `after` (a
+    /// `(updated_at, id)` keyset): how an index kept elsewhere catches up after a restart.
+    pub async fn list_videos_changed_since(
+        &self,
+        since: i64,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<Vec<VideoRow>> {
+        let keyset = if after.is_some() {
+            " AND (v.updated_at > ? OR (v.updated_at = ? AND v.id > ?))"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "{VIDEO_SELECT} WHERE v.updated_at >= ?{keyset} ORDER BY v.updated_at, v.id LIMIT ?"
+        );
+        let mut query = sqlx::query(&sql).bind(since);
+        if let Some((updated_at, id)) = &after {
+            query = query
+                .bind(*updated_at)
+                .bind(*updated_at)
+                .bind(id.as_str().to_owned());
+        }
+        let rows = query.bind(i64::from(limit)).fetch_all(self.pool()).await?;
+        rows.iter().map(video_from_row).collect()
+    }
+
     async fn list_videos(
         &self,
         filter: &str,
