@@ -2,6 +2,8 @@
 // status; they are thrown as ApiError carrying both, plus Retry-After when the server sent it.
 // Requests that change something carry the session's CSRF token in X-CSRF-Token.
 
+import { getAnonymousId } from './events/telemetry.js'
+
 export class ApiError extends Error {
   /**
    * @param {number} status
@@ -154,7 +156,16 @@ export const api = {
   /** @param {PageOptions} [opts] */
   myVideos: ({ cursor, limit = 50, signal } = {}) => get(`/api/v1/me/videos${qs({ limit, cursor })}`, { signal }),
   video: (id, opts) => get(`/api/v1/videos/${enc(id)}`, opts),
-  related: (id, opts) => get(`/api/v1/videos/${enc(id)}/related`, opts),
+  related: (id, opts) => get(`/api/v1/videos/${enc(id)}/related${qs({ anonymous_id: getAnonymousId() })}`, opts),
+  /** The feed for this viewer (signed in, or this browser's anonymous id). @param {PageOptions} [opts] */
+  feed: ({ cursor, limit = 10, signal } = {}) =>
+    get(`/api/v1/feed${qs({ limit, cursor, anonymous_id: getAnonymousId() })}`, { signal }),
+  notInterested: (id) => request('POST', `/api/v1/videos/${enc(id)}/not-interested`, { json: { anonymous_id: getAnonymousId() } }),
+  hideCreator: (id) => request('POST', `/api/v1/videos/${enc(id)}/hide-creator`, { json: { anonymous_id: getAnonymousId() } }),
+  /** @param {{q: string, duration?: string, uploaded?: string, category?: string, limit?: number, offset?: number, signal?: AbortSignal}} opts */
+  search: ({ q, duration, uploaded, category, limit = 20, offset, signal }) =>
+    get(`/api/v1/search${qs({ q, duration, uploaded, category, limit, offset, anonymous_id: getAnonymousId() })}`, { signal }),
+  suggest: (q, opts) => get(`/api/v1/search/suggest${qs({ q })}`, opts),
   updateVideo: (id, fields) => request('PATCH', `/api/v1/videos/${enc(id)}`, { json: fields }),
   deleteVideo: (id) => request('DELETE', `/api/v1/videos/${enc(id)}`),
   retry: (id) => request('POST', `/api/v1/videos/${enc(id)}/retry`),

@@ -4,6 +4,7 @@ import { h } from './dom.js'
 import { loadSession, currentUser, onAuthChange, signOut, messageOf } from './api.js'
 import { route, notFound, start, onNavigate, navigate } from './router.js'
 import './events/telemetry.js'
+import { searchBox } from './search/search.js'
 
 route('/', () => import('./catalog/home.js'))
 route('/watch/:id', () => import('./catalog/watch.js'))
@@ -12,6 +13,7 @@ route('/upload', () => import('./upload/upload.js'))
 route('/studio', () => import('./catalog/studio.js'))
 route('/feed', () => import('./recommend/feed.js'))
 route('/c/:name', () => import('./catalog/channel.js'))
+route('/search', () => import('./search/search.js'))
 route('/signin', () => import('./accounts/signin.js'))
 route('/signup', () => import('./accounts/signup.js'))
 notFound(() => import('./notfound.js'))
@@ -76,6 +78,7 @@ function renderTopbar() {
         { class: 'nav', 'aria-label': 'Main' },
         NAV.map(([path, label]) => h('a', { href: path, class: 'nav-link', 'aria-current': isActive(path, pathname) ? 'page' : undefined }, label)),
       ),
+      pathname === '/search' ? null : searchBox(),
       account,
     ),
   )

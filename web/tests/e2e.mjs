@@ -639,7 +639,9 @@ try {
   measurements.feed_network = '1.5 Mbit/s down, 40 ms latency (CDP emulation)'
   await pageF.goto(`${BASE}/feed`)
   const order = await waitFor('the feed order', () => pageF.evaluate(() => (window.__spoolFeedMetrics?.order?.length >= 4 ? window.__spoolFeedMetrics.order.slice() : null)))
-  assert.deepEqual(order, publicList.map((v) => v.id), 'the feed lists the public videos newest first')
+  // The recommender orders the feed (a new viewer: trending, fresh and varied): every public
+  // video once, nothing else.
+  assert.deepEqual([...order].sort(), publicList.map((v) => v.id).sort(), 'the feed holds the public videos, each once')
   const cold = await waitFor('the first video to show a frame', () => pageF.evaluate((id) => window.__spoolFeedMetrics.firstFrameMs[id], order[0]), { timeout: 30_000 })
   measurements.feed_first_frame_cold_ms = cold
   // What the viewer sees: the video above the cover image, and a moving picture.
@@ -980,6 +982,71 @@ try {
   await pageAnon.getByRole('link', { name: 'Watch the recording' }).waitFor({ timeout: 40_000 })
   assert.equal(await pageAnon.locator('.watch-title .live-badge').isVisible(), false, 'the ended room still shows LIVE')
   log('   the ended room points at its recording')
+
+  // ------------------------------------------------------------ 7c. discovery
+  log('7c. discovery: search in Chinese and English, suggestions, privacy; the feed hears "not interested"; Up next; For you')
+  const cn = feedIds[1]
+  const patched = await fetch(`${BASE}/api/v1/videos/${cn}`, {
+    method: 'PATCH',
+    headers: { cookie: sessionA.cookie, 'X-CSRF-Token': sessionA.csrf, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: '篮球比赛精彩集锦 Basketball highlights', tags: ['篮球', 'nba'], category: 'sports' }),
+  })
+  assert.equal(patched.status, 200, `retitling ${cn}: ${patched.status}`)
+  // The search box in the top bar, as B: a Chinese word inside the title finds it.
+  await pageB.goto(`${BASE}/`)
+  const searchInput = pageB.getByRole('searchbox', { name: 'Search videos' })
+  await searchInput.fill('篮球')
+  await searchInput.press('Enter')
+  await pageB.waitForURL(/\/search\?q=/)
+  const found = pageB.locator(`.search-results .card[data-video-id="${cn}"]`)
+  const settled = pageB.locator('.search-results .grid, .search-results .empty')
+  await waitFor('the Chinese title to be found', async () => {
+    await settled.first().waitFor({ timeout: 5_000 })
+    if ((await found.count()) > 0) return true
+    // The index takes the new title within moments: search again.
+    await pageB.reload()
+    return false
+  }, { timeout: 20_000, interval: 300 })
+  // Typos and suggestions.
+  const typo = await apiGet(`/api/v1/search?q=${encodeURIComponent('baskteball')}`)
+  assert.ok(typo.json.videos.some((v) => v.id === cn), 'a typo still finds the video')
+  const suggest = await apiGet(`/api/v1/search/suggest?q=${encodeURIComponent('篮球比')}`)
+  assert.ok(suggest.json.suggestions.some((s) => s.video_id === cn), `suggestions for 篮球比: ${JSON.stringify(suggest.json)}`)
+  const searchEvents = await pageB.evaluate(() => window.__spoolTelemetry.events.filter((e) => e.type === 'search').map((e) => e.properties.query))
+  assert.ok(searchEvents.includes('篮球'), 'the search is a tracking event')
+  // The private video matches for its owner only.
+  const privateTitle = (await apiGet(`/api/v1/videos/${privateId}`, sessionA)).json.title
+  const forOwner = await apiGet(`/api/v1/search?q=${encodeURIComponent(privateTitle)}`, sessionA)
+  assert.ok(forOwner.json.videos.some((v) => v.id === privateId), 'the owner finds their private video')
+  await pageB.goto(`${BASE}/search?q=${encodeURIComponent(privateTitle)}`)
+  await pageB.locator('.search-results .grid, .search-results .empty').first().waitFor({ timeout: 10_000 })
+  assert.equal(await pageB.locator(`.search-results .card[data-video-id="${privateId}"]`).count(), 0, 'B finds A\'s private video')
+  const forAnyone = await apiGet(`/api/v1/search?q=${encodeURIComponent(privateTitle)}`)
+  assert.ok(!forAnyone.json.videos.some((v) => v.id === privateId), 'anyone finds the private video')
+  // "Not interested" in the feed: the next page of B's feed no longer offers that video.
+  await pageB.goto(`${BASE}/feed`)
+  const refused = await waitFor('B\'s feed', () => pageB.evaluate(() => window.__spoolFeedMetrics?.current || null), { timeout: 20_000 })
+  const refusedAt = Date.now()
+  const answered = pageB.waitForResponse((r) => r.url().endsWith(`/api/v1/videos/${refused}/not-interested`))
+  await pageB.getByRole('button', { name: 'Not interested (n)' }).click()
+  assert.equal((await answered).status(), 204, 'not interested was not recorded')
+  const gone = await waitFor('the refused video to leave B\'s feed', async () => {
+    const page = await pageB.evaluate(async () => (await fetch('/api/v1/feed?limit=50')).json())
+    return page.items.every((i) => i.video.id !== refused) ? Date.now() - refusedAt : null
+  }, { timeout: 5_000, interval: 50 })
+  measurements.feed_reacts_ms = gone
+  assert.ok(gone < 1500, `the feed took ${gone} ms to drop a refused video`)
+  // Up next on the watch page comes from the recommender, and never holds the private video.
+  await pageB.goto(`${BASE}/watch/${videoA}`)
+  await pageB.locator('.related-item').first().waitFor({ timeout: 10_000 })
+  const upNext = await pageB.locator('.related-item').evaluateAll((els) => els.map((e) => e.dataset.videoId))
+  assert.ok(upNext.length >= 2 && !upNext.includes(videoA) && !upNext.includes(privateId), `Up next: ${upNext}`)
+  // For you on the home page.
+  await pageB.goto(`${BASE}/`)
+  await pageB.locator('.for-you .card').first().waitFor({ timeout: 10_000 })
+  const forYou = await pageB.locator('.for-you .card').evaluateAll((els) => els.map((e) => e.dataset.videoId))
+  assert.ok(!forYou.includes(privateId) && !forYou.includes(refused), `For you: ${forYou}`)
+  log(`   search 篮球 → ${cn}; typo and suggestions; private hidden; the feed dropped a refused video in ${gone} ms; Up next ${upNext.length}; For you ${forYou.length}`)
 
   // ------------------------------------------------------------ 8. screenshots
   log('8. screenshots')

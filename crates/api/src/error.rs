@@ -270,6 +270,12 @@ pub const CATALOGUE: &[ErrorCode] = &[
         503,
         "the event log cannot store events right now; resend later",
     ),
+    // Discovery.
+    entry(
+        "search_unavailable",
+        503,
+        "the search index cannot answer right now; try again",
+    ),
     // Live.
     entry(
         "live_wrong_key",

@@ -13,6 +13,8 @@ pub mod error;
 pub mod events;
 mod live;
 pub mod playback;
+mod recommend;
+mod search;
 pub mod server;
 mod upload;
 pub mod web;
@@ -64,6 +66,10 @@ pub struct AppState {
     pub tracking: Arc<events::tracking::Tracking>,
     /// Live rooms and their broadcasts.
     pub live: spool_live::Live,
+    /// The feed and related videos.
+    pub recommender: spool_recommend::Recommender,
+    /// Search.
+    pub search: spool_search::Search,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -80,6 +86,10 @@ pub struct Services {
     pub tracking: Arc<spool_events::Tracking>,
     /// Live rooms and their broadcasts.
     pub live: spool_live::Live,
+    /// The feed and related videos.
+    pub recommender: spool_recommend::Recommender,
+    /// Search.
+    pub search: spool_search::Search,
 }
 
 impl AppState {
@@ -99,6 +109,8 @@ impl AppState {
             catalog,
             tracking,
             live,
+            recommender,
+            search,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -110,6 +122,8 @@ impl AppState {
             tracking,
             catalog,
             live,
+            recommender,
+            search,
             store,
             uploads,
             config,
@@ -173,6 +187,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(accounts::routes())
         .merge(playback::routes())
         .merge(live::routes())
+        .merge(recommend::routes())
+        .merge(search::routes())
         .merge(web::routes())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))

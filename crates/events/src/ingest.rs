@@ -299,6 +299,46 @@ impl Ingestion {
         Ok(known)
     }
 
+    /// Appends an event a request asked for on the viewer's behalf (the recommender's "not
+    /// interested", say), durably before returning: the caller has already decided the
+    /// viewer may see the video. `user` is the signed-in user's name; `anonymous_id` the
+    /// device's id otherwise.
+    pub async fn record_for_viewer(
+        &self,
+        kind: EventType,
+        video_id: &str,
+        user: Option<&str>,
+        anonymous_id: Option<&str>,
+        properties: Map<String, Value>,
+    ) -> Result<(), IngestError> {
+        let now = now_ms();
+        let event = TrackedEvent {
+            event_id: new_event_id(),
+            kind,
+            anonymous_id: anonymous_id.map(str::to_owned),
+            user: user.map(str::to_owned),
+            session_id: "server".to_owned(),
+            video_id: Some(video_id.to_owned()),
+            position_s: None,
+            properties,
+            occurred_at: now,
+            sent_at: now,
+            received_at: now,
+            at: now,
+            address: None,
+        };
+        self.seen.insert_if_new(&event.event_id);
+        self.log
+            .append(vec![(event.event_id.clone(), encode(&event))])
+            .await
+            .map_err(|e| {
+                tracing::error!("event log: {e}");
+                IngestError::LogUnavailable(e)
+            })?;
+        metrics::counter!("spool_events_accepted_total").increment(1);
+        Ok(())
+    }
+
     /// Queues an event the server observed itself (CMCD from a media request) for
     /// [`ServerEventWriter`]: never delays the caller; dropped (and counted in
     /// `spool_events_server_dropped_total`) when the queue is full or shut.

@@ -142,8 +142,8 @@ pub fn features(
         1.0,
         profile.map_or(0.0, |p| p.interest_match(facts, now)),
         profile.map_or(0.0, |p| (p.affinity(&facts.creator, now) / 3.0).tanh()),
-        (cowatch / 2.0).tanh(),
-        (cf * 4.0).tanh(),
+        cowatch.max(0.0) / (2.0 + cowatch.max(0.0)),
+        cf.max(0.0) / (1.0 + cf.max(0.0)),
         if trending_max > 0.0 {
             (1.0 + velocity).ln() / (1.0 + trending_max).ln()
         } else {
@@ -278,7 +278,8 @@ pub fn feed(
         .collect();
     scored.sort_by(|a, b| b.score.total_cmp(&a.score));
     let explore = explorers(ctx, &scored, limit, rng);
-    diversify(scored, explore, limit, 2, 3)
+    // Two per creator; one tag may fill at most three fifths of a page.
+    diversify(scored, explore, limit, 2, (limit * 3 / 5).max(3))
 }
 
 /// New videos with few watches, for exploration slots: one in every five of a page.
@@ -420,6 +421,10 @@ pub fn related(
             .entry(id.clone())
             .or_insert((Source::Trending, 0.0));
     }
+    // Never short while there are videos: the newest fill up.
+    for id in ctx.items.newest().take(limit + 1) {
+        candidates.entry(id.clone()).or_insert((Source::Fresh, 0.0));
+    }
     let trending_max = ctx.trending.first().map_or(0.0, |(_, v)| *v);
     let mut scored: Vec<Pick> = candidates
         .into_iter()
@@ -440,7 +445,7 @@ pub fn related(
             } else {
                 0.0
             };
-            let score = 2.0 * (cowatch / 2.0).tanh()
+            let score = 3.0 * (cowatch / 3.0).tanh()
                 + 2.0 * (cf * 10.0).tanh()
                 + 2.0 * jaccard
                 + if item.facts.creator == facts.creator {

@@ -83,6 +83,9 @@ pub struct FeedPage {
 #[error("`cursor` is not a cursor this server handed out")]
 pub struct InvalidCursor;
 
+/// The trending list and when it was computed.
+type TrendingCache = (Option<Instant>, Arc<Vec<(VideoId, f32)>>);
+
 /// The recommender; cheap to clone.
 #[derive(Clone)]
 pub struct Recommender {
@@ -96,9 +99,10 @@ struct Inner {
     items: RwLock<ItemIndex>,
     state: ProjectionHandle<DiscoveryState>,
     cf: RwLock<Option<Arc<Ease<VideoId>>>>,
-    trending: Mutex<(Option<Instant>, Arc<Vec<(VideoId, f32)>>)>,
+    trending: Mutex<TrendingCache>,
     served: moka::future::Cache<String, Arc<Mutex<VecDeque<VideoId>>>>,
     loaded: AtomicBool,
+    loading: tokio::sync::Mutex<()>,
 }
 
 impl Recommender {
@@ -119,6 +123,7 @@ impl Recommender {
                     .time_to_idle(Duration::from_secs(1800))
                     .build(),
                 loaded: AtomicBool::new(false),
+                loading: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -162,6 +167,7 @@ impl Recommender {
             .served
             .get_with(session.clone(), async { Arc::default() })
             .await;
+        self.ensure_loaded().await;
         let exclude: HashSet<VideoId> = lock(&served).iter().cloned().collect();
         let trending = self.trending().await;
         let cf = self.cf();
@@ -196,6 +202,7 @@ impl Recommender {
 
     /// Videos related to `video` (a row the caller may see) for `asker`.
     pub async fn related(&self, asker: Asker<'_>, video: &VideoRow, limit: usize) -> Vec<Pick> {
+        self.ensure_loaded().await;
         let trending = self.trending().await;
         let cf = self.cf();
         let facts = ItemFacts::of(video);
@@ -223,10 +230,41 @@ impl Recommender {
         profile_of(&state.state, asker).cloned()
     }
 
+    /// How much `profile` likes each video it is asked about, -1 to 1 (0 for videos not
+    /// recommendable, or no profile): for search to blend in.
+    pub fn interest_fn(
+        &self,
+        profile: Option<Profile>,
+    ) -> impl Fn(&VideoId) -> f32 + Send + 'static {
+        let this = self.clone();
+        let now = now_millis();
+        move |id: &VideoId| match &profile {
+            None => 0.0,
+            Some(p) => this
+                .read_items()
+                .get(id)
+                .map_or(0.0, |item| p.interest_match(&item.facts, now)),
+        }
+    }
+
+    /// Reads the index from the store if nothing has yet (a request before the task ran).
+    async fn ensure_loaded(&self) {
+        if self.ready() {
+            return;
+        }
+        let _loading = self.inner.loading.lock().await;
+        if !self.ready() {
+            self.reload(&CancellationToken::new()).await;
+        }
+    }
+
     /// Keeps the index and the collaborative model up to date until `stop`.
     pub async fn run(self, stop: CancellationToken) {
         let mut firehose = self.inner.hub.observe_all();
-        self.reload(&stop).await;
+        {
+            let _loading = self.inner.loading.lock().await;
+            self.reload(&stop).await;
+        }
         let mut reload = tokio::time::interval(self.inner.config.reload_every);
         reload.tick().await;
         let mut retrain = tokio::time::interval(self.inner.config.retrain_every);

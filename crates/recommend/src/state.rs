@@ -80,6 +80,9 @@ pub struct DiscoveryState {
     trending_max: f32,
     /// Latest event time folded in, Unix ms.
     pub now: i64,
+    /// When faded trending entries were last dropped.
+    #[serde(default)]
+    pruned_at: i64,
     /// Events folded in that changed something.
     pub events: u64,
     #[serde(skip)]
@@ -124,8 +127,9 @@ impl DiscoveryState {
         self.expire_pending();
         self.evict_profiles();
         let now = self.now;
-        if now - self.trending.now > 600_000 || self.events % 10_000 == 0 {
+        if now - self.pruned_at > 600_000 {
             self.trending.prune(now);
+            self.pruned_at = now;
         }
         self.trending_max = self.trending.top(1, now).first().map_or(0.0, |(_, v)| *v);
     }

@@ -485,7 +485,7 @@ impl SearchIndex {
             let views = doc.get_first(f.views).and_then(|v| v.as_u64()).unwrap_or(0);
             found.push((views, Suggestion { title, id }));
         }
-        found.sort_by(|a, b| b.0.cmp(&a.0));
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
         let mut seen = std::collections::HashSet::new();
         Ok(found
             .into_iter()

@@ -287,12 +287,25 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
     live.recover()
         .await
         .context("finishing the broadcasts the last run left on air failed")?;
+    let recommender = spool_recommend::Recommender::new(
+        store.clone(),
+        hub.clone(),
+        spool_recommend::RecommendConfig::default(),
+    );
+    let search = spool_search::Search::open(
+        config.server.data_dir.join("search"),
+        store.clone(),
+        hub.clone(),
+    )
+    .context("cannot open the search index")?;
     let services = spool_api::Services {
         store: store.clone(),
         uploads: uploads.clone(),
         catalog: catalog.clone(),
         tracking: tracking.clone(),
         live: live.clone(),
+        recommender: recommender.clone(),
+        search: search.clone(),
     };
     let state = spool_api::AppState::new(
         services,
@@ -329,6 +342,20 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
             .stats_runner(catalog.event_facts())
             .run(stop.clone()),
     );
+    // Discovery: the profiles' projection (checkpointed like the stats), the index of
+    // recommendable videos with the collaborative model's retraining, the search index.
+    tasks.spawn(
+        "discovery projection",
+        spool_events::projection::ProjectionRunner::new(
+            recommender.projection(),
+            tracking.shared_log().clone(),
+            tracking.dir(),
+            recommender.state().clone(),
+        )
+        .run(stop.clone()),
+    );
+    tasks.spawn("recommendations", recommender.run(stop.clone()));
+    tasks.spawn("search index", search.run(stop.clone()));
     tasks.spawn(
         "event log retention",
         tracking.retention().run(stop.clone()),

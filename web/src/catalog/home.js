@@ -1,9 +1,11 @@
-// The home page (`/`): the public videos, newest first, as an infinitely scrolling grid.
+// The home page (`/`): live rooms on air, "For you" (the viewer's feed), and the public videos,
+// newest first, as an infinitely scrolling grid.
 
 import { h } from '../dom.js'
 import { api } from '../api.js'
 import { infiniteGrid, emptyState } from '../components.js'
 import { liveNowRow } from '../live/now.js'
+import { forYouRow } from '../recommend/foryou.js'
 
 export default async function home(ctx) {
   ctx.setTitle('')
@@ -15,6 +17,6 @@ export default async function home(ctx) {
     ),
   })
   ctx.root.append(
-    h('div', { class: 'page page-home' }, liveNowRow(ctx), h('div', { class: 'page-head' }, h('h1', { class: 'page-title' }, 'Latest videos'), h('a', { class: 'btn btn-ghost', href: '/feed' }, 'Open feed')), grid.el),
+    h('div', { class: 'page page-home' }, liveNowRow(ctx), forYouRow(ctx), h('section', { class: 'latest', 'aria-label': 'Latest videos' }, h('div', { class: 'page-head' }, h('h1', { class: 'page-title' }, 'Latest videos')), grid.el)),
   )
 }

@@ -54,7 +54,7 @@ export default async function feed(ctx) {
 
   let firstPage
   try {
-    firstPage = await api.listVideos({ limit: PAGE, signal: ctx.signal })
+    firstPage = await api.feed({ limit: PAGE, signal: ctx.signal })
   } catch (e) {
     if (e && e.name === 'AbortError') return
     ctx.root.replaceChildren(h('div', { class: 'page' }, errorBox(e, () => location.reload())))
@@ -62,8 +62,16 @@ export default async function feed(ctx) {
   }
   if (!ctx.isCurrent()) return
   const playable = (v) => v.hls_url && v.renditions && v.renditions.length
-  const videos = firstPage.videos.filter(playable)
-  let cursor = firstPage.next_cursor
+  /** Where each video came from (the recommender's source), by id. */
+  const sources = new Map()
+  const videosOf = (page) =>
+    page.items.map((item) => {
+      sources.set(item.video.id, item.source)
+      return item.video
+    })
+  const videos = videosOf(firstPage).filter(playable)
+  // The feed never ends while the recommender has something new; an empty page ends it.
+  let cursor = firstPage.items.length ? firstPage.next_cursor : null
   if (!videos.length) {
     ctx.root.replaceChildren(h('div', { class: 'page' }, emptyState('Nothing to watch yet', 'Videos appear here once they are published.', h('a', { class: 'btn btn-primary', href: '/upload' }, 'Upload a video'))))
     return
@@ -87,7 +95,8 @@ export default async function feed(ctx) {
   const prevBtn = h('button', { class: 'feed-btn', type: 'button', 'aria-label': 'Previous video (k)' }, icon(ICONS.chevronUp))
   const nextBtn = h('button', { class: 'feed-btn', type: 'button', 'aria-label': 'Next video (j)' }, icon(ICONS.chevronDown))
   const openLink = h('a', { class: 'feed-btn feed-open', href: '#', 'aria-label': 'Open on the watch page' }, icon(ICONS.fullscreen))
-  const controls = h('div', { class: 'feed-controls' }, prevBtn, nextBtn, muteBtn, openLink)
+  const refuseBtn = h('button', { class: 'feed-btn feed-refuse', type: 'button', 'aria-label': 'Not interested (n)', title: 'Not interested' }, '×')
+  const controls = h('div', { class: 'feed-controls' }, prevBtn, nextBtn, muteBtn, openLink, refuseBtn)
   const live = h('p', { class: 'sr-only', 'aria-live': 'polite' })
   ctx.root.replaceChildren(h('div', { class: 'page page-feed' }, viewport, unmuteHint, controls, live))
 
@@ -107,10 +116,10 @@ export default async function feed(ctx) {
     if (loadingMore || !cursor) return
     loadingMore = true
     try {
-      const page = await api.listVideos({ limit: PAGE, cursor, signal: ctx.signal })
-      cursor = page.next_cursor
+      const page = await api.feed({ limit: PAGE, cursor, signal: ctx.signal })
+      cursor = page.items.length ? page.next_cursor : null
       const known = new Set(slides.map((s) => s.video.id))
-      addSlides(page.videos.filter((v) => playable(v) && !known.has(v.id)))
+      addSlides(videosOf(page).filter((v) => playable(v) && !known.has(v.id)))
     } catch {
       /* try again on the next move */
     } finally {
@@ -218,7 +227,7 @@ export default async function feed(ctx) {
       id: v.id,
       startedAt: t0,
     }
-    track('impression', { video_id: v.id, position_s: 0, properties: { surface: 'feed', index, prefetched, reason } })
+    track('impression', { video_id: v.id, position_s: 0, properties: { surface: 'feed', index, position: index, source: sources.get(v.id) ?? null, prefetched, reason } })
 
     video.addEventListener('playing', () => slide.el.classList.add('is-playing'))
     video.addEventListener('timeupdate', () => {
@@ -288,6 +297,10 @@ export default async function feed(ctx) {
       case 'M':
         setMuted(!muted)
         break
+      case 'n':
+      case 'N':
+        refuse()
+        break
       default:
     }
   }
@@ -351,6 +364,16 @@ export default async function feed(ctx) {
   viewport.addEventListener('pointerup', endDrag)
   viewport.addEventListener('pointercancel', endDrag)
 
+  // "Not interested": the recommender hears it at once, and the feed moves on.
+  const refuse = () => {
+    if (!active) return
+    const id = active.slide.video.id
+    api.notInterested(id).catch(() => {
+      /* a refusal that did not reach the server is only lost, never wrong */
+    })
+    move(1, 'button')
+  }
+  refuseBtn.addEventListener('click', refuse)
   prevBtn.addEventListener('click', () => move(-1, 'button'))
   nextBtn.addEventListener('click', () => move(1, 'button'))
   muteBtn.addEventListener('click', () => setMuted(!muted))

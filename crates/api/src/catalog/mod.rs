@@ -1,5 +1,5 @@
 //! The catalog's HTTP mapping: videos (get, list, edit, delete, retry, progress), covers,
-//! channels, related videos and likes.
+//! channels and likes.
 
 pub(crate) mod channels;
 pub(crate) mod covers;
@@ -19,7 +19,6 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(videos::events))
         .routes(routes!(videos::retry))
         .routes(routes!(channels::channel))
-        .routes(routes!(channels::related))
         .routes(routes!(channels::like, channels::unlike))
         .routes(routes!(covers::candidates))
         .routes(routes!(covers::choose))

@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// The page paths the app routes on the client; each is answered with `index.html`.
-pub const PAGES: [&str; 9] = [
+pub const PAGES: [&str; 10] = [
     "/",
     "/watch/{id}",
     "/live/{id}",
@@ -24,6 +24,7 @@ pub const PAGES: [&str; 9] = [
     "/studio",
     "/feed",
     "/c/{name}",
+    "/search",
     "/signin",
     "/signup",
 ];

@@ -64,9 +64,10 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
     let blobs = LocalStore::open(data.path()).unwrap();
     let uploads = UploadService::new(store.clone(), blobs.clone(), config.upload.clone());
     // Composed as the binary composes it (crates/spool/src/main.rs, `serve`).
+    let hub = spool_hub::Hub::local();
     let catalog = spool_catalog::Catalog::new(
         store.clone(),
-        spool_hub::Hub::local(),
+        hub.clone(),
         blobs,
         spool_storage::MediaLayout::new(data.path()),
     );
@@ -80,12 +81,21 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         spool_media::process::ProcessRunner::new(&config.media),
         spool_live::LiveSettings::from_config(&config.live, None),
     );
+    let recommender = spool_recommend::Recommender::new(
+        store.clone(),
+        hub.clone(),
+        spool_recommend::RecommendConfig::default(),
+    );
+    let search =
+        spool_search::Search::open(data.path().join("search"), store.clone(), hub).unwrap();
     let services = Services {
         store: store.clone(),
         uploads,
         catalog,
         tracking,
         live,
+        recommender,
+        search,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
