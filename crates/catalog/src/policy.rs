@@ -70,6 +70,12 @@ pub fn may_see(viewer: Option<&User>, video: &VideoRow) -> bool {
     access(viewer.into(), video).may_see()
 }
 
+/// True when `video` may appear to anyone in listings, feeds, recommendations and search
+/// results: public (an unlisted video is seen only by those given its link) and visible.
+pub fn listed(video: &VideoRow) -> bool {
+    video.visibility == Visibility::Public && may_see(None, video)
+}
+
 /// Whether `user` may change `video`: hidden is [`CatalogError::NotFound`], visible but
 /// someone else's is [`CatalogError::NotOwner`].
 pub fn may_change(user: &User, video: &VideoRow) -> Result<()> {

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use serde_json::Map;
 use spool_events::tracking::{EventType, TrackedEvent};
 use spool_model::VideoId;
@@ -171,30 +171,39 @@ fn ranker_scores(
         .collect();
     let mut sorted = train.to_vec();
     sorted.sort_by_key(|r| r.2);
-    let events: Vec<TrackedEvent> = sorted
-        .iter()
-        .enumerate()
-        .flat_map(|(n, &(u, i, t))| {
-            let at = t * 1000;
-            [EventType::Impression, EventType::Like]
-                .into_iter()
-                .map(move |kind| TrackedEvent {
-                    event_id: format!("{n}-{}", kind.name()),
-                    kind,
-                    anonymous_id: Some(format!("u{u}")),
-                    user: None,
-                    session_id: "s".to_owned(),
-                    video_id: Some(vid(i).to_string()),
-                    position_s: None,
-                    properties: Map::new(),
-                    occurred_at: at,
-                    sent_at: at,
-                    received_at: at,
-                    at,
-                    address: None,
-                })
-        })
-        .collect();
+    // Each rating is shown (an impression) and liked; beside it an item the user never rated
+    // is shown and ignored. The online model learns from both, as it does from real feeds.
+    let items: Vec<u32> = genres.keys().copied().collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let event = |id: String, kind: EventType, u: u32, i: u32, at: i64| TrackedEvent {
+        event_id: id,
+        kind,
+        anonymous_id: Some(format!("u{u}")),
+        user: None,
+        session_id: "s".to_owned(),
+        video_id: Some(vid(i).to_string()),
+        position_s: None,
+        properties: Map::new(),
+        occurred_at: at,
+        sent_at: at,
+        received_at: at,
+        at,
+        address: None,
+    };
+    let mut events: Vec<TrackedEvent> = Vec::with_capacity(sorted.len() * 3);
+    for (n, &(u, i, t)) in sorted.iter().enumerate() {
+        let at = t * 1000;
+        let ignored = *items.choose(&mut rng).expect("items");
+        events.push(event(format!("{n}-i"), EventType::Impression, u, i, at));
+        events.push(event(
+            format!("{n}-n"),
+            EventType::Impression,
+            u,
+            ignored,
+            at,
+        ));
+        events.push(event(format!("{n}-l"), EventType::Like, u, i, at));
+    }
     let mut state = DiscoveryState::default();
     let batch = BatchFacts {
         facts: facts.clone(),
@@ -212,6 +221,7 @@ fn rank_user(
     cf: &Ease<VideoId>,
     user: u32,
     trending_max: f32,
+    cf_only: bool,
 ) -> Vec<(u32, f32)> {
     let key = format!("a:u{user}");
     let profile = state.profile(&key);
@@ -242,7 +252,12 @@ fn rank_user(
                 state.now,
             );
             let item: u32 = id.as_str()[1..].parse().expect("our id");
-            (item, rank::score(state, &x))
+            let score = if cf_only {
+                x[4]
+            } else {
+                rank::score(state, &x)
+            };
+            (item, score)
         })
         .collect()
 }
@@ -431,16 +446,19 @@ fn main() {
             .first()
             .map_or(0.0, |t| t.1);
         let secs = started.elapsed().as_secs_f64();
-        let mut m = Metrics::default();
-        for (u, t) in &truth {
-            let scores = rank_user(&state, &facts, &cf, *u, trending_max);
-            m.add(&top10(scores.into_iter(), seen.get(u).unwrap_or(&empty)), t);
+        for cf_only in [false, true] {
+            let mut m = Metrics::default();
+            for (u, t) in &truth {
+                let scores = rank_user(&state, &facts, &cf, *u, trending_max, cf_only);
+                m.add(&top10(scores.into_iter(), seen.get(u).unwrap_or(&empty)), t);
+            }
+            let name = if cf_only {
+                "EASE λ=500 on the profile's latest 30 positives (the online CF feature alone)"
+            } else {
+                "Spool ranker (profile, co-watch, EASE, trending; prior + FTRL from simulated impressions)"
+            };
+            add(name.into(), m, secs);
         }
-        add(
-            "Spool ranker (profile + co-watch + EASE + trending, prior weights + FTRL)".into(),
-            m,
-            secs,
-        );
         eprintln!("fold {fold} done");
     }
     println!("\n5-fold CV, ML-100K, all unseen items ranked");

@@ -445,9 +445,9 @@ impl Recommender {
     }
 }
 
-/// Only what the catalog shows to anyone is recommended.
+/// Only what the catalog lists for anyone is recommended.
 fn recommendable(row: &VideoRow) -> bool {
-    policy::may_see(None, row) && row.status == spool_model::VideoStatus::Ready
+    policy::listed(row) && row.status == spool_model::VideoStatus::Ready
 }
 
 fn profile_of<'a>(state: &'a DiscoveryState, asker: Asker<'_>) -> Option<&'a Profile> {

@@ -198,7 +198,7 @@ impl Search {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             for row in &rows {
-                this.inner.index.upsert(row, policy::may_see(None, row))?;
+                this.inner.index.upsert(row, policy::listed(row))?;
             }
             Ok(())
         })
