@@ -77,6 +77,8 @@ function renderTopbar() {
         'nav',
         { class: 'nav', 'aria-label': 'Main' },
         NAV.map(([path, label]) => h('a', { href: path, class: 'nav-link', 'aria-current': isActive(path, pathname) ? 'page' : undefined }, label)),
+        // On phones the box does not fit the bar: the search page has its own.
+        h('a', { href: '/search', class: 'nav-link nav-search', 'aria-current': isActive('/search', pathname) ? 'page' : undefined }, 'Search'),
       ),
       pathname === '/search' ? null : searchBox(),
       account,

@@ -994,7 +994,7 @@ try {
   assert.equal(patched.status, 200, `retitling ${cn}: ${patched.status}`)
   // The search box in the top bar, as B: a Chinese word inside the title finds it.
   await pageB.goto(`${BASE}/`)
-  const searchInput = pageB.getByRole('searchbox', { name: 'Search videos' })
+  const searchInput = pageB.getByLabel('Search videos')
   await searchInput.fill('篮球')
   await searchInput.press('Enter')
   await pageB.waitForURL(/\/search\?q=/)

@@ -1,6 +1,6 @@
 //! The video catalog: a video's life after its upload and the one policy over it. Who may
 //! see or change a video ([`policy`]), owner edits and their limits ([`edit`]), retry, the
-//! deletion cascade with its files, likes, channels, related videos, cover candidates, the
+//! deletion cascade with its files, likes, channels, cover candidates, the
 //! hot-row cache and view totals ([`cache`]), and processing progress pushed through the
 //! notification hub ([`progress`]). Knows nothing of HTTP: `crates/api/src/catalog/` maps
 //! these calls and [`CatalogError`] to routes, statuses and JSON.

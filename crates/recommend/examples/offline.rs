@@ -225,9 +225,7 @@ fn rank_user(
 ) -> Vec<(u32, f32)> {
     let key = format!("a:u{user}");
     let profile = state.profile(&key);
-    let history: Vec<VideoId> = profile
-        .map(|p| p.recent.iter().cloned().collect())
-        .unwrap_or_default();
+    let history: Vec<VideoId> = profile.map(|p| p.positives()).unwrap_or_default();
     let cf_scores = cf.scores(&history);
     let mut cowatch: HashMap<VideoId, f32> = HashMap::new();
     for r in history.iter().rev().take(10) {
@@ -453,7 +451,7 @@ fn main() {
                 m.add(&top10(scores.into_iter(), seen.get(u).unwrap_or(&empty)), t);
             }
             let name = if cf_only {
-                "EASE λ=500 on the profile's latest 30 positives (the online CF feature alone)"
+                "EASE λ=500 on the profile's remembered positives (the online CF feature alone)"
             } else {
                 "Spool ranker (profile, co-watch, EASE, trending; prior + FTRL from simulated impressions)"
             };

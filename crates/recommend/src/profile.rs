@@ -72,6 +72,10 @@ pub struct Seen {
     /// Played to the end (or watched its whole length).
     #[serde(default)]
     pub completed: bool,
+    /// The viewer liked it (a strong positive signal: watched well, liked, shared) and has
+    /// not taken it back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub positive: bool,
     /// Last event about it, Unix ms.
     pub at: i64,
 }
@@ -240,6 +244,11 @@ impl Profile {
                 );
             }
         }
+        if weight > 0.5 {
+            seen.positive = true;
+        } else if weight < 0.0 {
+            seen.positive = false;
+        }
         if weight > 0.5 && !self.recent.contains(video) {
             applied.new_positive = true;
             self.recent.push_back(video.clone());
@@ -301,6 +310,7 @@ impl Profile {
             mine.impressions = mine.impressions.saturating_add(seen.impressions);
             mine.watched_s += seen.watched_s;
             mine.completed |= seen.completed;
+            mine.positive |= seen.positive;
             mine.at = mine.at.max(seen.at);
         }
         for video in other.recent {
@@ -319,6 +329,19 @@ impl Profile {
         }
         self.interactions = self.interactions.saturating_add(other.interactions);
         self.at = now;
+    }
+
+    /// Every video the viewer liked that the profile still remembers (the latest positives
+    /// and the seen ones marked positive): the history the collaborative model scores from.
+    pub fn positives(&self) -> Vec<VideoId> {
+        let mut out: Vec<VideoId> = self.recent.iter().cloned().collect();
+        out.extend(
+            self.seen
+                .iter()
+                .filter(|(v, s)| s.positive && !self.recent.contains(v))
+                .map(|(v, _)| v.clone()),
+        );
+        out
     }
 
     /// Interest in a term at `now`.

@@ -20,7 +20,7 @@ pub const FEATURES: usize = 9;
 pub type Features = [f32; FEATURES];
 /// The prior's weights: what the ranker does before it has learned anything, and what the
 /// online model corrects (its log-odds are added).
-pub const PRIOR: Features = [-1.0, 2.0, 1.0, 1.5, 1.5, 0.8, 0.6, 0.5, -0.3];
+pub const PRIOR: Features = [-1.0, 1.5, 1.0, 1.5, 3.0, 0.5, 0.6, 0.5, -0.3];
 /// Feature names, for logs and docs.
 pub const FEATURE_NAMES: [&str; FEATURES] = [
     "bias",
@@ -217,7 +217,7 @@ pub fn feed(
         if let Some(cf) = ctx.cf
             && !p.recent.is_empty()
         {
-            let history: Vec<VideoId> = p.recent.iter().cloned().collect();
+            let history = p.positives();
             let scores = cf.scores(&history);
             let mut order: Vec<usize> = (0..scores.len()).collect();
             order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));

@@ -353,8 +353,8 @@ impl Recommender {
                 .state
                 .profiles
                 .values()
-                .filter(|p| p.recent.len() >= 2)
-                .map(|p| p.recent.iter().cloned().collect())
+                .map(Profile::positives)
+                .filter(|h| h.len() >= 2)
                 .collect()
         };
         if histories.is_empty() {

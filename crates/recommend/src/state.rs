@@ -242,7 +242,7 @@ impl DiscoveryState {
         let profile = self.profiles.get(key);
         let cowatch = rank::cowatch_score(self, profile, video, self.now);
         let cf_score = match (cf, profile) {
-            (Some(cf), Some(p)) => p.recent.iter().map(|r| cf.similarity(r, video)).sum(),
+            (Some(cf), Some(p)) => p.positives().iter().map(|r| cf.similarity(r, video)).sum(),
             _ => 0.0,
         };
         rank::features(

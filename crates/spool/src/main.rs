@@ -137,8 +137,9 @@ fn load_config_with(args: &StoreArgs, serve_flags: Overrides) -> anyhow::Result<
 }
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SPOOL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SPOOL_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=warn,tantivy=warn")
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -352,6 +353,12 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
             tracking.dir(),
             recommender.state().clone(),
         )
+        // Profiles make a large checkpoint: written every two minutes (a crash refolds at
+        // most that much of the log) and at shutdown.
+        .with_config(spool_events::projection::RunnerConfig {
+            checkpoint_every: Duration::from_secs(120),
+            ..Default::default()
+        })
         .run(stop.clone()),
     );
     tasks.spawn("recommendations", recommender.run(stop.clone()));
