@@ -7,7 +7,8 @@
 #     against a viewer who never interacts (trending + fresh) and random; the time from a
 #     "not interested" to a feed without that video;
 #   - open-loop load at fixed rates: GET /feed and GET /related at 1,000/s, search at 500/s
-#     (latency from each request's scheduled time);
+#     (latency from each request's scheduled time), and GET /api/v1/videos/{id} at the same
+#     rate: the cheapest JSON answer, a reference for this client and server on these cores;
 #   - the server's memory.
 # Stops by itself, cleans up (drops its database).
 #
@@ -53,7 +54,9 @@ log "seeding $VIDEOS videos"
 "$online" seed "$MYSQL/$db" "$VIDEOS" "$dir/ids.txt" >&2
 
 log "starting spool serve"
+# One load generator on one address: the per-address caps are raised for it.
 SPOOL__JOBS__WORKERS=0 SPOOL__EVENTS__RATE_LIMIT_PER_S=10000000 SPOOL__EVENTS__RATE_LIMIT_BURST=10000000 \
+  SPOOL__SERVER__MAX_CONNECTIONS_PER_ADDRESS=100000 \
   "$SPOOL_BIN" serve --data "$dir/data" --database "$MYSQL/$db" --listen "127.0.0.1:$PORT" \
   --rtmp-listen 127.0.0.1:0 > "$dir/server.log" 2>&1 &
 server_pid=$!
@@ -84,5 +87,7 @@ for kind in feed related; do
 done
 log "load: search at $SEARCH_RATE/s for $LOAD_S s"
 "$online" load "$url" "$dir/ids.txt" "$SEARCH_RATE" "$LOAD_S" search
+log "load: one video's JSON at $RATE/s for $LOAD_S s (the reference)"
+"$online" load "$url" "$dir/ids.txt" "$RATE" "$LOAD_S" video
 echo
 echo "Server memory at the end: $(rss)"

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use spool_api::AppState;
 use spool_events::projection::ProjectionRunner;
 use spool_metadata::Store;
-use spool_metadata::testing::{self, ENGINES, Engine};
+use spool_metadata::testing::{ENGINES, Engine};
 use spool_model::{UserId, VideoId, Visibility, now_millis};
 use support::Reply;
 use tokio_util::sync::CancellationToken;
@@ -113,22 +113,7 @@ impl Harness {
         category: &str,
         visibility: Visibility,
     ) -> VideoId {
-        let upload =
-            testing::uploaded(&self.store, owner, title, visibility, title.as_bytes()).await;
-        let update = spool_metadata::VideoUpdate {
-            tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
-            category: Some(category.to_owned()),
-            ..Default::default()
-        };
-        self.store
-            .update_video(&upload.video_id, &update)
-            .await
-            .unwrap();
-        self.store
-            .publish_media(&upload.video_id, "{}", 100)
-            .await
-            .unwrap();
-        upload.video_id
+        support::ready_video(&self.store, owner, title, tags, category, visibility).await
     }
 
     async fn events(&self, token: Option<&str>, anon: &str, events: &[(&str, &VideoId, Value)]) {

@@ -14,7 +14,7 @@ use http::{Request, StatusCode};
 use serde_json::{Value, json};
 use spool_api::AppState;
 use spool_metadata::Store;
-use spool_metadata::testing::{self, ENGINES, Engine, TestDb};
+use spool_metadata::testing::{ENGINES, Engine, TestDb};
 use spool_model::{UserId, VideoId, Visibility, now_millis};
 use support::Reply;
 use tokio_util::sync::CancellationToken;
@@ -114,27 +114,7 @@ impl Harness {
 
     /// A ready public video of `owner` with `tags`, made through the store.
     async fn ready_video(&self, owner: UserId, seed: &str, tags: &[&str]) -> VideoId {
-        let upload = testing::uploaded(
-            &self.store,
-            owner,
-            seed,
-            Visibility::Public,
-            seed.as_bytes(),
-        )
-        .await;
-        let update = spool_metadata::VideoUpdate {
-            tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
-            ..Default::default()
-        };
-        self.store
-            .update_video(&upload.video_id, &update)
-            .await
-            .unwrap();
-        self.store
-            .publish_media(&upload.video_id, "{}", 100)
-            .await
-            .unwrap();
-        upload.video_id
+        support::ready_video(&self.store, owner, seed, tags, "", Visibility::Public).await
     }
 }
 

@@ -93,6 +93,49 @@ impl HotRows {
         }
     }
 
+    /// The rows of `ids`, in order: fresh ones from memory, all the others in one query
+    /// (a tracking batch or a page of recommendations names many videos at once).
+    pub(crate) async fn get_many(
+        &self,
+        ids: &[VideoId],
+    ) -> spool_metadata::Result<Vec<Option<VideoRow>>> {
+        let mut rows = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            let row = self.rows.get(id).await;
+            if row.is_none() {
+                missing.push(id.clone());
+            }
+            rows.push(row);
+        }
+        let (hits, misses) = (ids.len() - missing.len(), missing.len());
+        metrics::counter!("spool_video_cache_requests_total", "result" => "hit")
+            .increment(hits as u64);
+        metrics::counter!("spool_video_cache_requests_total", "result" => "miss")
+            .increment(misses as u64);
+        if missing.is_empty() {
+            return Ok(rows);
+        }
+        missing.sort();
+        missing.dedup();
+        let loaded: std::collections::HashMap<VideoId, VideoRow> = self
+            .db
+            .videos(&missing)
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect();
+        for (id, row) in ids.iter().zip(rows.iter_mut()) {
+            if row.is_none()
+                && let Some(found) = loaded.get(id)
+            {
+                self.rows.insert(id.clone(), found.clone()).await;
+                *row = Some(found.clone());
+            }
+        }
+        Ok(rows)
+    }
+
     /// Forgets `id` (after a change made through this process).
     pub(crate) async fn invalidate(&self, id: &VideoId) {
         self.rows.invalidate(id).await;

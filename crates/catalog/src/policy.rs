@@ -98,8 +98,6 @@ pub fn shows_source(viewer: Option<&User>, video: &VideoRow) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use spool_model::{VideoId, VideoStatus};
-
     use super::*;
 
     fn user(id: UserId, admin: bool) -> User {
@@ -112,31 +110,7 @@ mod tests {
     }
 
     fn video(owner: UserId, visibility: Visibility) -> VideoRow {
-        VideoRow {
-            id: VideoId::random(),
-            owner_id: owner,
-            owner_name: "owner".into(),
-            title: "t".into(),
-            description: String::new(),
-            tags: vec![],
-            category: String::new(),
-            visibility,
-            status: VideoStatus::Ready,
-            duration_ms: None,
-            width: None,
-            height: None,
-            blake3: None,
-            size_bytes: None,
-            error: None,
-            progress: 100,
-            media: None,
-            cover_gen: None,
-            cover_custom: false,
-            views: 0,
-            likes: 0,
-            created_at: 0,
-            updated_at: 0,
-        }
+        spool_metadata::testing::video_row(owner, visibility)
     }
 
     #[test]

@@ -24,11 +24,11 @@ impl Catalog {
     /// The hot rows of `ids`, in order (both seams look videos up in batches); the error
     /// as text, for the seams' own error types.
     async fn rows(&self, ids: &[VideoId]) -> Result<Vec<Option<spool_metadata::VideoRow>>, String> {
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            rows.push(self.row(id).await.map_err(|e| e.to_string())?);
-        }
-        Ok(rows)
+        self.inner
+            .rows
+            .get_many(ids)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The stats projection's window on the catalog.

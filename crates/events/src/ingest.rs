@@ -311,22 +311,9 @@ impl Ingestion {
         anonymous_id: Option<&str>,
         properties: Map<String, Value>,
     ) -> Result<(), IngestError> {
-        let now = now_ms();
-        let event = TrackedEvent {
-            event_id: new_event_id(),
-            kind,
-            anonymous_id: anonymous_id.map(str::to_owned),
-            user: user.map(str::to_owned),
-            session_id: "server".to_owned(),
-            video_id: Some(video_id.to_owned()),
-            position_s: None,
-            properties,
-            occurred_at: now,
-            sent_at: now,
-            received_at: now,
-            at: now,
-            address: None,
-        };
+        let mut event = server_event(kind, video_id, "server".to_owned(), properties);
+        event.user = user.map(str::to_owned);
+        event.anonymous_id = anonymous_id.map(str::to_owned);
         self.seen.insert_if_new(&event.event_id);
         self.log
             .append(vec![(event.event_id.clone(), encode(&event))])
@@ -349,22 +336,7 @@ impl Ingestion {
         session_id: String,
         properties: Map<String, Value>,
     ) {
-        let now = now_ms();
-        let event = TrackedEvent {
-            event_id: new_event_id(),
-            kind,
-            anonymous_id: None,
-            user: None,
-            session_id,
-            video_id: Some(video_id.to_owned()),
-            position_s: None,
-            properties,
-            occurred_at: now,
-            sent_at: now,
-            received_at: now,
-            at: now,
-            address: None,
-        };
+        let event = server_event(kind, video_id, session_id, properties);
         if self.server_events.try_send(event).is_err() {
             metrics::counter!("spool_events_server_dropped_total").increment(1);
         }
@@ -426,6 +398,31 @@ impl ServerEventWriter {
             }
         }
         metrics::counter!("spool_events_server_dropped_total").increment(count);
+    }
+}
+
+/// An event the server records itself, timed now, about `video_id`, nobody's yet.
+fn server_event(
+    kind: EventType,
+    video_id: &str,
+    session_id: String,
+    properties: Map<String, Value>,
+) -> TrackedEvent {
+    let now = now_ms();
+    TrackedEvent {
+        event_id: new_event_id(),
+        kind,
+        anonymous_id: None,
+        user: None,
+        session_id,
+        video_id: Some(video_id.to_owned()),
+        position_s: None,
+        properties,
+        occurred_at: now,
+        sent_at: now,
+        received_at: now,
+        at: now,
+        address: None,
     }
 }
 

@@ -335,16 +335,21 @@ impl<P: Projection> ProjectionRunner<P> {
     async fn save(&self) -> Option<u64> {
         let (handle, path) = (self.handle.clone(), self.checkpoint.clone());
         let written = tokio::task::spawn_blocking(move || {
-            let (bytes, offset) = {
-                let folded = handle.inner.folded.blocking_read();
-                let bytes = serde_json::to_vec(&CheckpointRef {
-                    next_offset: folded.next_offset,
-                    state: &folded.state,
-                })
-                .map_err(std::io::Error::other)?;
-                (bytes, folded.next_offset)
-            };
-            write_atomic(&path, &bytes).map(|()| offset)
+            // Streamed into the file, not built in memory first: a large state (profiles)
+            // would otherwise cost its whole JSON in memory at every checkpoint.
+            let folded = handle.inner.folded.blocking_read();
+            let offset = folded.next_offset;
+            write_atomic(&path, |out| {
+                serde_json::to_writer(
+                    out,
+                    &CheckpointRef {
+                        next_offset: offset,
+                        state: &folded.state,
+                    },
+                )
+                .map_err(std::io::Error::other)
+            })
+            .map(|()| offset)
         })
         .await;
         match written {
@@ -410,14 +415,20 @@ fn load<S: DeserializeOwned>(path: &Path) -> std::io::Result<Option<Checkpoint<S
     }
 }
 
-/// Replaces `path` durably: a temp file, fsynced, renamed over it, the directory fsynced.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces `path` durably with what `write` writes: a temp file, fsynced, renamed over it,
+/// the directory fsynced.
+fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension("json.tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+    write(&mut out)?;
+    out.flush()?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)?;
     if let Some(dir) = path.parent() {

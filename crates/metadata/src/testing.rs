@@ -109,6 +109,36 @@ pub fn new_upload(
     }
 }
 
+/// A ready video row of `owner` held in memory only (for pure code over rows: policies,
+/// indexes, rankers); fields can be set with `VideoRow { title, ..video_row(..) }`.
+pub fn video_row(owner: UserId, visibility: Visibility) -> crate::VideoRow {
+    crate::VideoRow {
+        id: VideoId::random(),
+        owner_id: owner,
+        owner_name: "owner".into(),
+        title: "t".into(),
+        description: String::new(),
+        tags: vec![],
+        category: String::new(),
+        visibility,
+        status: spool_model::VideoStatus::Ready,
+        duration_ms: None,
+        width: None,
+        height: None,
+        blake3: None,
+        size_bytes: None,
+        error: None,
+        progress: 100,
+        media: None,
+        cover_gen: None,
+        cover_custom: false,
+        views: 0,
+        likes: 0,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
 /// A video whose upload of `content` completed, made through the store (no file behind it):
 /// `uploaded`, its blob referenced under the local store's key (`blobs/<hh>/<blake3>`), the
 /// owner's quota charged. Returns the upload, whose `video_id` is the video.

@@ -159,13 +159,13 @@ fn ranker_scores(
         .map(|(i, g)| {
             (
                 vid(*i),
-                ItemFacts {
-                    creator: String::new(),
-                    tags: g.clone(),
-                    category: g.first().cloned().unwrap_or_default(),
-                    duration_s: Some(6000.0),
-                    created_at: 0,
-                },
+                ItemFacts::new(
+                    String::new(),
+                    g,
+                    g.first().map_or("", String::as_str),
+                    Some(6000.0),
+                    0,
+                ),
             )
         })
         .collect();

@@ -13,7 +13,7 @@
 //!   interested" to a feed without that video.
 //! - `load URL IDS_FILE RATE SECONDS KIND`: open-loop requests at RATE per second for
 //!   SECONDS, latency measured from each request's scheduled time (no coordinated omission);
-//!   KIND is `feed`, `related` or `search`.
+//!   KIND is `feed`, `related`, `search` or `video` (one video's JSON: a reference).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,11 +99,32 @@ async fn seed(database: &str, videos: usize, out: &str) {
         );
     }
     let creators = Arc::new(creators);
+    // What a transcode publishes (no files behind it: nothing here plays them).
+    let media = Arc::new(
+        spool_media::Published {
+            generation: "g1".into(),
+            renditions: vec![spool_media::manifest::Rendition {
+                name: "360p".into(),
+                width: 640,
+                height: 360,
+                frame_rate: 30.0,
+                bandwidth: 900_000,
+                average_bandwidth: 700_000,
+                codecs: "avc1.64001e".into(),
+            }],
+            audio: None,
+            complete: true,
+            storyboard: false,
+            ladder_key: None,
+            dash: true,
+        }
+        .to_json(),
+    );
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let per_task = videos.div_ceil(16);
     for t in 0..16 {
-        let (store, creators) = (store.clone(), creators.clone());
+        let (store, creators, media) = (store.clone(), creators.clone(), media.clone());
         tasks.spawn(async move {
             let mut rng = rand::rngs::StdRng::seed_from_u64(t as u64);
             let mut lines = Vec::new();
@@ -129,7 +150,7 @@ async fn seed(database: &str, videos: usize, out: &str) {
                     .await
                     .expect("tags");
                 store
-                    .publish_media(&upload.video_id, "{}", 100)
+                    .publish_media(&upload.video_id, &media, 100)
                     .await
                     .expect("ready");
                 lines.push(format!("{} {cat}", upload.video_id));

@@ -21,18 +21,44 @@ pub struct ItemFacts {
     pub duration_s: Option<f64>,
     /// Created, Unix ms.
     pub created_at: i64,
+    /// The interest terms of the tags and category (see [`terms`]), made once.
+    pub terms: Vec<String>,
 }
 
 impl ItemFacts {
+    /// Facts from their parts (tags and category are lower-cased here).
+    pub fn new(
+        creator: String,
+        tags: &[String],
+        category: &str,
+        duration_s: Option<f64>,
+        created_at: i64,
+    ) -> Self {
+        let tags: Vec<String> = tags.iter().map(|t| t.to_lowercase()).collect();
+        let category = category.trim().to_lowercase();
+        let mut terms: Vec<String> = tags.iter().map(|t| format!("t:{t}")).collect();
+        if !category.is_empty() {
+            terms.push(format!("c:{category}"));
+        }
+        Self {
+            creator,
+            tags,
+            category,
+            duration_s,
+            created_at,
+            terms,
+        }
+    }
+
     /// The facts of a catalog row.
     pub fn of(row: &VideoRow) -> Self {
-        Self {
-            creator: row.owner_name.clone(),
-            tags: row.tags.iter().map(|t| t.to_lowercase()).collect(),
-            category: row.category.trim().to_lowercase(),
-            duration_s: row.duration_ms.map(|ms| ms as f64 / 1000.0),
-            created_at: row.created_at,
-        }
+        Self::new(
+            row.owner_name.clone(),
+            &row.tags,
+            &row.category,
+            row.duration_ms.map(|ms| ms as f64 / 1000.0),
+            row.created_at,
+        )
     }
 }
 
@@ -82,7 +108,10 @@ impl ItemIndex {
         self.remove(&id);
         let facts = ItemFacts::of(&row);
         for term in terms(&facts) {
-            self.by_term.entry(term).or_default().insert(id.clone());
+            self.by_term
+                .entry(term.clone())
+                .or_default()
+                .insert(id.clone());
         }
         self.by_creator
             .entry(facts.creator.clone())
@@ -98,10 +127,10 @@ impl ItemIndex {
             return;
         };
         for term in terms(&item.facts) {
-            if let Some(set) = self.by_term.get_mut(&term) {
+            if let Some(set) = self.by_term.get_mut(term) {
                 set.remove(id);
                 if set.is_empty() {
-                    self.by_term.remove(&term);
+                    self.by_term.remove(term);
                 }
             }
         }
@@ -131,10 +160,6 @@ impl ItemIndex {
 }
 
 /// The terms a video is found by in interest matching: `t:<tag>` per tag, `c:<category>`.
-pub fn terms(facts: &ItemFacts) -> Vec<String> {
-    let mut terms: Vec<String> = facts.tags.iter().map(|t| format!("t:{t}")).collect();
-    if !facts.category.is_empty() {
-        terms.push(format!("c:{}", facts.category));
-    }
-    terms
+pub fn terms(facts: &ItemFacts) -> &[String] {
+    &facts.terms
 }

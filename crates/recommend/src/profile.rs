@@ -218,7 +218,7 @@ impl Profile {
             // A video's weight is shared among its terms, so one with many tags does not
             // outweigh one with a single exact tag.
             let share = weight / (terms.len().max(1) as f32).sqrt();
-            for term in &terms {
+            for term in terms {
                 let w = if term.starts_with("c:") {
                     weight
                 } else {

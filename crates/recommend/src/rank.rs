@@ -321,7 +321,7 @@ pub fn diversify(
     let mut held: Vec<Pick> = Vec::new();
     let mut creators: HashMap<String, usize> = HashMap::new();
     let mut terms_used: HashMap<String, usize> = HashMap::new();
-    let primary = |p: &Pick| terms(&p.item.facts).into_iter().next();
+    let primary = |p: &Pick| terms(&p.item.facts).first().cloned();
     for pick in scored {
         if page.len() >= limit {
             break;
@@ -404,7 +404,7 @@ pub fn related(
         }
     }
     let own_terms = terms(facts);
-    for term in &own_terms {
+    for term in own_terms {
         for id in ctx.items.with_term(term).take(200) {
             candidates
                 .entry(id.clone())

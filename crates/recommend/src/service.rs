@@ -432,13 +432,12 @@ impl Recommender {
                 }
             }
         }
-        for id in missing {
-            match self.inner.store.video(&id).await {
-                Ok(Some(row)) => {
-                    facts.insert(id, ItemFacts::of(&row));
+        if !missing.is_empty() {
+            match self.inner.store.videos(&missing).await {
+                Ok(rows) => {
+                    facts.extend(rows.iter().map(|row| (row.id.clone(), ItemFacts::of(row))))
                 }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(video = %id, "facts for recommendations: {e}"),
+                Err(e) => tracing::warn!("facts for recommendations: {e}"),
             }
         }
         facts

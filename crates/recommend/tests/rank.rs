@@ -8,7 +8,7 @@ use rand::rngs::StdRng;
 use serde_json::{Map, Value, json};
 use spool_events::tracking::{EventType, TrackedEvent};
 use spool_metadata::VideoRow;
-use spool_model::{VideoId, VideoStatus, Visibility};
+use spool_model::{VideoId, Visibility};
 use spool_recommend::DiscoveryState;
 use spool_recommend::items::{ItemFacts, ItemIndex};
 use spool_recommend::rank::{self, Context, Pick};
@@ -19,29 +19,14 @@ const MIN: i64 = 60_000;
 
 fn video(creator: &str, tags: &[&str], category: &str, age_days: i64) -> VideoRow {
     VideoRow {
-        id: VideoId::random(),
-        owner_id: 1,
         owner_name: creator.to_owned(),
         title: format!("{creator} {}", tags.join(" ")),
-        description: String::new(),
         tags: tags.iter().map(|t| (*t).to_owned()).collect(),
         category: category.to_owned(),
-        visibility: Visibility::Public,
-        status: VideoStatus::Ready,
         duration_ms: Some(60_000),
-        width: None,
-        height: None,
-        blake3: None,
-        size_bytes: None,
-        error: None,
-        progress: 100,
-        media: None,
-        cover_gen: None,
-        cover_custom: false,
-        views: 0,
-        likes: 0,
         created_at: NOW - age_days * 86_400_000,
         updated_at: NOW,
+        ..spool_metadata::testing::video_row(1, Visibility::Public)
     }
 }
 

@@ -2,7 +2,7 @@
 //! filters, and privacy (never a match for anyone but the owner).
 
 use spool_metadata::VideoRow;
-use spool_model::{VideoId, VideoStatus, Visibility};
+use spool_model::Visibility;
 use spool_search::{Length, SearchIndex, SearchQuery, Watermark};
 
 const DAY: i64 = 86_400_000;
@@ -20,29 +20,14 @@ struct V {
 
 fn row(v: &V) -> VideoRow {
     VideoRow {
-        id: VideoId::random(),
-        owner_id: v.owner,
         owner_name: format!("user{}", v.owner),
         title: v.title.to_owned(),
-        description: String::new(),
         tags: v.tags.iter().map(|t| (*t).to_owned()).collect(),
         category: v.category.to_owned(),
-        visibility: v.visibility,
-        status: VideoStatus::Ready,
         duration_ms: Some(v.minutes * 60_000),
-        width: None,
-        height: None,
-        blake3: None,
-        size_bytes: None,
-        error: None,
-        progress: 100,
-        media: None,
-        cover_gen: None,
-        cover_custom: false,
-        views: 0,
-        likes: 0,
         created_at: NOW - v.age_days * DAY,
         updated_at: NOW,
+        ..spool_metadata::testing::video_row(v.owner, v.visibility)
     }
 }
 

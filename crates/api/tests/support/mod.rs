@@ -163,3 +163,27 @@ impl Reply {
             .map_or("", |v| v.to_str().unwrap_or(""))
     }
 }
+
+/// A ready video of `owner`, made through the store (no media behind it).
+pub async fn ready_video(
+    store: &spool_metadata::Store,
+    owner: spool_model::UserId,
+    title: &str,
+    tags: &[&str],
+    category: &str,
+    visibility: spool_model::Visibility,
+) -> spool_model::VideoId {
+    let upload =
+        spool_metadata::testing::uploaded(store, owner, title, visibility, title.as_bytes()).await;
+    let update = spool_metadata::VideoUpdate {
+        tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+        category: Some(category.to_owned()),
+        ..Default::default()
+    };
+    store.update_video(&upload.video_id, &update).await.unwrap();
+    store
+        .publish_media(&upload.video_id, "{}", 100)
+        .await
+        .unwrap();
+    upload.video_id
+}
