@@ -224,7 +224,7 @@ impl Recommender {
         )
     }
 
-    /// What the profile of `asker` holds (for the API's `/feed/profile` and tests).
+    /// What the profile of `asker` holds (for search to blend in, and tests).
     pub async fn profile(&self, asker: Asker<'_>) -> Option<Profile> {
         let state = self.inner.state.read().await;
         profile_of(&state.state, asker).cloned()

@@ -44,8 +44,10 @@ pub struct FeedParams {
     /// 1 to 50, default 10.
     limit: Option<usize>,
     /// `next_cursor` of the previous page (its videos are not repeated).
+    #[param(pattern = "^([A-Za-z0-9_-]{22})?$")]
     cursor: Option<String>,
     /// The device's anonymous id (the same the tracking events carry), when not signed in.
+    #[param(pattern = "^[A-Za-z0-9_-]{0,64}$")]
     anonymous_id: Option<String>,
     /// The client's measured throughput in kbit/s, for the prefetch hint's rendition.
     kbps: Option<u64>,
@@ -91,7 +93,8 @@ fn query<T>(params: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
 }
 
-fn anonymous_id(id: Option<String>) -> ApiResult<Option<String>> {
+/// The `anonymous_id` a request names, checked (empty is none).
+pub(crate) fn anonymous_id(id: Option<String>) -> ApiResult<Option<String>> {
     match id.filter(|a| !a.is_empty()) {
         Some(a)
             if a.len() <= 64
@@ -197,6 +200,7 @@ pub struct RelatedParams {
     /// 1 to 50, default 12.
     limit: Option<usize>,
     /// The device's anonymous id, when not signed in (its refusals are respected).
+    #[param(pattern = "^[A-Za-z0-9_-]{0,64}$")]
     anonymous_id: Option<String>,
 }
 
@@ -245,6 +249,7 @@ pub async fn related(
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct RefusalBody {
     /// The device's anonymous id.
+    #[schema(pattern = "^[A-Za-z0-9_-]{0,64}$")]
     anonymous_id: Option<String>,
 }
 
@@ -252,10 +257,10 @@ async fn refuse(
     state: &AppState,
     user: Option<spool_metadata::User>,
     id: &str,
-    body: Option<Json<RefusalBody>>,
+    body: Option<Json<Option<RefusalBody>>>,
     kind: EventType,
 ) -> ApiResult<StatusCode> {
-    let anon = anonymous_id(body.and_then(|Json(b)| b.anonymous_id))?;
+    let anon = anonymous_id(body.and_then(|Json(b)| b?.anonymous_id))?;
     if user.is_none() && anon.is_none() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -291,7 +296,7 @@ pub async fn not_interested(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
-    body: Option<Json<RefusalBody>>,
+    body: Option<Json<Option<RefusalBody>>>,
 ) -> ApiResult<StatusCode> {
     refuse(&state, user, &id, body, EventType::NotInterested).await
 }
@@ -306,7 +311,7 @@ pub async fn hide_creator(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
-    body: Option<Json<RefusalBody>>,
+    body: Option<Json<Option<RefusalBody>>>,
 ) -> ApiResult<StatusCode> {
     refuse(&state, user, &id, body, EventType::HideCreator).await
 }

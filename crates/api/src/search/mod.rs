@@ -36,10 +36,13 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// What to look for: 1 to 200 characters, Chinese or any other language.
-    q: Option<String>,
+    #[param(min_length = 1, max_length = 200)]
+    q: String,
     /// `short` (under 4 min), `medium` (4-20 min) or `long` (over 20 min).
+    #[param(pattern = "^(short|medium|long)?$")]
     duration: Option<String>,
     /// Uploaded within the last `hour`, `day`, `week`, `month` or `year`.
+    #[param(pattern = "^(hour|day|week|month|year)?$")]
     uploaded: Option<String>,
     /// Only this category.
     category: Option<String>,
@@ -48,6 +51,7 @@ pub struct SearchParams {
     /// Results to skip (paging), at most 180.
     offset: Option<usize>,
     /// The device's anonymous id when not signed in (its profile nudges the order).
+    #[param(pattern = "^[A-Za-z0-9_-]{0,64}$")]
     anonymous_id: Option<String>,
 }
 
@@ -64,7 +68,8 @@ pub struct SearchJson {
 #[into_params(parameter_in = Query)]
 pub struct SuggestParams {
     /// The prefix: 1 to 200 characters.
-    q: Option<String>,
+    #[param(min_length = 1, max_length = 200)]
+    q: String,
     /// 1 to 10, default 8.
     limit: Option<usize>,
 }
@@ -88,15 +93,17 @@ fn bad(message: &str) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message.to_owned())
 }
 
-fn text(q: Option<String>) -> ApiResult<String> {
-    let q = q.unwrap_or_default();
-    let q = q.trim();
-    if q.is_empty() || q.chars().count() > MAX_QUERY_CHARS || q.chars().any(char::is_control) {
-        return Err(bad(
-            "`q` must be 1 to 200 characters, without control characters",
-        ));
+/// The query as searched: control characters count as spaces; empty or too long is refused
+/// (only spaces is a search that finds nothing).
+fn text(q: String) -> ApiResult<String> {
+    if q.is_empty() || q.chars().count() > MAX_QUERY_CHARS {
+        return Err(bad("`q` must be 1 to 200 characters"));
     }
-    Ok(q.to_owned())
+    let cleaned: String = q
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    Ok(cleaned.trim().to_owned())
 }
 
 fn unavailable(e: spool_search::IndexError) -> ApiError {
@@ -148,12 +155,7 @@ pub async fn search(
         .offset
         .unwrap_or(0)
         .min(spool_search::index::CANDIDATES - limit.min(20));
-    let anon = params.anonymous_id.filter(|a| {
-        !a.is_empty()
-            && a.len() <= 64
-            && a.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    });
+    let anon = crate::recommend::anonymous_id(params.anonymous_id)?;
     let profile = state
         .recommender
         .profile(Asker {
