@@ -29,7 +29,8 @@ struct Harness {
     store: Store,
     state: AppState,
     stop: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// What the binary's supervised set runs for discovery, awaited by `stop`.
+    tasks: tokio::task::JoinSet<()>,
     _t: support::TestState,
 }
 
@@ -41,7 +42,7 @@ impl Harness {
             store: t.store.clone(),
             state: t.state.clone(),
             stop: CancellationToken::new(),
-            tasks: Vec::new(),
+            tasks: tokio::task::JoinSet::new(),
             _t: t,
         }
     }
@@ -56,17 +57,16 @@ impl Harness {
             s.tracking.dir(),
             s.recommender.state().clone(),
         );
-        self.tasks.push(tokio::spawn(runner.run(self.stop.clone())));
+        self.tasks.spawn(runner.run(self.stop.clone()));
         self.tasks
-            .push(tokio::spawn(s.recommender.clone().run(self.stop.clone())));
-        self.tasks
-            .push(tokio::spawn(s.search.clone().run(self.stop.clone())));
+            .spawn(s.recommender.clone().run(self.stop.clone()));
+        self.tasks.spawn(s.search.clone().run(self.stop.clone()));
     }
 
     async fn stop(&mut self) {
         self.stop.cancel();
-        for t in self.tasks.drain(..) {
-            t.await.unwrap();
+        while let Some(done) = self.tasks.join_next().await {
+            done.unwrap();
         }
     }
 

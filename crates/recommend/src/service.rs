@@ -167,25 +167,13 @@ impl Recommender {
             .served
             .get_with(session.clone(), async { Arc::default() })
             .await;
-        self.ensure_loaded().await;
         let exclude: HashSet<VideoId> = lock(&served).iter().cloned().collect();
-        let trending = self.trending().await;
-        let cf = self.cf();
-        let state = self.inner.state.read().await;
-        let (picks, cold_start) = {
-            let items = self.read_items();
-            let profile = profile_of(&state.state, asker);
-            let ctx = Context {
-                items: &items,
-                state: &state.state,
-                cf: cf.as_deref(),
-                trending: &trending,
-                now: now_millis(),
-            };
-            let picks = rank::feed(&ctx, profile, &exclude, limit, &mut rand::rng());
-            (picks, profile.is_none_or(|p| p.interactions == 0))
-        };
-        drop(state);
+        let (picks, cold_start) = self
+            .rank(asker, |ctx, profile| {
+                let picks = rank::feed(ctx, profile, &exclude, limit, &mut rand::rng());
+                (picks, profile.is_none_or(|p| p.interactions == 0))
+            })
+            .await;
         {
             let mut served = lock(&served);
             served.extend(picks.iter().map(|p| p.item.row.id.clone()));
@@ -202,10 +190,23 @@ impl Recommender {
 
     /// Videos related to `video` (a row the caller may see) for `asker`.
     pub async fn related(&self, asker: Asker<'_>, video: &VideoRow, limit: usize) -> Vec<Pick> {
+        let facts = ItemFacts::of(video);
+        self.rank(asker, |ctx, profile| {
+            rank::related(ctx, profile, &video.id, &facts, limit)
+        })
+        .await
+    }
+
+    /// Runs `f` over one consistent view: the index (read on first use), the folded state,
+    /// the collaborative model, the trending list, and the asker's profile.
+    async fn rank<T>(
+        &self,
+        asker: Asker<'_>,
+        f: impl FnOnce(&Context<'_>, Option<&Profile>) -> T,
+    ) -> T {
         self.ensure_loaded().await;
         let trending = self.trending().await;
         let cf = self.cf();
-        let facts = ItemFacts::of(video);
         let state = self.inner.state.read().await;
         let items = self.read_items();
         let ctx = Context {
@@ -215,13 +216,7 @@ impl Recommender {
             trending: &trending,
             now: now_millis(),
         };
-        rank::related(
-            &ctx,
-            profile_of(&state.state, asker),
-            &video.id,
-            &facts,
-            limit,
-        )
+        f(&ctx, profile_of(&state.state, asker))
     }
 
     /// What the profile of `asker` holds (for search to blend in, and tests).
