@@ -11,6 +11,7 @@ mod auth;
 pub mod catalog;
 pub mod error;
 pub mod events;
+mod interact;
 mod live;
 pub mod playback;
 mod recommend;
@@ -70,6 +71,8 @@ pub struct AppState {
     pub recommender: spool_recommend::Recommender,
     /// Search.
     pub search: spool_search::Search,
+    /// Notifications and chat deliveries (danmaku, questions, gifts) to this node's viewers.
+    pub hub: spool_hub::Hub,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -90,6 +93,8 @@ pub struct Services {
     pub recommender: spool_recommend::Recommender,
     /// Search.
     pub search: spool_search::Search,
+    /// The notification hub (in-process, or across nodes).
+    pub hub: spool_hub::Hub,
 }
 
 impl AppState {
@@ -111,6 +116,7 @@ impl AppState {
             live,
             recommender,
             search,
+            hub,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -124,6 +130,7 @@ impl AppState {
             live,
             recommender,
             search,
+            hub,
             store,
             uploads,
             config,
@@ -189,6 +196,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(live::routes())
         .merge(recommend::routes())
         .merge(search::routes())
+        .merge(interact::routes())
         .merge(web::routes())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))

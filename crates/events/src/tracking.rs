@@ -71,6 +71,17 @@ pub enum EventType {
     HideCreator,
     /// A search; `properties.query` is what was searched.
     Search,
+    /// The viewer commented on the video (`properties.comment_id`).
+    Comment,
+    /// The viewer followed the video's channel (`properties.channel`).
+    Follow,
+    /// The viewer took a follow back.
+    Unfollow,
+    /// The viewer sent a bullet comment over the video (`properties.danmaku_id`; `position_s`
+    /// where in the video).
+    Danmaku,
+    /// The viewer sent a gift on the video (`properties.gift`, `properties.count`).
+    Gift,
     /// Quality of experience from the player's CMCD data on a media request (recorded by the
     /// server from `CMCD=` / `CMCD-*`): `throughput_kbps`, `buffer_ms`, `bitrate_kbps`,
     /// `startup`, `buffer_starvation`, `object_type`, `object`.
@@ -79,7 +90,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, for documentation and tests.
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 22] = [
         Self::Impression,
         Self::Play,
         Self::Pause,
@@ -96,6 +107,11 @@ impl EventType {
         Self::NotInterested,
         Self::HideCreator,
         Self::Search,
+        Self::Comment,
+        Self::Follow,
+        Self::Unfollow,
+        Self::Danmaku,
+        Self::Gift,
         Self::Qoe,
     ];
 
@@ -118,6 +134,11 @@ impl EventType {
             Self::NotInterested => "not_interested",
             Self::HideCreator => "hide_creator",
             Self::Search => "search",
+            Self::Comment => "comment",
+            Self::Follow => "follow",
+            Self::Unfollow => "unfollow",
+            Self::Danmaku => "danmaku",
+            Self::Gift => "gift",
             Self::Qoe => "qoe",
         }
     }
@@ -125,6 +146,15 @@ impl EventType {
     /// The type with wire name `name`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether only the server writes this type (it records what it stored: a comment, a
+    /// follow, a danmaku, a gift), so a client cannot claim one that never happened.
+    pub fn recorded_by_server(self) -> bool {
+        matches!(
+            self,
+            Self::Comment | Self::Follow | Self::Unfollow | Self::Danmaku | Self::Gift
+        )
     }
 
     /// Whether the event is about one video (all but `search`).
@@ -380,6 +410,12 @@ fn parse_event(index: usize, raw: &str, received: &Received) -> Result<TrackedEv
     let kind_name = wire.kind.ok_or_else(|| fault.at("type", "is required"))?;
     let kind = EventType::from_name(&kind_name)
         .ok_or_else(|| fault.at("type", format!("unknown event type {kind_name:?}")))?;
+    if kind.recorded_by_server() {
+        return Err(fault.at(
+            "type",
+            format!("{kind_name} is recorded by the server when it happens; do not send it"),
+        ));
+    }
     if wire.user_id.is_some() {
         return Err(fault.at(
             "user_id",

@@ -23,12 +23,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use spool_model::VideoId;
+use spool_model::{RoomId, VideoId};
 use tokio::sync::broadcast;
 
 /// Messages kept per topic for subscribers that have not read them yet; a subscriber further
 /// behind lags (see [`Received::Lagged`]).
 pub const TOPIC_CAPACITY: usize = 16;
+
+/// Messages kept per chat topic ([`Topic::is_chat`]): a second of a very busy room.
+pub const CHAT_TOPIC_CAPACITY: usize = 4096;
 
 /// A topic name. Dot-separated words so that it maps onto a NATS subject or a Redis channel
 /// as it is (`video.<id>`).
@@ -40,6 +43,39 @@ impl Topic {
     /// published media, visibility, deletion.
     pub fn video(id: &VideoId) -> Self {
         Self(format!("video.{id}"))
+    }
+
+    /// What is said in a live room (danmaku, questions, gifts): the interaction crate's
+    /// deliveries. Not observed by the firehose (see [`Topic::is_chat`]).
+    pub fn room_chat(id: &RoomId) -> Self {
+        Self(format!("chat.room.{id}"))
+    }
+
+    /// What is said over an on-demand video (danmaku, gifts, comments).
+    pub fn video_chat(id: &VideoId) -> Self {
+        Self(format!("chat.video.{id}"))
+    }
+
+    /// Conversation, not state: many messages a second in a busy room, so the firehose
+    /// (which tells caches that state changed) does not carry them, and a topic keeps more of
+    /// them for a subscriber that is a moment behind.
+    pub fn is_chat(&self) -> bool {
+        self.0.starts_with("chat.")
+    }
+
+    /// A topic from its name as [`Topic::as_str`] gives it (a cross-node backend receives
+    /// names); `None` for a name no constructor makes.
+    pub fn parse(name: &str) -> Option<Self> {
+        let known = name
+            .strip_prefix("video.")
+            .is_some_and(|id| id.parse::<VideoId>().is_ok())
+            || name
+                .strip_prefix("chat.video.")
+                .is_some_and(|id| id.parse::<VideoId>().is_ok())
+            || name
+                .strip_prefix("chat.room.")
+                .is_some_and(|id| id.parse::<RoomId>().is_ok());
+        known.then(|| Self(name.to_owned()))
     }
 
     /// The topic's name.
@@ -201,7 +237,7 @@ impl LocalHub {
     }
 
     fn publish(&self, topic: &Topic, payload: Bytes) {
-        if self.firehose.receiver_count() > 0 {
+        if self.firehose.receiver_count() > 0 && !topic.is_chat() {
             let _ = self.firehose.send(topic.clone());
         }
         let topics = self.lock();
@@ -216,7 +252,12 @@ impl LocalHub {
         let receiver = match topics.get(topic) {
             Some(sender) => sender.subscribe(),
             None => {
-                let (sender, receiver) = broadcast::channel(TOPIC_CAPACITY);
+                let capacity = if topic.is_chat() {
+                    CHAT_TOPIC_CAPACITY
+                } else {
+                    TOPIC_CAPACITY
+                };
+                let (sender, receiver) = broadcast::channel(capacity);
                 topics.insert(topic.clone(), sender);
                 receiver
             }

@@ -307,6 +307,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         live: live.clone(),
         recommender: recommender.clone(),
         search: search.clone(),
+        hub: hub.clone(),
     };
     let state = spool_api::AppState::new(
         services,

@@ -87,7 +87,8 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         spool_recommend::RecommendConfig::default(),
     );
     let search =
-        spool_search::Search::open(data.path().join("search"), store.clone(), hub).unwrap();
+        spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone())
+            .unwrap();
     let services = Services {
         store: store.clone(),
         uploads,
@@ -96,6 +97,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         live,
         recommender,
         search,
+        hub,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
