@@ -59,7 +59,56 @@ pub struct Config {
     pub events: EventsConfig,
     /// `[live]`
     pub live: LiveConfig,
+    /// Danmaku, comments, Q&A: their limits.
+    pub interact: InteractConfig,
+    /// The notification hub: in this process, or shared by several nodes.
+    pub hub: HubConfig,
 }
+
+/// `[interact]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InteractConfig {
+    /// Longest danmaku, in characters.
+    pub danmaku_max_chars: usize,
+    /// Messages (danmaku, questions) one user may send within `user_window_ms`; past it the
+    /// sender is refused with 429 and muted for `flood_mute_s`.
+    pub user_burst: u32,
+    /// The window of `user_burst`, in milliseconds.
+    pub user_window_ms: u64,
+    /// Seconds a flooding sender stays muted.
+    pub flood_mute_s: u64,
+    /// Messages one room or video takes per second from all its senders; past it, 429.
+    pub room_per_second: u32,
+    /// Most danmaku a 6-minute slice of a video returns (the highest-weighted).
+    pub slice_cap: u32,
+    /// Milliseconds a viewer's deliveries are gathered into one frame.
+    pub tick_ms: u64,
+}
+
+impl Default for InteractConfig {
+    fn default() -> Self {
+        Self {
+            danmaku_max_chars: 100,
+            user_burst: 3,
+            user_window_ms: 2000,
+            flood_mute_s: 10,
+            room_per_second: 500,
+            slice_cap: 3000,
+            tick_ms: 50,
+        }
+    }
+}
+
+/// `[hub]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// "" for this process only, or a NATS server shared by the nodes, e.g.
+    /// `nats://127.0.0.1:4222`: notifications and chat go over its core subjects.
+    pub nats_url: String,
+}
+
 
 /// `[server]`
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -464,6 +513,20 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        let chat = &self.interact;
+        if !(1..=2000).contains(&chat.danmaku_max_chars)
+            || chat.user_burst == 0
+            || chat.user_window_ms == 0
+            || chat.room_per_second == 0
+            || !(1..=100_000).contains(&chat.slice_cap)
+            || !(10..=1000).contains(&chat.tick_ms)
+        {
+            return Err(ConfigError::OutOfRange(
+                "interact: danmaku_max_chars 1-2000, user_burst, user_window_ms and \
+                 room_per_second at least 1, slice_cap 1-100000, tick_ms 10-1000"
+                    .into(),
+            ));
+        }
         let live = &self.live;
         if !(100..=2000).contains(&live.part_target_ms)
             || !(live.part_target_ms..=10_000).contains(&live.segment_target_ms)

@@ -326,6 +326,24 @@ impl Ingestion {
         Ok(())
     }
 
+    /// Queues an event a signed-in user caused on the server (a danmaku sent) for
+    /// [`ServerEventWriter`], like [`Ingestion::record_server_event`]: never delays the
+    /// caller, dropped and counted when the queue is full. For the many, cheap signals whose
+    /// record of truth is elsewhere (the danmaku is in the database already).
+    pub fn queue_for_user(
+        &self,
+        kind: EventType,
+        video_id: &str,
+        user: &str,
+        properties: Map<String, Value>,
+    ) {
+        let mut event = server_event(kind, video_id, "server".to_owned(), properties);
+        event.user = Some(user.to_owned());
+        if self.server_events.try_send(event).is_err() {
+            metrics::counter!("spool_events_server_dropped_total").increment(1);
+        }
+    }
+
     /// Queues an event the server observed itself (CMCD from a media request) for
     /// [`ServerEventWriter`]: never delays the caller; dropped (and counted in
     /// `spool_events_server_dropped_total`) when the queue is full or shut.

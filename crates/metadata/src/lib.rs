@@ -10,10 +10,12 @@
 //! (callers pass the quota, the expected offset, the state).
 
 mod blobs;
+mod danmaku;
 mod jobs;
 mod likes;
 mod live;
 mod media;
+mod questions;
 mod sessions;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -28,9 +30,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
+pub use danmaku::{DanmakuRow, DanmakuWindow, NewDanmaku};
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
 pub use likes::LikeState;
 pub use live::{NewRoom, RECORDING_JOB, RoomRow};
+pub use questions::QuestionRow;
 pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
 pub use sessions::{NewSession, Session};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};
