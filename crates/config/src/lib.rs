@@ -101,14 +101,25 @@ impl Default for InteractConfig {
 }
 
 /// `[hub]`
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct HubConfig {
     /// "" for this process only, or a NATS server shared by the nodes, e.g.
     /// `nats://127.0.0.1:4222`: notifications and chat go over its core subjects.
     pub nats_url: String,
+    /// Subjects are `<subject_prefix>.<topic>`: nodes that share rooms use the same prefix;
+    /// two deployments on one NATS server use different ones.
+    pub subject_prefix: String,
 }
 
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            nats_url: String::new(),
+            subject_prefix: "spool".into(),
+        }
+    }
+}
 
 /// `[server]`
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -19,6 +19,8 @@
 //! non-blocking push into a bounded ring; a slow subscriber lags (it is told it missed
 //! messages), it never makes the sender wait or the hub grow.
 
+pub mod nats;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -123,6 +125,8 @@ pub const FIREHOSE_CAPACITY: usize = 1024;
 pub enum Hub {
     /// In this process only.
     Local(LocalHub),
+    /// Shared by the nodes through NATS core subjects (see [`nats`]).
+    Nats(nats::NatsHub),
 }
 
 impl Hub {
@@ -142,30 +146,33 @@ impl Hub {
     pub fn publish(&self, topic: &Topic, payload: Bytes) {
         match self {
             Self::Local(hub) => hub.publish(topic, payload),
+            Self::Nats(hub) => hub.publish(topic, payload),
         }
     }
 
     /// Starts listening to `topic`: every message published after this returns is received
     /// (or counted as lagged).
     pub fn subscribe(&self, topic: &Topic) -> Subscription {
-        match self {
-            Self::Local(hub) => Subscription::Local(hub.subscribe(topic)),
-        }
+        Subscription::Local(self.node_local().subscribe(topic))
     }
 
     /// Starts observing every topic (which topic changed, not the payload): for caches in
     /// front of state that many topics describe, such as the catalog's hot rows.
     pub fn observe_all(&self) -> Firehose {
-        match self {
-            Self::Local(hub) => Firehose(hub.firehose.subscribe()),
-        }
+        Firehose(self.node_local().firehose.subscribe())
     }
 
     /// Topics with at least one subscriber in this process, whose names start with `prefix`
     /// (e.g. `"video."`); for bridges that feed the hub from elsewhere.
     pub fn subscribed_topics(&self, prefix: &str) -> Vec<Topic> {
+        self.node_local().subscribed_topics(prefix)
+    }
+
+    /// This node's subscribers (a NATS hub delivers to them what any node published).
+    fn node_local(&self) -> &LocalHub {
         match self {
-            Self::Local(hub) => hub.subscribed_topics(prefix),
+            Self::Local(hub) => hub,
+            Self::Nats(hub) => hub.local(),
         }
     }
 }
@@ -236,7 +243,7 @@ impl LocalHub {
         self.topics.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn publish(&self, topic: &Topic, payload: Bytes) {
+    pub(crate) fn publish(&self, topic: &Topic, payload: Bytes) {
         if self.firehose.receiver_count() > 0 && !topic.is_chat() {
             let _ = self.firehose.send(topic.clone());
         }

@@ -105,7 +105,10 @@ impl Fanout {
 
     /// Conversations with viewers on this node.
     pub fn conversations(&self) -> usize {
-        self.rooms.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.rooms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Viewers seated on this node, in all conversations.
@@ -225,13 +228,19 @@ mod tests {
             let value: serde_json::Value = serde_json::from_str(&frame.text).unwrap();
             assert_eq!(value["type"], "batch");
             assert_eq!(value["topic"], target.to_string());
-            assert_eq!(value["messages"], serde_json::json!([{"n":0},{"n":1},{"n":2},{"n":3}]));
+            assert_eq!(
+                value["messages"],
+                serde_json::json!([{"n":0},{"n":1},{"n":2},{"n":3}])
+            );
             assert_eq!(frame.messages, 4);
         }
         drop(seats);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while fanout.conversations() > 0 {
-            assert!(tokio::time::Instant::now() < deadline, "the conversation's task never ended");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the conversation's task never ended"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }

@@ -72,7 +72,11 @@ mod tests {
         assert_eq!(wait, 667, "one token per 667 ms");
         assert!(limiter.take(&key, 600).is_err());
         assert_eq!(limiter.take(&key, 700), Ok(()));
-        assert_eq!(limiter.take(&8, 700), Ok(()), "another key has its own bucket");
+        assert_eq!(
+            limiter.take(&8, 700),
+            Ok(()),
+            "another key has its own bucket"
+        );
         // A long pause refills to the burst, not beyond.
         for _ in 0..3 {
             assert_eq!(limiter.take(&key, 60_000), Ok(()));

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
-use spool_catalog::policy::{self, Access, Viewer};
 use spool_catalog::Catalog;
+use spool_catalog::policy::{self, Access, Viewer};
 use spool_config::InteractConfig;
 use spool_events::tracking::EventType;
 use spool_hub::Hub;
@@ -19,13 +19,13 @@ use spool_model::{LiveStatus, RoomId, UserId, VideoId, now_millis};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::Target;
 use crate::danmaku::{self, DanmakuInput, DanmakuView, Speaker};
 use crate::delivery::Fanout;
 use crate::error::{InteractError, Result};
 use crate::limits::RateLimiter;
 use crate::questions::{MAX_LISTED, MAX_QUESTION_CHARS, QuestionView};
 use crate::text::{WordFilter, checked_text};
-use crate::Target;
 
 /// Danmaku waiting to be written, at most; a sender past it waits for room (back-pressure
 /// on senders only, never on viewers).
@@ -240,7 +240,11 @@ impl Interact {
     }
 
     /// The conversation `target` if `viewer` may see it.
-    pub async fn conversation(&self, viewer: Option<&User>, target: &Target) -> Result<Conversation> {
+    pub async fn conversation(
+        &self,
+        viewer: Option<&User>,
+        target: &Target,
+    ) -> Result<Conversation> {
         match target {
             Target::Video(id) => {
                 let video = self.inner.catalog.visible(viewer, id).await?;
@@ -417,7 +421,10 @@ impl Interact {
         let muted = match inner.mutes.get(&key).await {
             Some(muted) => muted,
             None => {
-                let muted = inner.store.muted_until(&target.to_string(), user.id).await?;
+                let muted = inner
+                    .store
+                    .muted_until(&target.to_string(), user.id)
+                    .await?;
                 inner.mutes.insert(key, muted).await;
                 muted
             }
@@ -528,7 +535,8 @@ impl Interact {
     /// Whether `user` moderates conversations of `owner`'s: the owner, an admin, or an
     /// appointed moderator.
     pub async fn moderation(&self, user: &User, owner: UserId) -> Result<Moderation> {
-        let allowed = policy::owns(user, owner) || self.inner.store.is_moderator(owner, user.id).await?;
+        let allowed =
+            policy::owns(user, owner) || self.inner.store.is_moderator(owner, user.id).await?;
         Ok(if allowed {
             Moderation::Allowed
         } else {
@@ -570,7 +578,13 @@ impl Interact {
     }
 
     /// Mutes `name` in `target` for `minutes` (0 lifts it); moderators only.
-    pub async fn mute(&self, user: &User, target: &Target, name: &str, minutes: i64) -> Result<i64> {
+    pub async fn mute(
+        &self,
+        user: &User,
+        target: &Target,
+        name: &str,
+        minutes: i64,
+    ) -> Result<i64> {
         if !(0..=MAX_MUTE_MINUTES).contains(&minutes) {
             return Err(InteractError::InvalidInput(format!(
                 "minutes: must be from 0 to {MAX_MUTE_MINUTES}"
@@ -590,8 +604,14 @@ impl Interact {
             .store
             .set_mute(&target.to_string(), victim.id, until, user.id)
             .await?;
-        self.inner.mutes.invalidate(&(target.clone(), victim.id)).await;
-        self.publish(target, &json!({"type": "muted", "user": victim.name, "until": until}));
+        self.inner
+            .mutes
+            .invalidate(&(target.clone(), victim.id))
+            .await;
+        self.publish(
+            target,
+            &json!({"type": "muted", "user": victim.name, "until": until}),
+        );
         Ok(until)
     }
 
@@ -607,7 +627,9 @@ impl Interact {
     pub async fn set_block(&self, user: &User, name: &str, on: bool) -> Result<()> {
         let other = self.user_named(name).await?;
         if other.id == user.id {
-            return Err(InteractError::InvalidInput("name: you cannot block yourself".into()));
+            return Err(InteractError::InvalidInput(
+                "name: you cannot block yourself".into(),
+            ));
         }
         Ok(self.inner.store.set_block(user.id, other.id, on).await?)
     }
@@ -632,7 +654,11 @@ impl Interact {
                 "name: you already moderate your own channel".into(),
             ));
         }
-        Ok(self.inner.store.set_moderator(owner.id, moderator.id, on).await?)
+        Ok(self
+            .inner
+            .store
+            .set_moderator(owner.id, moderator.id, on)
+            .await?)
     }
 
     /// `owner`'s moderators, by name.
@@ -669,15 +695,24 @@ impl Interact {
         let target = Target::Room(room.clone());
         self.admit(user, &target).await?;
         self.conversation(Some(user), &target).await?;
-        let row = self.inner.store.insert_question(room, user.id, &text).await?;
+        let row = self
+            .inner
+            .store
+            .insert_question(room, user.id, &text)
+            .await?;
         let view = QuestionView::of(row, false);
         self.publish(&target, &view);
         Ok(view)
     }
 
     /// The room's questions, as `viewer` sees them.
-    pub async fn questions(&self, viewer: Option<&User>, room: &RoomId) -> Result<Vec<QuestionView>> {
-        self.conversation(viewer, &Target::Room(room.clone())).await?;
+    pub async fn questions(
+        &self,
+        viewer: Option<&User>,
+        room: &RoomId,
+    ) -> Result<Vec<QuestionView>> {
+        self.conversation(viewer, &Target::Room(room.clone()))
+            .await?;
         let rows = self.inner.store.questions(room, MAX_LISTED).await?;
         let voted = match viewer {
             Some(user) => {
@@ -696,7 +731,11 @@ impl Interact {
     }
 
     /// A question the viewer may see, with its room.
-    async fn question_for(&self, viewer: &User, id: i64) -> Result<(spool_metadata::QuestionRow, Conversation)> {
+    async fn question_for(
+        &self,
+        viewer: &User,
+        id: i64,
+    ) -> Result<(spool_metadata::QuestionRow, Conversation)> {
         let row = self
             .inner
             .store
@@ -725,7 +764,12 @@ impl Interact {
     }
 
     /// The host pins (or unpins), marks answered, or takes down a question.
-    pub async fn host_question(&self, user: &User, id: i64, action: HostAction) -> Result<QuestionView> {
+    pub async fn host_question(
+        &self,
+        user: &User,
+        id: i64,
+        action: HostAction,
+    ) -> Result<QuestionView> {
         let (_, conversation) = self.question_for(user, id).await?;
         let host = policy::owns(user, conversation.owner_id);
         let may = host

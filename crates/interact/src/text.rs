@@ -14,7 +14,9 @@ pub fn checked_text(field: &str, text: &str, max_chars: usize) -> Result<String>
     let text = text.trim();
     let chars = text.chars().count();
     if chars == 0 {
-        return Err(InteractError::InvalidInput(format!("{field}: must not be empty")));
+        return Err(InteractError::InvalidInput(format!(
+            "{field}: must not be empty"
+        )));
     }
     if chars > max_chars {
         return Err(InteractError::InvalidInput(format!(
@@ -58,7 +60,11 @@ impl WordFilter {
         }
         let mut out = Vec::with_capacity(words.len());
         for word in words {
-            out.push(checked_text("words", &word.to_lowercase(), MAX_FILTER_WORD_CHARS)?);
+            out.push(checked_text(
+                "words",
+                &word.to_lowercase(),
+                MAX_FILTER_WORD_CHARS,
+            )?);
         }
         out.sort();
         out.dedup();
@@ -122,7 +128,8 @@ mod tests {
     fn the_filter_matches_words_anywhere_in_any_case() {
         let filter = WordFilter::default();
         assert!(!filter.blocks("anything"));
-        let words = WordFilter::normalize(&["Spam".into(), " 广告 ".into(), "spam".into()]).unwrap();
+        let words =
+            WordFilter::normalize(&["Spam".into(), " 广告 ".into(), "spam".into()]).unwrap();
         assert_eq!(words, vec!["spam", "广告"]);
         filter.set(words);
         for (text, blocked) in [

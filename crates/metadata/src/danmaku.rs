@@ -6,7 +6,7 @@ use spool_model::{RoomId, UserId, VideoId, now_millis};
 use sqlx::Row;
 
 use crate::videos::corrupt;
-use crate::{Result, Store, with_retry};
+use crate::{Result, Store, last_insert_id, with_retry};
 
 /// A danmaku to store (checked by the interact crate first).
 #[derive(Clone, Debug)]
@@ -124,7 +124,7 @@ impl Store {
             let at = now_millis();
             let mut ids = Vec::with_capacity(batch.len());
             for new in batch {
-                let result = sqlx::query(
+                sqlx::query(
                     "INSERT INTO danmaku (video_id, room_id, author_id, text, time_ms, mode, \
                      color, size, weight, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 )
@@ -140,10 +140,7 @@ impl Store {
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
-                let id = result
-                    .last_insert_id()
-                    .ok_or_else(|| corrupt("no danmaku id after insert"))?;
-                ids.push((id, at));
+                ids.push((last_insert_id(self.backend(), &mut tx).await?, at));
             }
             tx.commit().await?;
             Ok(ids)
@@ -188,8 +185,8 @@ impl Store {
             format!("{DANMAKU_SELECT} WHERE {filter} ORDER BY d.weight DESC, d.id LIMIT ?");
         let mut query = sqlx::query(&select_sql)
             .bind(video.as_str())
-        .bind(from_ms)
-        .bind(to_ms);
+            .bind(from_ms)
+            .bind(to_ms);
         for author in blocked {
             query = query.bind(*author);
         }
@@ -240,11 +237,12 @@ impl Store {
 
     /// Marks a danmaku deleted; false when it was already deleted or does not exist.
     pub async fn delete_danmaku(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query("UPDATE danmaku SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-            .bind(now_millis())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let done =
+            sqlx::query("UPDATE danmaku SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+                .bind(now_millis())
+                .bind(id)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -282,12 +280,13 @@ impl Store {
     /// Adds `blocked` to `user`'s block list (or takes it off). Idempotent.
     pub async fn set_block(&self, user: UserId, blocked: UserId, on: bool) -> Result<()> {
         if on {
-            let exists = sqlx::query("SELECT 1 AS x FROM user_blocks WHERE user_id = ? AND blocked_id = ?")
-                .bind(user)
-                .bind(blocked)
-                .fetch_optional(self.pool())
-                .await?
-                .is_some();
+            let exists =
+                sqlx::query("SELECT 1 AS x FROM user_blocks WHERE user_id = ? AND blocked_id = ?")
+                    .bind(user)
+                    .bind(blocked)
+                    .fetch_optional(self.pool())
+                    .await?
+                    .is_some();
             if !exists {
                 let inserted = sqlx::query(
                     "INSERT INTO user_blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)",
@@ -375,7 +374,13 @@ impl Store {
     }
 
     /// Mutes `user` in `scope` (`video:<id>` or `room:<id>`) until `until_ms` (0 lifts it).
-    pub async fn set_mute(&self, scope: &str, user: UserId, until_ms: i64, by: UserId) -> Result<()> {
+    pub async fn set_mute(
+        &self,
+        scope: &str,
+        user: UserId,
+        until_ms: i64,
+        by: UserId,
+    ) -> Result<()> {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
             sqlx::query("DELETE FROM chat_mutes WHERE scope = ? AND user_id = ?")

@@ -34,8 +34,8 @@ pub use danmaku::{DanmakuRow, DanmakuWindow, NewDanmaku};
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
 pub use likes::LikeState;
 pub use live::{NewRoom, RECORDING_JOB, RoomRow};
-pub use questions::QuestionRow;
 pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
+pub use questions::QuestionRow;
 pub use sessions::{NewSession, Session};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};
 pub use users::{User, validate_user_name};
@@ -270,6 +270,20 @@ pub fn redact(url: &str) -> String {
 }
 
 /// True when the error is a unique-constraint violation.
+/// The id the connection's last INSERT generated (sqlx's `Any` driver reports none for
+/// SQLite), asked on the same connection or transaction.
+pub(crate) async fn last_insert_id(
+    backend: Backend,
+    conn: &mut sqlx::AnyConnection,
+) -> Result<i64> {
+    let sql = match backend {
+        Backend::Sqlite => "SELECT last_insert_rowid() AS id",
+        Backend::MySql => "SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS id",
+    };
+    use sqlx::Row;
+    Ok(sqlx::query(sql).fetch_one(conn).await?.try_get("id")?)
+}
+
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }

@@ -6,7 +6,7 @@ use spool_model::{RoomId, UserId, now_millis};
 use sqlx::Row;
 
 use crate::videos::corrupt;
-use crate::{Result, Store, with_retry};
+use crate::{Result, Store, last_insert_id, with_retry};
 
 /// A question as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,7 +63,8 @@ impl Store {
         author: UserId,
         text: &str,
     ) -> Result<QuestionRow> {
-        let result = sqlx::query(
+        let mut conn = self.pool().acquire().await?;
+        sqlx::query(
             "INSERT INTO questions (room_id, author_id, text, votes, pinned, created_at) \
              VALUES (?, ?, ?, 0, 0, ?)",
         )
@@ -71,11 +72,10 @@ impl Store {
         .bind(author)
         .bind(text)
         .bind(now_millis())
-        .execute(self.pool())
+        .execute(&mut *conn)
         .await?;
-        let id = result
-            .last_insert_id()
-            .ok_or_else(|| corrupt("no question id after insert"))?;
+        let id = last_insert_id(self.backend(), &mut conn).await?;
+        drop(conn);
         self.question(id)
             .await?
             .ok_or_else(|| corrupt("question vanished after insert"))
@@ -119,14 +119,17 @@ impl Store {
             query = query.bind(*id);
         }
         let rows = query.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| Ok(r.try_get("question_id")?))
-            .collect()
+        rows.iter().map(|r| Ok(r.try_get("question_id")?)).collect()
     }
 
     /// Records `user`'s vote for a question (or takes it back); voting twice counts once.
     /// None when the question does not exist or was deleted.
-    pub async fn vote_question(&self, id: i64, user: UserId, on: bool) -> Result<Option<QuestionRow>> {
+    pub async fn vote_question(
+        &self,
+        id: i64,
+        user: UserId,
+        on: bool,
+    ) -> Result<Option<QuestionRow>> {
         let found = with_retry(|| async {
             let mut tx = self.begin_write().await?;
             // The question's row lock first (MySQL), so one user's two votes serialize.

@@ -87,8 +87,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         spool_recommend::RecommendConfig::default(),
     );
     let search =
-        spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone())
-            .unwrap();
+        spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone()).unwrap();
     let services = Services {
         store: store.clone(),
         uploads,
