@@ -242,6 +242,34 @@ pub const CATALOGUE: &[ErrorCode] = &[
         429,
         "too many failed sign-ins from this address; see `Retry-After`",
     ),
+    // Interaction.
+    entry(
+        "text_filtered",
+        422,
+        "the text contains a word the admins filter",
+    ),
+    entry(
+        "chat_rate_limited",
+        429,
+        "too many danmaku or questions too fast; the sender is muted for a moment, see `Retry-After`",
+    ),
+    entry(
+        "room_busy",
+        429,
+        "the room or video takes no more messages this second; see `Retry-After`",
+    ),
+    entry("muted", 403, "a moderator muted the sender here"),
+    entry(
+        "not_moderator",
+        403,
+        "only the owner, an admin or a moderator of the channel may do this",
+    ),
+    entry("not_host", 403, "only the room's host may do this"),
+    entry(
+        "room_not_live",
+        409,
+        "the live room is not on air (live danmaku need a broadcast)",
+    ),
     // Events.
     entry(
         "too_many_streams",
@@ -404,6 +432,16 @@ impl ApiError {
         self.code
     }
 
+    /// Its message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// How long the client should wait, for refusals that say.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        self.retry_after
+    }
+
     /// 401: no or a bad token.
     pub fn unauthorized() -> Self {
         Self::new(
@@ -486,6 +524,25 @@ impl From<spool_live::LiveError> for ApiError {
             LiveError::Metadata(e) => e.into(),
             LiveError::NotFound(what) => Self::not_found(what),
             other => Self::coded(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<spool_interact::InteractError> for ApiError {
+    fn from(e: spool_interact::InteractError) -> Self {
+        use spool_interact::InteractError;
+        let retry = e.retry_after_ms();
+        let error = match e {
+            InteractError::Metadata(e) => return e.into(),
+            InteractError::Catalog(e) => return e.into(),
+            InteractError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
+        };
+        match retry {
+            Some(ms) if error.status == StatusCode::TOO_MANY_REQUESTS => {
+                error.with_retry_after(std::time::Duration::from_millis(ms))
+            }
+            _ => error,
         }
     }
 }

@@ -73,6 +73,8 @@ pub struct AppState {
     pub search: spool_search::Search,
     /// Notifications and chat deliveries (danmaku, questions, gifts) to this node's viewers.
     pub hub: spool_hub::Hub,
+    /// Danmaku, live Q&A, their limits and delivery.
+    pub interact: spool_interact::Interact,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -95,6 +97,8 @@ pub struct Services {
     pub search: spool_search::Search,
     /// The notification hub (in-process, or across nodes).
     pub hub: spool_hub::Hub,
+    /// Danmaku and live Q&A.
+    pub interact: spool_interact::Interact,
 }
 
 impl AppState {
@@ -117,6 +121,7 @@ impl AppState {
             recommender,
             search,
             hub,
+            interact,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -131,6 +136,7 @@ impl AppState {
             recommender,
             search,
             hub,
+            interact,
             store,
             uploads,
             config,
@@ -164,6 +170,7 @@ fn media_origin(url: &str) -> Option<String> {
          (name = "events", description = "Event tracking (埋点)"),
          (name = "playback", description = "Media files for players and CDNs"),
          (name = "live", description = "Live rooms and their low-latency HLS"),
+         (name = "interact", description = "Danmaku, live Q&A, moderation, and the page's WebSocket (docs/interact.md)"),
          (name = "web", description = "The web app's pages and assets"),
          (name = "ops", description = "Health, metrics and this document"))
 )]

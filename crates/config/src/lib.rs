@@ -475,6 +475,8 @@ pub struct Overrides {
     pub events_log_url: Option<String>,
     /// `--rtmp-listen ADDR`
     pub rtmp_listen: Option<SocketAddr>,
+    /// `--hub URL`
+    pub hub_nats_url: Option<String>,
 }
 
 impl Config {
@@ -502,6 +504,9 @@ impl Config {
         }
         if let Some(rtmp) = overrides.rtmp_listen {
             figment = figment.merge(Serialized::default("live.rtmp_listen", rtmp.to_string()));
+        }
+        if let Some(url) = &overrides.hub_nats_url {
+            figment = figment.merge(Serialized::default("hub.nats_url", url));
         }
         if let Some(url) = &overrides.events_log_url {
             figment = figment.merge(Serialized::default("events.log_url", url));

@@ -14,7 +14,7 @@ pub const MAX_TIME_MS: i64 = 7 * 24 * 3600 * 1000;
 pub const MAX_LATENCY_MS: i64 = 60_000;
 
 /// Where a danmaku flies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// Right to left across the picture.
@@ -46,7 +46,7 @@ impl Mode {
 }
 
 /// How large its letters are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Size {
     /// Smaller than the default.

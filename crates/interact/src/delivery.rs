@@ -26,8 +26,8 @@ pub const MAX_FRAME_MESSAGES: usize = 500;
 /// (or a `lagged` notice), already serialized.
 #[derive(Clone, Debug)]
 pub struct Frame {
-    /// The JSON text.
-    pub text: Arc<str>,
+    /// The JSON text (UTF-8).
+    pub text: Bytes,
     /// Messages it carries (0 for a notice).
     pub messages: usize,
 }
@@ -187,14 +187,16 @@ fn batch(topic: &str, pending: &mut Vec<Bytes>) -> Frame {
     }
     text.push_str("]}");
     Frame {
-        text: text.into(),
+        text: Bytes::from(text),
         messages,
     }
 }
 
 fn lagged(topic: &str, missed: u64) -> Frame {
     Frame {
-        text: format!(r#"{{"type":"lagged","topic":"{topic}","missed":{missed}}}"#).into(),
+        text: Bytes::from(format!(
+            r#"{{"type":"lagged","topic":"{topic}","missed":{missed}}}"#
+        )),
         messages: 0,
     }
 }
@@ -225,7 +227,7 @@ mod tests {
         }
         for seat in &mut seats {
             let frame = next_frame(seat).await;
-            let value: serde_json::Value = serde_json::from_str(&frame.text).unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&frame.text).unwrap();
             assert_eq!(value["type"], "batch");
             assert_eq!(value["topic"], target.to_string());
             assert_eq!(
@@ -258,7 +260,11 @@ mod tests {
         for i in 0..frames {
             hub.publish(&topic, Bytes::from(format!(r#"{{"n":{i}}}"#)));
             let frame = next_frame(&mut quick).await;
-            assert!(frame.text.contains(&format!(r#"{{"n":{i}}}"#)));
+            assert!(
+                std::str::from_utf8(&frame.text)
+                    .unwrap()
+                    .contains(&format!(r#"{{"n":{i}}}"#))
+            );
         }
         match slow.recv().await {
             Some(Delivery::Missed(n)) => assert!(n >= 40, "missed {n}"),

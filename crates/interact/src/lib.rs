@@ -24,7 +24,7 @@ use spool_model::{RoomId, VideoId};
 
 pub use delivery::{Delivery, Fanout, Frame, Seat};
 pub use error::{InteractError, Result};
-pub use service::{Conversation, HostAction, Interact, Moderation};
+pub use service::{Conversation, HostAction, Interact, MAX_SINCE, Moderation};
 
 /// A conversation: the viewers of one on-demand video, or of one live room.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

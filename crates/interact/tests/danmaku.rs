@@ -457,7 +457,7 @@ async fn live_danmaku_land_on_the_broadcast_timeline_and_reach_seated_viewers() 
             Ok(Some(Delivery::Frame(frame))) => frame,
             other => panic!("no frame: {other:?}"),
         };
-        let value: serde_json::Value = serde_json::from_str(&frame.text).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&frame.text).unwrap();
         assert_eq!(value["topic"], target.to_string());
         assert_eq!(value["messages"][0]["id"], sent.id);
         assert_eq!(value["messages"][0]["text"], "hello live");

@@ -67,6 +67,10 @@ enum Command {
         /// Address RTMP publishers connect to (`live.rtmp_listen`, default 127.0.0.1:1935).
         #[arg(long, value_name = "ADDR")]
         rtmp_listen: Option<SocketAddr>,
+        /// Share notifications and chat with the other nodes through this NATS server
+        /// (`nats://127.0.0.1:4222`; `hub.nats_url`).
+        #[arg(long, value_name = "URL")]
+        hub: Option<String>,
     },
     /// Run media-pipeline workers only (no HTTP), against the same database and data dir as
     /// `spool serve`; run as many as you like.
@@ -177,11 +181,13 @@ async fn main() -> std::process::ExitCode {
             listen,
             events,
             rtmp_listen,
+            hub,
         } => {
             let flags = Overrides {
                 listen,
                 events_log_url: events,
                 rtmp_listen,
+                hub_nats_url: hub,
                 ..Overrides::default()
             };
             serve(store, flags).await
@@ -252,7 +258,16 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
     let mut tasks = Tasks::new(stop.clone());
     tasks.spawn("signals", watch_signals(stop.clone()));
     // The composition root: the domain services, then the HTTP layer over them.
-    let hub = spool_hub::Hub::local();
+    let hub = if config.hub.nats_url.is_empty() {
+        spool_hub::Hub::local()
+    } else {
+        let (hub, bridge) =
+            spool_hub::nats::NatsHub::connect(&config.hub.nats_url, &config.hub.subject_prefix)
+                .await?;
+        tasks.spawn("hub bridge", bridge.run(stop.clone()));
+        tracing::info!("hub shared through NATS at {}", config.hub.nats_url);
+        hub
+    };
     let catalog = spool_catalog::Catalog::new(
         store.clone(),
         hub.clone(),
@@ -299,6 +314,15 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         hub.clone(),
     )
     .context("cannot open the search index")?;
+    let interact = spool_interact::Interact::new(
+        store.clone(),
+        catalog.clone(),
+        hub.clone(),
+        Some(tracking.clone()),
+        config.interact.clone(),
+    );
+    // Danmaku queued when it stops are still written.
+    tasks.spawn("danmaku writer", interact.clone().run(stop.clone()));
     let services = spool_api::Services {
         store: store.clone(),
         uploads: uploads.clone(),
@@ -308,6 +332,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         recommender: recommender.clone(),
         search: search.clone(),
         hub: hub.clone(),
+        interact,
     };
     let state = spool_api::AppState::new(
         services,

@@ -192,7 +192,7 @@ fn parse_credentials(body: &[u8]) -> ApiResult<Credentials> {
 
 /// Refuses a sign-in or sign-up posted from another site (login CSRF): when the browser says
 /// where the request comes from (`Origin`), it must be this server.
-fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+pub(crate) fn check_origin(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let Some(origin) = headers.get(http::header::ORIGIN) else {
         return Ok(());
     };

@@ -88,6 +88,14 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
     );
     let search =
         spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone()).unwrap();
+    let interact = spool_interact::Interact::new(
+        store.clone(),
+        catalog.clone(),
+        hub.clone(),
+        Some(tracking.clone()),
+        config.interact.clone(),
+    );
+    tokio::spawn(interact.clone().run(CancellationToken::new()));
     let services = Services {
         store: store.clone(),
         uploads,
@@ -97,6 +105,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         recommender,
         search,
         hub,
+        interact,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
