@@ -187,6 +187,13 @@ export const api = {
   myRooms: (opts) => get('/api/v1/live/mine', opts),
   createRoom: (fields) => request('POST', '/api/v1/live', { json: fields }),
   rotateKey: (id) => request('POST', `/api/v1/live/${enc(id)}/key`),
+  danmakuSlice: (id, fromMs, toMs) => get(`/api/v1/videos/${enc(id)}/danmaku${qs({ from_ms: fromMs, to_ms: toMs })}`),
+  questions: (roomId, opts) => get(`/api/v1/live/${enc(roomId)}/questions`, opts),
+  ask: (roomId, text) => request('POST', `/api/v1/live/${enc(roomId)}/questions`, { json: { text } }),
+  vote: (id, on) => request(on ? 'PUT' : 'DELETE', `/api/v1/questions/${enc(id)}/vote`),
+  pinQuestion: (id, on) => request(on ? 'PUT' : 'DELETE', `/api/v1/questions/${enc(id)}/pin`),
+  answerQuestion: (id) => request('POST', `/api/v1/questions/${enc(id)}/answered`),
+  removeQuestion: (id) => request('DELETE', `/api/v1/questions/${enc(id)}`),
 }
 
 /** A message for the user from any error. */

@@ -9,6 +9,7 @@ import { createPlayer } from '../player/controls.js'
 import { watchProcessing } from './processing.js'
 import { track } from '../events/telemetry.js'
 import { renderNotFound } from '../notfound.js'
+import { mountDanmaku } from '../interact/danmaku.js'
 
 function relatedItem(v) {
   const href = watchHref(v.id)
@@ -140,6 +141,9 @@ export default async function watch(ctx) {
     const startPosition = Number.isFinite(start) && start > 0 ? start : resumeAt
     const player = createPlayer(meta, { startPosition })
     playerSlot.replaceChildren(player.el)
+    const danmaku = mountDanmaku(player.core, { videoId: meta.id })
+    playerSlot.append(danmaku.controls)
+    ctx.onCleanup(danmaku.destroy)
     if (resumeAt > 0 && startPosition === resumeAt) {
       const again = h('button', { class: 'btn btn-ghost btn-sm', type: 'button' }, 'Start over')
       const note = h('p', { class: 'resume-note', role: 'status' }, `Resuming where you left off, at ${formatDuration(resumeAt)}. `, again)

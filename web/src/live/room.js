@@ -10,6 +10,8 @@ import { channelHref, watchHref, errorBox, spinner } from '../components.js'
 import { createPlayerCore } from '../player/core.js'
 import { renderNotFound } from '../notfound.js'
 import { behindEdge } from './edge.js'
+import { mountDanmaku } from '../interact/danmaku.js'
+import { questionsPanel } from '../interact/questions.js'
 
 /** How often the room (status, viewers) is read again. */
 const POLL_MS = 5000
@@ -41,8 +43,7 @@ function livePlayer(ctx, room) {
     hlsConfig: LIVE_HLS_CONFIG,
     properties: { room_id: room.id },
   })
-  // The danmaku issue fills this layer (comments flying over the picture).
-  core.addOverlay('danmaku', h('div', { class: 'danmaku-layer', 'aria-live': 'off' }))
+  const danmaku = mountDanmaku(core, { videoId: room.recording_id, roomId: room.id, live: true, latency: () => core.hls?.latency ?? null })
   const playBtn = h('button', { class: 'btn btn-ghost btn-sm', type: 'button', 'aria-label': 'Pause' }, 'Pause')
   const muteBtn = h('button', { class: 'btn btn-ghost btn-sm', type: 'button' }, 'Unmute')
   const edgeBtn = h('button', { class: 'live-edge is-live', type: 'button', title: 'Jump to the live edge' }, 'LIVE')
@@ -88,10 +89,15 @@ function livePlayer(ctx, room) {
     behind.textContent = late !== null && !atEdge ? `${Math.round(late)} s behind` : ''
   }
   const timer = window.setInterval(update, 500)
-  ctx.onCleanup(() => {
+  let destroyed = false
+  const destroy = () => {
+    if (destroyed) return
+    destroyed = true
     clearInterval(timer)
+    danmaku.destroy()
     core.destroy()
-  })
+  }
+  ctx.onCleanup(destroy)
   core.play()
   window.__spoolLive = {
     get hls() {
@@ -100,7 +106,7 @@ function livePlayer(ctx, room) {
     video: core.video,
     metrics: core.metrics,
   }
-  return core
+  return { root: core.root, controls: danmaku.controls, destroy }
 }
 
 export default async function room(ctx) {
@@ -121,6 +127,7 @@ export default async function room(ctx) {
   const liveBadge = badge()
   const viewers = h('span', { class: 'live-viewers' })
   const state = h('p', { class: 'live-state', role: 'status' })
+  const qa = questionsPanel(r, ctx.signal)
   ctx.root.replaceChildren(
     h(
       'div',
@@ -134,8 +141,10 @@ export default async function room(ctx) {
         state,
         r.description ? h('p', { class: 'description' }, r.description) : null,
       ),
+      qa.el,
     ),
   )
+  ctx.onCleanup(qa.destroy)
   let player = null
   const show = (now) => {
     liveBadge.hidden = now.status !== 'live'
@@ -143,7 +152,7 @@ export default async function room(ctx) {
     if (now.status === 'live' && now.hls_url && !player) {
       state.textContent = ''
       player = livePlayer(ctx, now)
-      stage.replaceChildren(player.root)
+      stage.replaceChildren(player.root, player.controls)
     } else if (now.status === 'ended') {
       if (player) {
         player.destroy()
