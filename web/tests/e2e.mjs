@@ -917,6 +917,58 @@ try {
   await waitFor('the player to start at the resume point', () => pageB.evaluate(() => window.__spoolPlayer?.video?.currentTime >= 9.5), { timeout: 15_000 })
   measurements.resumed_at_s = left.position_s
 
+  // ------------------------------------------------------------ 7a. danmaku on demand
+  log('7a. danmaku: B sends over the video at its current time; another viewer sees it fly at that moment')
+  const ctxDm = await browser.newContext({ viewport: DESKTOP })
+  const pageDm = await newPage(ctxDm, 'danmaku viewer')
+  await pageDm.goto(`${BASE}/watch/${videoA}`)
+  await pageDm.locator('.danmaku-bar').waitFor({ timeout: 15_000 })
+  await pageDm.evaluate(() => window.__spoolPlayer.video.pause())
+  /** Danmaku nodes with this text over a page's picture: their left edge (px). */
+  const danmakuAt = (page, text) => page.evaluate((t) => [...document.querySelectorAll('.danmaku-layer div div')].filter((n) => n.textContent === t).map((n) => n.getBoundingClientRect().left), text)
+  await pageB.evaluate(() => window.__spoolPlayer.video.pause())
+  const sentAt = await pageB.evaluate(() => window.__spoolPlayer.video.currentTime)
+  const dmText = `弹幕 <img src=x onerror="window.__xss=1"> ${RUN}`
+  await pageB.getByLabel('Danmaku text').fill(dmText)
+  await pageB.getByLabel('Danmaku text').press('Enter')
+  await waitFor("B's own danmaku over B's picture", async () => (await danmakuAt(pageB, dmText)).length === 1, { timeout: 10_000 })
+  // The viewer had the page open: the danmaku came over the socket and waits for its moment.
+  await pageDm.evaluate((t) => {
+    const v = window.__spoolPlayer.video
+    v.muted = true
+    v.currentTime = Math.max(0, t - 3)
+    return v.play()
+  }, sentAt)
+  await waitFor('the danmaku over the viewer\'s picture', async () => (await danmakuAt(pageDm, dmText)).length === 1, { timeout: 20_000, interval: 50 })
+  const shownAt = await pageDm.evaluate(() => window.__spoolPlayer.video.currentTime)
+  assert.ok(shownAt >= sentAt - 0.5 && shownAt <= sentAt + 1.5, `the danmaku sent at ${sentAt.toFixed(2)} s showed at ${shownAt.toFixed(2)} s`)
+  measurements.danmaku_shown_offset_s = Math.round((shownAt - sentAt) * 100) / 100
+  assert.equal(await pageDm.evaluate(() => document.querySelectorAll('.danmaku-layer img').length + (window.__xss ? 1 : 0)), 0, 'the danmaku\'s HTML was rendered')
+  // It pauses with the video, and it never covers the bottom controls.
+  await pageDm.evaluate(() => window.__spoolPlayer.video.pause())
+  const pausedLeft = (await danmakuAt(pageDm, dmText))[0]
+  await holds('a paused danmaku stays put', async () => (await danmakuAt(pageDm, dmText))[0] === pausedLeft, 600)
+  const geometry = await pageDm.evaluate(() => ({ layer: document.querySelector('.danmaku-layer').getBoundingClientRect().bottom, controls: document.querySelector('.player-controls').getBoundingClientRect().top }))
+  assert.ok(geometry.layer <= geometry.controls + 1, `the danmaku layer (bottom ${geometry.layer}) reaches over the controls (top ${geometry.controls})`)
+  // A fresh load gets it from the history slice, at the same moment of the video.
+  await pageDm.reload()
+  await pageDm.locator('.danmaku-bar').waitFor({ timeout: 15_000 })
+  await pageDm.evaluate((t) => {
+    const v = window.__spoolPlayer.video
+    v.muted = true
+    v.currentTime = Math.max(0, t - 2)
+    return v.play()
+  }, sentAt)
+  await waitFor('the danmaku from history', async () => (await danmakuAt(pageDm, dmText)).length === 1, { timeout: 20_000, interval: 50 })
+  const replayedAt = await pageDm.evaluate(() => window.__spoolPlayer.video.currentTime)
+  assert.ok(replayedAt >= sentAt - 0.5 && replayedAt <= sentAt + 1.5, `from history it showed at ${replayedAt.toFixed(2)} s, sent at ${sentAt.toFixed(2)} s`)
+  // Turned off, nothing flies.
+  await pageDm.locator('.danmaku-toggle').click()
+  assert.equal(await pageDm.locator('.danmaku-layer').evaluate((el) => getComputedStyle(el.firstElementChild).display), 'none')
+  await pageDm.locator('.danmaku-toggle').click()
+  await ctxDm.close()
+  log(`   danmaku sent at ${sentAt.toFixed(1)} s showed ${measurements.danmaku_shown_offset_s} s after that moment on the other viewer's player, and again from history`)
+
   const ctxAnon = await browser.newContext({ viewport: DESKTOP })
   const pageAnon = await newPage(ctxAnon, 'anonymous')
   expectFailure(new RegExp(`/api/v1/videos/${privateId}$`), 404)
@@ -976,12 +1028,41 @@ try {
     await pageAnon.locator('.live-edge.is-live').waitFor({ timeout: 10_000 })
     await waitFor('the viewer count', async () => /[1-9]\d* viewers? watching/.test(await pageAnon.locator('.live-viewers').first().textContent()), { timeout: 20_000 })
     log(`   live in LL-HLS ${measurements.live_latency_s} s behind the edge`)
+    // Danmaku and Q&A in the room: B (signed in) speaks, the anonymous viewer sees it live;
+    // the host pins B's question.
+    await pageB.goto(`${BASE}/live/${roomId}`)
+    await pageB.getByLabel('Danmaku text').waitFor({ timeout: 30_000 })
+    const liveText = `live 弹幕 ${RUN}`
+    await waitFor('a live danmaku sent', async () => {
+      await pageB.getByLabel('Danmaku text').fill(liveText)
+      await pageB.getByLabel('Danmaku text').press('Enter')
+      await sleep(300)
+      return (await pageB.getByLabel('Danmaku text').inputValue()) === ''
+    }, { timeout: 15_000, interval: 500 })
+    await waitFor('the live danmaku over the anonymous viewer\'s picture', async () => (await danmakuAt(pageAnon, liveText)).length >= 1, { timeout: 10_000, interval: 50 })
+    const question = `What camera is that? <script>window.__xss=1</script> ${RUN}`
+    await pageB.getByLabel('Your question').fill(question)
+    await pageB.getByLabel('Your question').press('Enter')
+    const asked = pageAnon.locator('.qa-item').filter({ hasText: question })
+    await asked.waitFor({ timeout: 10_000 })
+    const hostPage = await newPage(ctxA, 'host')
+    await hostPage.goto(`${BASE}/live/${roomId}`)
+    await hostPage.locator('.qa-item').filter({ hasText: question }).getByRole('button', { name: 'Pin' }).click()
+    await waitFor('the pinned question for everyone', async () => (await asked.getAttribute('class')).includes('is-pinned'), { timeout: 10_000 })
+    assert.equal(await pageAnon.evaluate(() => window.__xss ?? 0), 0, 'the question\'s HTML ran')
+    await hostPage.close()
+    log('   live danmaku and a question reached the anonymous viewer; the host pinned it')
   } finally {
     publisher.kill('SIGINT')
   }
   await pageAnon.getByRole('link', { name: 'Watch the recording' }).waitFor({ timeout: 40_000 })
   assert.equal(await pageAnon.locator('.watch-title .live-badge').isVisible(), false, 'the ended room still shows LIVE')
   log('   the ended room points at its recording')
+  // The live danmaku stays with the recording, at the moment it was sent in the broadcast.
+  const recordingId = (await apiGet(`/api/v1/live/${roomId}`)).json.video_id
+  const replay = await apiGet(`/api/v1/videos/${recordingId}/danmaku?from_ms=0&to_ms=360000`)
+  const kept = replay.json.danmaku.find((d) => d.text === `live 弹幕 ${RUN}`)
+  assert.ok(kept && kept.time_ms > 0 && kept.time_ms < 90_000, `the live danmaku in the recording: ${JSON.stringify(kept)}`)
 
   // ------------------------------------------------------------ 7c. discovery
   log('7c. discovery: search in Chinese and English, suggestions, privacy; the feed hears "not interested"; Up next; For you')
