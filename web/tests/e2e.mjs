@@ -931,7 +931,13 @@ try {
   const dmText = `弹幕 <img src=x onerror="window.__xss=1"> ${RUN}`
   await pageB.getByLabel('Danmaku text').fill(dmText)
   await pageB.getByLabel('Danmaku text').press('Enter')
-  await waitFor("B's own danmaku over B's picture", async () => (await danmakuAt(pageB, dmText)).length === 1, { timeout: 10_000 })
+  // Stored: the box empties (a refusal would show in its status line).
+  await waitFor('the danmaku sent', async () => (await pageB.getByLabel('Danmaku text').inputValue()) === '' || Boolean(await pageB.locator('.danmaku-status').textContent()), { timeout: 10_000 })
+  assert.equal(await pageB.locator('.danmaku-status').textContent(), '', 'the send was refused')
+  // B's own shows on B's picture as playback goes on from that moment.
+  await pageB.evaluate(() => window.__spoolPlayer.video.play())
+  await waitFor("B's own danmaku over B's picture", async () => (await danmakuAt(pageB, dmText)).length === 1, { timeout: 10_000, interval: 50 })
+  await pageB.evaluate(() => window.__spoolPlayer.video.pause())
   // The viewer had the page open: the danmaku came over the socket and waits for its moment.
   await pageDm.evaluate((t) => {
     const v = window.__spoolPlayer.video

@@ -239,7 +239,9 @@ async fn open(url: &str, token: Option<&str>) -> anyhow::Result<Socket> {
             .insert("authorization", format!("Bearer {token}").parse()?);
     }
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
-    let _ = socket.get_mut().get_mut_tcp().map(|s| s.set_nodelay(true));
+    if let tokio_tungstenite::MaybeTlsStream::Plain(tcp) = socket.get_mut() {
+        let _ = tcp.set_nodelay(true);
+    }
     let hello = tokio::time::timeout(Duration::from_secs(30), socket.next())
         .await?
         .ok_or_else(|| anyhow::anyhow!("closed before hello"))??;
@@ -248,19 +250,6 @@ async fn open(url: &str, token: Option<&str>) -> anyhow::Result<Socket> {
         "not a hello: {hello:?}"
     );
     Ok(socket)
-}
-
-trait TcpOf {
-    fn get_mut_tcp(&mut self) -> Option<&mut tokio::net::TcpStream>;
-}
-
-impl TcpOf for tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream> {
-    fn get_mut_tcp(&mut self) -> Option<&mut tokio::net::TcpStream> {
-        match self {
-            tokio_tungstenite::MaybeTlsStream::Plain(s) => Some(s),
-            _ => None,
-        }
-    }
 }
 
 async fn subscribe(url: &str, topic: &str) -> anyhow::Result<Socket> {
@@ -348,9 +337,7 @@ async fn viewer(
                     else {
                         continue;
                     };
-                    sample
-                        .end_to_end_us
-                        .push(received.saturating_sub(sent));
+                    sample.end_to_end_us.push(received.saturating_sub(sent));
                     if let Some(stored) = m["created_at"].as_i64() {
                         sample.to_stored_ms.push(stored - (sent / 1000) as i64);
                     }
@@ -415,7 +402,13 @@ fn proc_status(pid: u32, key: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim_start_matches(':').split_whitespace().next()?.parse().ok())
+        .and_then(|v| {
+            v.trim_start_matches(':')
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
 }
 
 /// utime + stime of a process, in seconds (USER_HZ is 100 on Linux).
@@ -555,7 +548,8 @@ async fn run(p: Params) -> anyhow::Result<()> {
         if messages != last.0 {
             last = (messages, Instant::now());
         }
-        if last.1.elapsed() > Duration::from_secs(3) || drain_start.elapsed() > Duration::from_secs(30)
+        if last.1.elapsed() > Duration::from_secs(3)
+            || drain_start.elapsed() > Duration::from_secs(30)
         {
             break;
         }

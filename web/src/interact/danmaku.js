@@ -93,8 +93,23 @@ export function mountDanmaku(core, target) {
   const unsubscribe = subscribe(topic, (message) => {
     if (message.type === 'danmaku') show(/** @type {DanmakuItem} */ (/** @type {unknown} */ (message)))
   })
-  const resize = new ResizeObserver(() => dm.resize())
+  // The layer ends where the bottom controls begin, whatever their height.
+  const fitAboveControls = () => {
+    const controls = core.root.querySelector('.player-controls, .live-controls')
+    if (!(controls instanceof HTMLElement)) return
+    const picture = core.overlays.getBoundingClientRect()
+    const bar = controls.getBoundingClientRect()
+    const overlap = bar.top < picture.bottom && bar.bottom > picture.top ? picture.bottom - bar.top : 0
+    const bottom = `${Math.max(0, Math.round(overlap))}px`
+    if (container.style.bottom !== bottom) container.style.bottom = bottom
+  }
+  const resize = new ResizeObserver(() => {
+    fitAboveControls()
+    dm.resize()
+  })
   resize.observe(container)
+  resize.observe(core.root)
+  queueMicrotask(fitAboveControls)
 
   // The bar under the player.
   const toggle = h('button', { class: 'btn btn-ghost btn-sm danmaku-toggle', type: 'button', 'aria-pressed': String(settings.on) }, '弹 Danmaku')

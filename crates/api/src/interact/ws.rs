@@ -59,10 +59,16 @@ pub async fn socket(
             "this endpoint speaks WebSocket: send an upgrade request ({e})"
         ))
     })?;
+    // A cookie session can end while the socket stays open (sign-out, expiry): it is checked
+    // again at every heartbeat. A bearer token lives until it is revoked, like the API's.
+    let session_secret = match crate::auth::bearer_token(&headers)? {
+        Some(_) => None,
+        None => crate::auth::cookie(&headers, crate::auth::SESSION_COOKIE).map(str::to_owned),
+    };
     Ok(upgrade
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| session(state, user, socket)))
+        .on_upgrade(move |socket| session(state, user, session_secret, socket)))
 }
 
 /// What a client sends.
@@ -110,7 +116,12 @@ struct Session {
     bad_frames: u32,
 }
 
-async fn session(state: AppState, user: Option<User>, socket: WebSocket) {
+async fn session(
+    state: AppState,
+    user: Option<User>,
+    session_secret: Option<String>,
+    socket: WebSocket,
+) {
     metrics::gauge!("spool_ws_connections").increment(1.0);
     let (mut sink, mut stream) = socket.split();
     let (out, mut outgoing) = mpsc::channel::<Utf8Bytes>(SOCKET_QUEUE);
@@ -144,6 +155,14 @@ async fn session(state: AppState, user: Option<User>, socket: WebSocket) {
                 break;
             }
             _ = heartbeat.tick() => {
+                if session.user.is_some()
+                    && let Some(secret) = &session_secret
+                    && matches!(session.state.store.session(secret).await, Ok(None))
+                {
+                    // Signed out or expired: the socket goes on as an anonymous viewer's.
+                    session.user = None;
+                    session.reply(json!({"type": "signed_out"})).await;
+                }
                 let beat = Utf8Bytes::from_static(r#"{"type":"heartbeat"}"#);
                 if !send_within(&mut sink, Message::Text(beat)).await {
                     break;
