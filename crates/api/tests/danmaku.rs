@@ -33,6 +33,9 @@ async fn call(
     Reply::read(app.clone().oneshot(request).await.unwrap()).await
 }
 
+/// A refusal: what is asked (name, path, token, body) and the status and code it must get.
+type Case<'a> = (&'a str, String, Option<&'a str>, Option<Value>, StatusCode, &'a str);
+
 #[tokio::test]
 async fn danmaku_moderation_and_questions_answer_as_documented() {
     for engine in ENGINES {
@@ -82,7 +85,7 @@ async fn danmaku_moderation_and_questions_answer_as_documented() {
         );
         let id = d["id"].as_i64().unwrap();
 
-        let cases: Vec<(&str, String, Option<&str>, Option<Value>, StatusCode, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "anonymous send",
                 format!("/api/v1/videos/{v}/danmaku"),
