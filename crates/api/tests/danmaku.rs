@@ -1,40 +1,24 @@
 //! Danmaku, moderation and Q&A through the router on SQLite and MariaDB: statuses, codes and
 //! JSON shapes, including every refusal (a table of requests and what each must answer).
 
-use axum::body::Body;
-use http::{Request, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 use spool_metadata::NewRoom;
 use spool_metadata::testing::ENGINES;
 use spool_model::Visibility;
-use support::Reply;
-use tower::ServiceExt;
+use support::call;
 
 mod support;
 
-async fn call(
-    app: &axum::Router,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let request = match body {
-        Some(body) => request
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string())),
-        None => request.body(Body::empty()),
-    }
-    .unwrap();
-    Reply::read(app.clone().oneshot(request).await.unwrap()).await
-}
-
 /// A refusal: what is asked (name, path, token, body) and the status and code it must get.
-type Case<'a> = (&'a str, String, Option<&'a str>, Option<Value>, StatusCode, &'a str);
+type Case<'a> = (
+    &'a str,
+    String,
+    Option<&'a str>,
+    Option<Value>,
+    StatusCode,
+    &'a str,
+);
 
 #[tokio::test]
 async fn danmaku_moderation_and_questions_answer_as_documented() {

@@ -5,13 +5,10 @@
 //! owner-only private matches, suggestions, filters and refusals; a restart resumes the
 //! profiles from the projection's checkpoint.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use http::{Request, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 use spool_api::AppState;
 use spool_events::projection::ProjectionRunner;
@@ -20,7 +17,6 @@ use spool_metadata::testing::{ENGINES, Engine};
 use spool_model::{UserId, VideoId, Visibility, now_millis};
 use support::Reply;
 use tokio_util::sync::CancellationToken;
-use tower::ServiceExt;
 
 mod support;
 
@@ -77,21 +73,7 @@ impl Harness {
         token: Option<&str>,
         body: Option<Value>,
     ) -> Reply {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        let mut request = request.body(body).unwrap();
-        let peer: SocketAddr = "192.0.2.9:5000".parse().unwrap();
-        request.extensions_mut().insert(ConnectInfo(peer));
-        Reply::read(self.app.clone().oneshot(request).await.unwrap()).await
+        support::call(&self.app, method, path, token, body).await
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> Value {

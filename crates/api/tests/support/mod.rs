@@ -175,6 +175,36 @@ impl Reply {
 }
 
 /// A ready video of `owner`, made through the store (no media behind it).
+/// Sends one request to `app` (a bearer `token`, a JSON `body`), from a fixed peer address
+/// (the tracking endpoints read it), and reads the whole answer.
+#[allow(dead_code)] // not every test file calls it
+pub async fn call(
+    app: &axum::Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Reply {
+    use tower::ServiceExt;
+    let mut request = http::Request::builder().method(method).uri(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(json) => {
+            request = request.header("content-type", "application/json");
+            Body::from(json.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut request = request.body(body).unwrap();
+    let peer: std::net::SocketAddr = "192.0.2.9:5000".parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    Reply::read(app.clone().oneshot(request).await.unwrap()).await
+}
+
 pub async fn ready_video(
     store: &spool_metadata::Store,
     owner: spool_model::UserId,
