@@ -11,6 +11,7 @@ mod auth;
 pub mod catalog;
 pub mod error;
 pub mod events;
+mod gifts;
 mod interact;
 mod live;
 pub mod playback;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub search: spool_search::Search,
     /// Notifications and chat deliveries (danmaku, questions, gifts) to this node's viewers.
     pub hub: spool_hub::Hub,
+    /// Wallets, the gift ledger, leaderboards, earnings.
+    pub gifts: spool_gifts::Gifts,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -95,6 +98,8 @@ pub struct Services {
     pub search: spool_search::Search,
     /// The notification hub (in-process, or across nodes).
     pub hub: spool_hub::Hub,
+    /// Wallets, the gift ledger, leaderboards, earnings.
+    pub gifts: spool_gifts::Gifts,
 }
 
 impl AppState {
@@ -117,6 +122,7 @@ impl AppState {
             recommender,
             search,
             hub,
+            gifts,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -131,6 +137,7 @@ impl AppState {
             recommender,
             search,
             hub,
+            gifts,
             store,
             uploads,
             config,
@@ -164,6 +171,7 @@ fn media_origin(url: &str) -> Option<String> {
          (name = "events", description = "Event tracking (埋点)"),
          (name = "playback", description = "Media files for players and CDNs"),
          (name = "live", description = "Live rooms and their low-latency HLS"),
+         (name = "gifts", description = "Wallets, gifts on a double-entry ledger, leaderboards, earnings"),
          (name = "web", description = "The web app's pages and assets"),
          (name = "ops", description = "Health, metrics and this document"))
 )]
@@ -197,6 +205,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(recommend::routes())
         .merge(search::routes())
         .merge(interact::routes())
+        .merge(gifts::routes())
         .merge(web::routes())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))

@@ -308,6 +308,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         recommender: recommender.clone(),
         search: search.clone(),
         hub: hub.clone(),
+        gifts: spool_gifts::Gifts::new(store.clone(), catalog.clone(), live.clone()),
     };
     let state = spool_api::AppState::new(
         services,

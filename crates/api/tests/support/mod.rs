@@ -87,8 +87,8 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         spool_recommend::RecommendConfig::default(),
     );
     let search =
-        spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone())
-            .unwrap();
+        spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone()).unwrap();
+    let gifts = spool_gifts::Gifts::new(store.clone(), catalog.clone(), live.clone());
     let services = Services {
         store: store.clone(),
         uploads,
@@ -98,6 +98,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         recommender,
         search,
         hub,
+        gifts,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
