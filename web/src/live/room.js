@@ -10,6 +10,7 @@ import { channelHref, watchHref, errorBox, spinner } from '../components.js'
 import { createPlayerCore } from '../player/core.js'
 import { renderNotFound } from '../notfound.js'
 import { behindEdge } from './edge.js'
+import { giftPanel } from '../gifts/panel.js'
 
 /** How often the room (status, viewers) is read again. */
 const POLL_MS = 5000
@@ -134,6 +135,7 @@ export default async function room(ctx) {
         state,
         r.description ? h('p', { class: 'description' }, r.description) : null,
       ),
+      giftPanel(ctx, { room_id: r.id }, r.owner),
     ),
   )
   let player = null
