@@ -311,7 +311,7 @@ pub const CATALOGUE: &[ErrorCode] = &[
     entry(
         "idempotency_key_required",
         400,
-        "no, or a malformed, `Idempotency-Key` header (1 to 255 printable ASCII characters)",
+        "no, or a malformed, `Idempotency-Key` header (1 to 255 visible ASCII characters, no spaces)",
     ),
     entry(
         "idempotency_key_reused",

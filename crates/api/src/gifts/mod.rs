@@ -120,6 +120,7 @@ pub struct SendBody {
     /// A live room whose owner receives it.
     room_id: Option<String>,
     /// How many, 1 to 9999 (default 1).
+    #[schema(minimum = 1, maximum = 9999)]
     count: Option<i64>,
 }
 
@@ -198,6 +199,7 @@ pub struct EarningsJson {
 #[serde(deny_unknown_fields)]
 pub struct GrantBody {
     /// 1 to 1000000000000 coins.
+    #[schema(minimum = 1, maximum = 1000000000000.0)]
     amount: i64,
 }
 
@@ -218,7 +220,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<IdempotencyKey> {
         None => None,
         Some(value) => Some(value.to_str().map_err(|_| {
             ApiError::from(spool_gifts::GiftError::IdempotencyKeyRequired(
-                "it must be printable ASCII".into(),
+                "it must be visible ASCII characters, without spaces".into(),
             ))
         })?),
     };
@@ -257,7 +259,8 @@ pub async fn catalog(State(state): State<AppState>) -> ApiResult<Json<CatalogJso
 /// transfer again (200, `replayed`), another request with it is refused.
 #[utoipa::path(post, path = "/api/v1/gifts/send", tag = "gifts",
     request_body = SendBody,
-    params(("Idempotency-Key" = String, Header, description = "1 to 255 printable ASCII characters, chosen by the client per send; a retry reuses it")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "1 to 255 visible ASCII characters (no spaces), chosen by the client per send; a retry reuses it")),
     security(("bearer" = [])),
     responses((status = 200, body = SentJson, description = "sent now, or the first answer to this key"),
               (status = 400, body = ErrorBody, description = "`idempotency_key_required`: no, or a malformed, `Idempotency-Key`"),
@@ -416,7 +419,8 @@ pub async fn earnings(
 #[utoipa::path(post, path = "/api/v1/admin/wallets/{name}/grant", tag = "gifts",
     request_body = GrantBody,
     params(("name" = String, Path, description = "User name"),
-           ("Idempotency-Key" = String, Header, description = "1 to 255 printable ASCII characters; a retry reuses it")),
+           ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+            description = "1 to 255 visible ASCII characters (no spaces); a retry reuses it")),
     security(("bearer" = [])),
     responses((status = 200, body = GrantedJson, description = "granted now, or the first answer to this key"),
               (status = 400, body = ErrorBody, description = "`idempotency_key_required`"),
