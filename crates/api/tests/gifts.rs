@@ -468,3 +468,40 @@ async fn refusals_have_a_status_a_code_and_write_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_document_states_the_key_and_count_rules() {
+    let h = harness(Engine::Sqlite).await;
+    let document = h
+        .call("GET", "/api/openapi.json", "", None, None)
+        .await
+        .json();
+    for path in ["/api/v1/gifts/send", "/api/v1/admin/wallets/{name}/grant"] {
+        let parameters = document["paths"][path]["post"]["parameters"]
+            .as_array()
+            .unwrap();
+        let key = parameters
+            .iter()
+            .find(|p| p["name"] == "Idempotency-Key")
+            .unwrap();
+        assert_eq!(
+            (key["in"].as_str(), key["required"].as_bool()),
+            (Some("header"), Some(true)),
+            "{path}"
+        );
+        assert_eq!(key["schema"]["pattern"], "^[!-~]+$", "{path}");
+        assert_eq!(
+            (
+                key["schema"]["minLength"].as_u64(),
+                key["schema"]["maxLength"].as_u64()
+            ),
+            (Some(1), Some(255))
+        );
+    }
+    let count = &document["components"]["schemas"]["SendBody"]["properties"]["count"];
+    assert_eq!(
+        (count["minimum"].as_f64(), count["maximum"].as_f64()),
+        (Some(1.0), Some(9999.0)),
+        "{count}"
+    );
+}
