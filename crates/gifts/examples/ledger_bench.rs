@@ -3,7 +3,9 @@
 //! earlier requests with the same idempotency key, and some senders granted less than they
 //! try to spend. Then it checks the ledger: entries sum to zero, every balance equals its
 //! entries, none is negative, every key was applied once (replays answered the same transfer),
-//! and each sender's balance is its grant minus what its applied sends cost. Prints one
+//! and each sender's balance is its grant minus what its applied sends cost. Before the sends
+//! it times as many bare write transactions (one row changed, committed) at the same
+//! concurrency: the ceiling any transactional write has on this engine and disk. Prints one
 //! markdown row; exits non-zero when a check fails.
 //!
 //! `cargo run --release -p spool-gifts --example ledger_bench -- ENGINE [SENDS] [CONCURRENCY]`
@@ -128,6 +130,14 @@ async fn main() {
     plan.extend(retries);
     plan.shuffle(&mut rng);
 
+    let started = Instant::now();
+    futures_util::stream::iter(0..sends)
+        .map(|_| spool_metadata::testing::bare_write_transaction(&store))
+        .buffer_unordered(concurrency)
+        .for_each(|done| async move { done.expect("bare write") })
+        .await;
+    let bare_per_s = sends as f64 / started.elapsed().as_secs_f64();
+
     let gifts = Arc::new(gifts);
     let senders = Arc::new(senders);
     let started = Instant::now();
@@ -199,8 +209,9 @@ async fn main() {
         Engine::MySql => "MariaDB",
     };
     println!(
-        "| {name} | {sends} | {concurrency} | {elapsed:.2} | {:.0} | {applied} | {replayed} | {refused} | {} |",
+        "| {name} | {sends} | {concurrency} | {elapsed:.2} | {:.0} | {bare_per_s:.0} | {:.2} | {applied} | {replayed} | {refused} | {} |",
         sends as f64 / elapsed,
+        sends as f64 / elapsed / bare_per_s,
         if failures.is_empty() {
             "all hold"
         } else {
