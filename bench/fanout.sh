@@ -13,6 +13,7 @@
 #
 # Environment: SPOOL_BIN (default $CARGO_TARGET_DIR/release/spool or target/release/spool),
 # BENCH_DIR (/tmp/spool-bench), VIEWERS (10000), RATE (1000), SECONDS (20), RUNS (3),
+# BUILD (1; 0: use the binaries as built), DRIVER_BIN (the example's binary),
 # SENDERS (8 sockets the sends are spread over), SAMPLE (100), CEILING (1: also measure the
 # ceiling; 0: Spool only), TICK_MS (50: interact.tick_ms).
 set -euo pipefail
@@ -31,10 +32,12 @@ CEILING="${CEILING:-1}"
 TICK_MS="${TICK_MS:-50}"
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
 
-log "building (release)"
-cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p spool --bin spool >&2
-cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p spool --example fanout >&2
-driver="$target/release/examples/fanout"
+driver="${DRIVER_BIN:-$target/release/examples/fanout}"
+if [ "${BUILD:-1}" = 1 ]; then
+  log "building (release)"
+  cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p spool --bin spool >&2
+  cargo build --quiet --release --manifest-path "$root/Cargo.toml" -p spool --example fanout >&2
+fi
 
 # 10,000 client sockets in the driver, as many in the server.
 want=$((VIEWERS + SENDERS + 1024))

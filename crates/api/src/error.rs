@@ -335,6 +335,34 @@ pub const CATALOGUE: &[ErrorCode] = &[
         400,
         "`_HLS_msn` beyond the live edge, or `_HLS_part` without `_HLS_msn`",
     ),
+    // Gifts.
+    entry(
+        "idempotency_key_required",
+        400,
+        "no, or a malformed, `Idempotency-Key` header (1 to 255 visible ASCII characters, no spaces)",
+    ),
+    entry(
+        "idempotency_key_reused",
+        422,
+        "the `Idempotency-Key` was already used for a different request; nothing was written",
+    ),
+    entry(
+        "insufficient_funds",
+        409,
+        "the wallet holds less than the gifts cost; nothing was written",
+    ),
+    entry("unknown_gift", 422, "no gift with this id in the catalogue"),
+    entry(
+        "gift_to_self",
+        422,
+        "a gift to the creator of one's own video or room",
+    ),
+    entry("invalid_count", 422, "a gift count outside 1 to 9999"),
+    entry(
+        "invalid_amount",
+        422,
+        "a grant of zero, negative or more than 1000000000000 coins",
+    ),
     // Web app and operations.
     entry("web_not_built", 503, "the web app's files are not built"),
 ];
@@ -543,6 +571,19 @@ impl From<spool_interact::InteractError> for ApiError {
                 error.with_retry_after(std::time::Duration::from_millis(ms))
             }
             _ => error,
+        }
+    }
+}
+
+impl From<spool_gifts::GiftError> for ApiError {
+    fn from(e: spool_gifts::GiftError) -> Self {
+        use spool_gifts::GiftError;
+        match e {
+            GiftError::Metadata(e) => e.into(),
+            GiftError::Catalog(e) => e.into(),
+            GiftError::Live(e) => e.into(),
+            GiftError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
         }
     }
 }

@@ -11,6 +11,7 @@ mod auth;
 pub mod catalog;
 pub mod error;
 pub mod events;
+mod gifts;
 mod interact;
 mod live;
 pub mod playback;
@@ -75,6 +76,8 @@ pub struct AppState {
     pub hub: spool_hub::Hub,
     /// Danmaku, live Q&A, their limits and delivery.
     pub interact: spool_interact::Interact,
+    /// Wallets, the gift ledger, leaderboards, earnings.
+    pub gifts: spool_gifts::Gifts,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -99,6 +102,8 @@ pub struct Services {
     pub hub: spool_hub::Hub,
     /// Danmaku and live Q&A.
     pub interact: spool_interact::Interact,
+    /// Wallets, the gift ledger, leaderboards, earnings.
+    pub gifts: spool_gifts::Gifts,
 }
 
 impl AppState {
@@ -122,6 +127,7 @@ impl AppState {
             search,
             hub,
             interact,
+            gifts,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -137,6 +143,7 @@ impl AppState {
             search,
             hub,
             interact,
+            gifts,
             store,
             uploads,
             config,
@@ -171,6 +178,7 @@ fn media_origin(url: &str) -> Option<String> {
          (name = "playback", description = "Media files for players and CDNs"),
          (name = "live", description = "Live rooms and their low-latency HLS"),
          (name = "interact", description = "Danmaku, live Q&A, moderation, and the page's WebSocket (docs/interact.md)"),
+         (name = "gifts", description = "Wallets, gifts on a double-entry ledger, leaderboards, earnings"),
          (name = "web", description = "The web app's pages and assets"),
          (name = "ops", description = "Health, metrics and this document"))
 )]
@@ -204,6 +212,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(recommend::routes())
         .merge(search::routes())
         .merge(interact::routes())
+        .merge(gifts::routes())
         .merge(web::routes())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))

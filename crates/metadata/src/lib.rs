@@ -12,6 +12,7 @@
 mod blobs;
 mod danmaku;
 mod jobs;
+mod ledger;
 mod likes;
 mod live;
 mod media;
@@ -32,6 +33,10 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub use blobs::Blob;
 pub use danmaku::{DanmakuRow, DanmakuWindow, NewDanmaku};
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
+pub use ledger::{
+    EarningRow, GiftRow, ISSUANCE_ACCOUNT, LeaderRow, LedgerAudit, Movement, NewTransfer,
+    PLATFORM_ACCOUNT, Posted, TransferKind, TransferRow,
+};
 pub use likes::LikeState;
 pub use live::{NewRoom, RECORDING_JOB, RoomRow};
 pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};

@@ -195,3 +195,19 @@ impl Drop for TestDb {
         }
     }
 }
+
+/// The least a write can cost on `store`'s engine: one write transaction that changes one row
+/// (the platform account's balance, by zero) and commits. Benchmarks time it as the ceiling a
+/// transactional write cannot beat on the same disk and engine.
+pub async fn bare_write_transaction(store: &Store) -> crate::Result<()> {
+    crate::with_retry(|| async {
+        let mut tx = store.begin_write().await?;
+        sqlx::query("UPDATE ledger_accounts SET balance = balance + 0 WHERE id = ?")
+            .bind(crate::PLATFORM_ACCOUNT)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    })
+    .await
+}

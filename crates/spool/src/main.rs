@@ -86,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Wallets of the gifts ledger.
+    Wallet {
+        #[command(subcommand)]
+        command: WalletCommand,
+    },
     /// Upload video files (resumable; prints one video id per file on stdout).
     Upload(spool_client::UploadArgs),
     /// Tracking events.
@@ -114,6 +119,25 @@ enum UserCommand {
         /// Make the user an admin.
         #[arg(long)]
         admin: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum WalletCommand {
+    /// Grant coins to a user's wallet (a transfer from the ledger's issuance account) and
+    /// print the transfer, the key and the new balance.
+    Grant {
+        /// User name.
+        name: String,
+        /// Coins, 1 to 1000000000000.
+        #[arg(allow_negative_numbers = true)]
+        amount: i64,
+        /// Idempotency key: running the command again with the same key grants once (default:
+        /// a random key, printed).
+        #[arg(long)]
+        key: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -196,6 +220,15 @@ async fn main() -> std::process::ExitCode {
         Command::User {
             command: UserCommand::Add { name, admin, store },
         } => user_add(store, &name, admin).await,
+        Command::Wallet {
+            command:
+                WalletCommand::Grant {
+                    name,
+                    amount,
+                    key,
+                    store,
+                },
+        } => wallet_grant(store, &name, amount, key.as_deref()).await,
         Command::Events {
             command: EventsCommand::Tail(args),
         } => {
@@ -237,6 +270,38 @@ async fn user_add(args: StoreArgs, name: &str, admin: bool) -> anyhow::Result<()
     let token = store.create_token(user.id).await?;
     store.close().await;
     println!("{token}");
+    Ok(())
+}
+
+async fn wallet_grant(
+    args: StoreArgs,
+    name: &str,
+    amount: i64,
+    key: Option<&str>,
+) -> anyhow::Result<()> {
+    let config = load_config(&args, None)?;
+    init_logging(config.server.log_json);
+    let key = match key {
+        Some(key) => spool_gifts::IdempotencyKey::parse(Some(key))?,
+        None => spool_gifts::IdempotencyKey::random(),
+    };
+    let store = open_store(&config).await?;
+    let granted = spool_gifts::grant(&store, name, amount, &key).await;
+    store.close().await;
+    let granted = granted?;
+    let again = if granted.replayed {
+        " (already granted with this key)"
+    } else {
+        ""
+    };
+    println!(
+        "granted {} coins to {}: balance {}{again}\ntransfer {} key {}",
+        granted.amount,
+        granted.user,
+        granted.balance,
+        granted.transfer_id,
+        key.as_str()
+    );
     Ok(())
 }
 
@@ -333,6 +398,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         search: search.clone(),
         hub: hub.clone(),
         interact,
+        gifts: spool_gifts::Gifts::new(store.clone(), catalog.clone(), live.clone()),
     };
     let state = spool_api::AppState::new(
         services,

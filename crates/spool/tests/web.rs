@@ -48,6 +48,7 @@ async fn the_web_app_works_in_chromium() {
         .env("SPOOL_URL", &server.base)
         .env("SPOOL_ARTIFACTS", &artifacts)
         .env("SPOOL_SAMPLES", &samples)
+        .env("SPOOL_ADMIN_TOKEN", server.admin_add("gifts_admin"))
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -7,6 +7,7 @@ import { studioItem, confirmDialog } from './studio-item.js'
 import { isFinal } from './processing.js'
 import { emptyState, errorBox, spinner } from '../components.js'
 import { goLivePanel } from '../live/golive.js'
+import { earningsPanel } from '../gifts/panel.js'
 
 const POLL_MS = 3000
 
@@ -32,6 +33,7 @@ export default async function studio(ctx) {
     { class: 'page page-studio' },
     h('div', { class: 'page-head' }, h('div', null, h('h1', { class: 'page-title' }, 'Studio'), count), h('a', { class: 'btn btn-primary', href: '/upload' }, 'Upload')),
     goLivePanel(ctx),
+    earningsPanel(ctx),
     list,
     more,
     dialog.el,

@@ -10,6 +10,7 @@ import { watchProcessing } from './processing.js'
 import { track } from '../events/telemetry.js'
 import { renderNotFound } from '../notfound.js'
 import { mountDanmaku } from '../interact/danmaku.js'
+import { giftPanel } from '../gifts/panel.js'
 
 function relatedItem(v) {
   const href = watchHref(v.id)
@@ -132,7 +133,7 @@ export default async function watch(ctx) {
     h(
       'div',
       { class: 'page page-watch' },
-      h('div', { class: 'watch-layout' }, h('div', { class: 'watch-main' }, playerSlot, details), h('aside', { class: 'watch-related', 'aria-label': 'Related videos' }, h('h2', { class: 'side-title' }, 'Up next'), related)),
+      h('div', { class: 'watch-layout' }, h('div', { class: 'watch-main' }, playerSlot, details, giftPanel(ctx, { video_id: v.id }, v.owner)), h('aside', { class: 'watch-related', 'aria-label': 'Related videos' }, h('h2', { class: 'side-title' }, 'Up next'), related)),
     ),
   )
 

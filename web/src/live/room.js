@@ -12,6 +12,7 @@ import { renderNotFound } from '../notfound.js'
 import { behindEdge } from './edge.js'
 import { mountDanmaku } from '../interact/danmaku.js'
 import { questionsPanel } from '../interact/questions.js'
+import { giftPanel } from '../gifts/panel.js'
 
 /** How often the room (status, viewers) is read again. */
 const POLL_MS = 5000
@@ -142,6 +143,7 @@ export default async function room(ctx) {
         r.description ? h('p', { class: 'description' }, r.description) : null,
       ),
       qa.el,
+      giftPanel(ctx, { room_id: r.id }, r.owner),
     ),
   )
   ctx.onCleanup(qa.destroy)

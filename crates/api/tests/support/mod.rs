@@ -96,6 +96,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         config.interact.clone(),
     );
     tokio::spawn(interact.clone().run(CancellationToken::new()));
+    let gifts = spool_gifts::Gifts::new(store.clone(), catalog.clone(), live.clone());
     let services = Services {
         store: store.clone(),
         uploads,
@@ -106,6 +107,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         search,
         hub,
         interact,
+        gifts,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
