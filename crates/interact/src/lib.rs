@@ -7,3 +7,8 @@
 //! Architecture Invariant: a sender never waits for a viewer. Deliveries go through the hub's
 //! bounded chat topics and per-connection bounded queues; a viewer that cannot keep up is
 //! told it missed messages (and reloads them by cursor), it never slows the room.
+
+pub mod comments;
+pub mod follows;
+pub use comments::{CommentError, Comments};
+pub use follows::{FollowError, Follows};

@@ -10,6 +10,8 @@
 //! (callers pass the quota, the expected offset, the state).
 
 mod blobs;
+mod comments;
+mod follows;
 mod jobs;
 mod likes;
 mod live;
@@ -28,6 +30,10 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
+pub use comments::{
+    CommentCursor, CommentInsert, CommentOrder, CommentReport, CommentRow, NewComment,
+};
+pub use follows::FollowedChannel;
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
 pub use likes::LikeState;
 pub use live::{NewRoom, RECORDING_JOB, RoomRow};
