@@ -307,6 +307,27 @@ pub const CATALOGUE: &[ErrorCode] = &[
         400,
         "`_HLS_msn` beyond the live edge, or `_HLS_part` without `_HLS_msn`",
     ),
+    // Comments and follows.
+    entry(
+        "not_comment_author",
+        403,
+        "only the comment's author, the video's owner or an admin may delete it",
+    ),
+    entry(
+        "comment_deleted",
+        409,
+        "the comment was deleted: it cannot be replied to, pinned or liked",
+    ),
+    entry(
+        "comment_is_reply",
+        409,
+        "only a top-level comment can be pinned",
+    ),
+    entry(
+        "cannot_follow_self",
+        409,
+        "a user cannot follow their own channel",
+    ),
     // Web app and operations.
     entry("web_not_built", 503, "the web app's files are not built"),
 ];
@@ -485,6 +506,30 @@ impl From<spool_live::LiveError> for ApiError {
         match e {
             LiveError::Metadata(e) => e.into(),
             LiveError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<spool_interact::CommentError> for ApiError {
+    fn from(e: spool_interact::CommentError) -> Self {
+        use spool_interact::CommentError;
+        match e {
+            CommentError::Metadata(e) => e.into(),
+            CommentError::Catalog(e) => e.into(),
+            CommentError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<spool_interact::FollowError> for ApiError {
+    fn from(e: spool_interact::FollowError) -> Self {
+        use spool_interact::FollowError;
+        match e {
+            FollowError::Metadata(e) => e.into(),
+            FollowError::Catalog(e) => e.into(),
+            FollowError::NotFound => Self::not_found("channel"),
             other => Self::coded(other.code(), other.to_string()),
         }
     }

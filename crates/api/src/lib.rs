@@ -73,6 +73,10 @@ pub struct AppState {
     pub search: spool_search::Search,
     /// Notifications and chat deliveries (danmaku, questions, gifts) to this node's viewers.
     pub hub: spool_hub::Hub,
+    /// Comments: threads, pins, likes, reports.
+    pub comments: spool_interact::Comments,
+    /// Follows of channels.
+    pub follows: spool_interact::Follows,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -95,6 +99,10 @@ pub struct Services {
     pub search: spool_search::Search,
     /// The notification hub (in-process, or across nodes).
     pub hub: spool_hub::Hub,
+    /// Comments.
+    pub comments: spool_interact::Comments,
+    /// Follows.
+    pub follows: spool_interact::Follows,
 }
 
 impl AppState {
@@ -117,6 +125,8 @@ impl AppState {
             recommender,
             search,
             hub,
+            comments,
+            follows,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -131,6 +141,8 @@ impl AppState {
             recommender,
             search,
             hub,
+            comments,
+            follows,
             store,
             uploads,
             config,

@@ -299,6 +299,13 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         hub.clone(),
     )
     .context("cannot open the search index")?;
+    let comments = spool_interact::Comments::new(
+        store.clone(),
+        catalog.clone(),
+        hub.clone(),
+        tracking.clone(),
+    );
+    let follows = spool_interact::Follows::new(store.clone(), tracking.clone());
     let services = spool_api::Services {
         store: store.clone(),
         uploads: uploads.clone(),
@@ -308,6 +315,8 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         recommender: recommender.clone(),
         search: search.clone(),
         hub: hub.clone(),
+        comments,
+        follows,
     };
     let state = spool_api::AppState::new(
         services,

@@ -87,8 +87,14 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         spool_recommend::RecommendConfig::default(),
     );
     let search =
-        spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone())
-            .unwrap();
+        spool_search::Search::open(data.path().join("search"), store.clone(), hub.clone()).unwrap();
+    let comments = spool_interact::Comments::new(
+        store.clone(),
+        catalog.clone(),
+        hub.clone(),
+        tracking.clone(),
+    );
+    let follows = spool_interact::Follows::new(store.clone(), tracking.clone());
     let services = Services {
         store: store.clone(),
         uploads,
@@ -98,6 +104,8 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         recommender,
         search,
         hub,
+        comments,
+        follows,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
