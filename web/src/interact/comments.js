@@ -222,7 +222,7 @@ export function commentSection(ctx, v) {
    * @param {(button: HTMLButtonElement) => Promise<unknown>} act
    */
   function actionButton(label, cls, act) {
-    const button = /** @type {HTMLButtonElement} */ (h('button', { class: ['btn btn-ghost btn-sm', cls], type: 'button' }, label))
+    const button = /** @type {HTMLButtonElement} */ (h('button', { class: `btn btn-ghost btn-sm ${cls}`, type: 'button' }, label))
     button.addEventListener('click', async () => {
       button.disabled = true
       try {
