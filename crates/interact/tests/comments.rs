@@ -539,3 +539,39 @@ async fn a_new_comment_is_announced_and_recorded_and_bad_text_is_refused() {
         assert_eq!(max.row.body.chars().count(), stored, "{engine:?}");
     }
 }
+
+#[tokio::test]
+async fn deleting_a_video_deletes_its_comments_likes_and_reports() {
+    for engine in ENGINES {
+        let w = World::new(engine).await;
+        let (ann, bob) = (w.user("ann", false).await, w.user("bob", false).await);
+        let video = w.video(&ann, "clip", Visibility::Public).await;
+        let top = post(&w, &bob, &video, "top").await;
+        let reply = w
+            .comments
+            .post(&ann, &video, "r", Some(&top))
+            .await
+            .unwrap()
+            .row
+            .id;
+        w.comments.set_like(&ann, &top, true).await.unwrap();
+        w.comments.report(&ann, &top, "spam").await.unwrap();
+        assert!(w.store.delete_video(&video).await.unwrap().is_some());
+        assert_eq!(w.store.comment(&top).await.unwrap(), None, "{engine:?}");
+        assert_eq!(w.store.comment(&reply).await.unwrap(), None, "{engine:?}");
+        assert!(
+            w.store
+                .list_comment_reports(None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            w.store
+                .comment_likes_of(ann.id, &[top])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
