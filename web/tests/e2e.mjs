@@ -997,6 +997,7 @@ try {
   log('   private video hidden from B and anonymous (home, channel, watch, API)')
 
   await (await import('./e2e/gifts.mjs')).checkGifts({ base: BASE, viewer: pageB, viewerName: USER_B, creator: pageA, videoId: videoA, log, waitFor })
+  await (await import('./e2e/social.mjs')).social({ base: BASE, pageA, pageB, userA: USER_A, userB: USER_B, videoId: videoA, log, waitFor })
   // 404 page for an unknown route (the server answers the app with status 404, which the
   // browser logs as a failed load).
   expectFailure(/\/no\/such\/page$/, 404)

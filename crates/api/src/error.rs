@@ -363,6 +363,27 @@ pub const CATALOGUE: &[ErrorCode] = &[
         422,
         "a grant of zero, negative or more than 1000000000000 coins",
     ),
+    // Comments and follows.
+    entry(
+        "not_comment_author",
+        403,
+        "only the comment's author, the video's owner or an admin may delete it",
+    ),
+    entry(
+        "comment_deleted",
+        409,
+        "the comment was deleted: it cannot be replied to, pinned or liked",
+    ),
+    entry(
+        "comment_is_reply",
+        409,
+        "only a top-level comment can be pinned",
+    ),
+    entry(
+        "cannot_follow_self",
+        409,
+        "a user cannot follow their own channel",
+    ),
     // Web app and operations.
     entry("web_not_built", 503, "the web app's files are not built"),
 ];
@@ -583,6 +604,30 @@ impl From<spool_gifts::GiftError> for ApiError {
             GiftError::Catalog(e) => e.into(),
             GiftError::Live(e) => e.into(),
             GiftError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<spool_interact::CommentError> for ApiError {
+    fn from(e: spool_interact::CommentError) -> Self {
+        use spool_interact::CommentError;
+        match e {
+            CommentError::Metadata(e) => e.into(),
+            CommentError::Catalog(e) => e.into(),
+            CommentError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<spool_interact::FollowError> for ApiError {
+    fn from(e: spool_interact::FollowError) -> Self {
+        use spool_interact::FollowError;
+        match e {
+            FollowError::Metadata(e) => e.into(),
+            FollowError::Catalog(e) => e.into(),
+            FollowError::NotFound => Self::not_found("channel"),
             other => Self::coded(other.code(), other.to_string()),
         }
     }

@@ -78,6 +78,10 @@ pub struct AppState {
     pub interact: spool_interact::Interact,
     /// Wallets, the gift ledger, leaderboards, earnings.
     pub gifts: spool_gifts::Gifts,
+    /// Comments: threads, pins, likes, reports.
+    pub comments: spool_interact::Comments,
+    /// Follows of channels.
+    pub follows: spool_interact::Follows,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -104,6 +108,10 @@ pub struct Services {
     pub interact: spool_interact::Interact,
     /// Wallets, the gift ledger, leaderboards, earnings.
     pub gifts: spool_gifts::Gifts,
+    /// Comments.
+    pub comments: spool_interact::Comments,
+    /// Follows.
+    pub follows: spool_interact::Follows,
 }
 
 impl AppState {
@@ -128,6 +136,8 @@ impl AppState {
             hub,
             interact,
             gifts,
+            comments,
+            follows,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -144,6 +154,8 @@ impl AppState {
             hub,
             interact,
             gifts,
+            comments,
+            follows,
             store,
             uploads,
             config,

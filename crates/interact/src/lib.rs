@@ -66,3 +66,7 @@ impl FromStr for Target {
         }
     }
 }
+pub mod comments;
+pub mod follows;
+pub use comments::{CommentError, Comments};
+pub use follows::{FollowError, Follows};

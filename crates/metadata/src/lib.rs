@@ -10,7 +10,9 @@
 //! (callers pass the quota, the expected offset, the state).
 
 mod blobs;
+mod comments;
 mod danmaku;
+mod follows;
 mod jobs;
 mod ledger;
 mod likes;
@@ -31,7 +33,11 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use blobs::Blob;
+pub use comments::{
+    CommentCursor, CommentInsert, CommentOrder, CommentReport, CommentRow, NewComment,
+};
 pub use danmaku::{DanmakuRow, DanmakuWindow, NewDanmaku};
+pub use follows::FollowedChannel;
 pub use jobs::{JobRow, JobState, MAX_JOB_ERROR_LEN, MAX_JOB_KIND_LEN, MAX_WORKER_ID_LEN};
 pub use ledger::{
     EarningRow, GiftRow, ISSUANCE_ACCOUNT, LeaderRow, LedgerAudit, Movement, NewTransfer,

@@ -111,6 +111,10 @@ random_id_type!(
     RoomId, 11, "live room"
 );
 random_id_type!(
+    /// A comment id: 12 URL-safe characters (72 random bits), unguessable like a video id.
+    CommentId, 12, "comment"
+);
+random_id_type!(
     /// An upload id: 22 URL-safe characters (132 random bits). Knowing it lets the owner's
     /// client resume, so it is long; it is never guessable from the video id.
     UploadId, 22, "upload"

@@ -20,6 +20,9 @@ use crate::items::{ItemFacts, terms};
 pub const INTEREST_HALF_LIFE_MS: i64 = 7 * 24 * 3_600_000;
 /// A skip this early (seconds) is a strong "not for me".
 pub const EARLY_SKIP_S: f64 = 3.0;
+/// Affinity a follow adds to its creator (an unfollow takes it back): a standing choice of
+/// the creator, worth more than one liked video's share (0.7 × 3).
+pub const FOLLOW_AFFINITY: f32 = 4.0;
 
 /// The bounds of one profile and of the whole set.
 #[derive(Clone, Copy, Debug)]
@@ -120,6 +123,8 @@ pub fn signal(event: &TrackedEvent, facts: &ItemFacts, before: Option<&Seen>) ->
         EventType::Like => Some(3.0),
         EventType::Unlike => Some(-3.0),
         EventType::Share => Some(2.0),
+        // Writing about a video says as much as sharing it.
+        EventType::Comment => Some(2.0),
         EventType::NotInterested => Some(-4.0),
         EventType::Skip => {
             let at = event.position_s.unwrap_or(0.0);
@@ -209,6 +214,22 @@ impl Profile {
             }
             EventType::NotInterested => {
                 insert_bounded(&mut self.not_interested, video.clone(), limits.refused);
+            }
+            // About the creator, not the video it was recorded on.
+            EventType::Follow | EventType::Unfollow if !facts.creator.is_empty() => {
+                let delta = if event.kind == EventType::Follow {
+                    FOLLOW_AFFINITY
+                } else {
+                    -FOLLOW_AFFINITY
+                };
+                bump(
+                    &mut self.creators,
+                    &facts.creator,
+                    delta,
+                    now,
+                    INTEREST_HALF_LIFE_MS,
+                    limits.creators,
+                );
             }
             _ => {}
         }

@@ -215,9 +215,11 @@ impl DiscoveryState {
             self.events += 1;
         }
         let outcome = match event.kind {
-            EventType::Play | EventType::Heartbeat | EventType::Like | EventType::Share => {
-                Some(true)
-            }
+            EventType::Play
+            | EventType::Heartbeat
+            | EventType::Like
+            | EventType::Share
+            | EventType::Comment => Some(true),
             EventType::Skip | EventType::NotInterested => Some(false),
             _ => None,
         };

@@ -267,6 +267,58 @@ fn cold_start_mixes_trending_fresh_and_differs_between_viewers() {
 }
 
 #[test]
+fn commenting_is_a_positive_signal_and_following_raises_creator_affinity() {
+    let mut w = World::new(catalogue());
+    let cooking = w.ids_where(|f| f.category == "food");
+    let nba = w.ids_where(|f| f.category == "nba");
+    let me = ("dev2", None);
+    let comment = w.event(
+        me,
+        EventType::Comment,
+        &cooking[0],
+        json!({"comment_id": "c1"}),
+        None,
+    );
+    w.fold(&[comment]);
+    let p = w.state.profile("a:dev2").unwrap();
+    assert!(
+        p.interest("c:food", w.clock) > 1.0,
+        "{}",
+        p.interest("c:food", w.clock)
+    );
+    assert!(p.seen[&cooking[0]].positive);
+    assert_eq!(p.recent.back(), Some(&cooking[0]));
+    // A follow is about the creator: affinity rises, the video's interests do not.
+    let creator = w.facts[&nba[0]].creator.clone();
+    let follow = w.event(
+        me,
+        EventType::Follow,
+        &nba[0],
+        json!({"channel": creator}),
+        None,
+    );
+    w.fold(&[follow]);
+    let p = w.state.profile("a:dev2").unwrap();
+    let followed = p.affinity(&creator, w.clock);
+    assert!(followed > 3.5, "{followed}");
+    assert_eq!(p.interest("c:nba", w.clock), 0.0);
+    let unfollow = w.event(
+        me,
+        EventType::Unfollow,
+        &nba[0],
+        json!({"channel": creator}),
+        None,
+    );
+    w.fold(&[unfollow]);
+    let p = w.state.profile("a:dev2").unwrap();
+    assert!(
+        p.affinity(&creator, w.clock) < 0.5,
+        "{}",
+        p.affinity(&creator, w.clock)
+    );
+}
+
+#[test]
 fn finished_refused_hidden_and_served_videos_are_filtered() {
     let mut w = World::new(catalogue());
     let nba = w.ids_where(|f| f.category == "nba");

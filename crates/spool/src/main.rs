@@ -388,6 +388,13 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
     );
     // Danmaku queued when it stops are still written.
     tasks.spawn("danmaku writer", interact.clone().run(stop.clone()));
+    let comments = spool_interact::Comments::new(
+        store.clone(),
+        catalog.clone(),
+        hub.clone(),
+        tracking.clone(),
+    );
+    let follows = spool_interact::Follows::new(store.clone(), tracking.clone());
     let services = spool_api::Services {
         store: store.clone(),
         uploads: uploads.clone(),
@@ -399,6 +406,8 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         hub: hub.clone(),
         interact,
         gifts: spool_gifts::Gifts::new(store.clone(), catalog.clone(), live.clone()),
+        comments,
+        follows,
     };
     let state = spool_api::AppState::new(
         services,

@@ -4,6 +4,7 @@ import { h, formatDate, formatCount } from '../dom.js'
 import { api, ApiError, currentUser } from '../api.js'
 import { infiniteGrid, emptyState, spinner, errorBox } from '../components.js'
 import { renderNotFound } from '../notfound.js'
+import { followButton } from '../interact/follows.js'
 
 export default async function channel(ctx) {
   const name = ctx.params.name
@@ -50,6 +51,7 @@ export default async function channel(ctx) {
             h('span', null, 'Joined ', h('time', { datetime: info.created_at }, formatDate(info.created_at))),
           ),
         ),
+        followButton(info.name, info),
         mine ? h('a', { class: 'btn btn-ghost', href: '/studio' }, 'Manage videos') : null,
       ),
       grid.el,

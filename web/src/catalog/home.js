@@ -1,4 +1,4 @@
-// The home page (`/`): live rooms on air, "For you" (the viewer's feed), and the public videos,
+// The home page (`/`): live rooms on air, "Following" (signed in), "For you" (the viewer's feed), and the public videos,
 // newest first, as an infinitely scrolling grid.
 
 import { h } from '../dom.js'
@@ -6,6 +6,7 @@ import { api } from '../api.js'
 import { infiniteGrid, emptyState } from '../components.js'
 import { liveNowRow } from '../live/now.js'
 import { forYouRow } from '../recommend/foryou.js'
+import { followingRow } from '../interact/follows.js'
 
 export default async function home(ctx) {
   ctx.setTitle('')
@@ -17,6 +18,6 @@ export default async function home(ctx) {
     ),
   })
   ctx.root.append(
-    h('div', { class: 'page page-home' }, liveNowRow(ctx), forYouRow(ctx), h('section', { class: 'latest', 'aria-label': 'Latest videos' }, h('div', { class: 'page-head' }, h('h1', { class: 'page-title' }, 'Latest videos')), grid.el)),
+    h('div', { class: 'page page-home' }, liveNowRow(ctx), followingRow(ctx), forYouRow(ctx), h('section', { class: 'latest', 'aria-label': 'Latest videos' }, h('div', { class: 'page-head' }, h('h1', { class: 'page-title' }, 'Latest videos')), grid.el)),
   )
 }

@@ -1,5 +1,5 @@
 // The watch page (`/watch/:id`): the player (player/controls.js over the player core), title,
-// channel, likes, description and related videos; a processing box until the video is playable,
+// channel (with its Follow button), likes, description, comments and related videos; a processing box until the video is playable,
 // and, while processing goes on, a ladder reload when more renditions are published.
 
 import { h, icon, ICONS, formatAge, formatCount, formatDate, formatDuration } from '../dom.js'
@@ -11,6 +11,8 @@ import { track } from '../events/telemetry.js'
 import { renderNotFound } from '../notfound.js'
 import { mountDanmaku } from '../interact/danmaku.js'
 import { giftPanel } from '../gifts/panel.js'
+import { commentSection } from '../interact/comments.js'
+import { followButton } from '../interact/follows.js'
 
 function relatedItem(v) {
   const href = watchHref(v.id)
@@ -123,7 +125,7 @@ export default async function watch(ctx) {
         h('div', { class: 'avatar', 'aria-hidden': 'true' }, (v.owner[0] || '?').toUpperCase()),
         h('div', null, h('a', { class: 'watch-owner', href: channelHref(v.owner) }, v.owner), h('p', { class: 'watch-stats' }, formatCount(v.views, 'view'), ' · ', h('time', { datetime: v.created_at, title: formatDate(v.created_at) }, formatAge(v.created_at)))),
       ),
-      h('div', { class: 'watch-actions' }, likeButton(ctx, v), mine ? h('a', { class: 'btn btn-ghost', href: '/studio' }, 'Edit in Studio') : null),
+      h('div', { class: 'watch-actions' }, followButton(v.owner), likeButton(ctx, v), mine ? h('a', { class: 'btn btn-ghost', href: '/studio' }, 'Edit in Studio') : null),
     ),
     v.description || tags
       ? h('div', { class: 'watch-description' }, v.description ? h('p', { class: 'description' }, v.description) : null, v.category ? h('p', { class: 'category' }, 'Category: ', v.category) : null, tags)
@@ -133,7 +135,7 @@ export default async function watch(ctx) {
     h(
       'div',
       { class: 'page page-watch' },
-      h('div', { class: 'watch-layout' }, h('div', { class: 'watch-main' }, playerSlot, details, giftPanel(ctx, { video_id: v.id }, v.owner)), h('aside', { class: 'watch-related', 'aria-label': 'Related videos' }, h('h2', { class: 'side-title' }, 'Up next'), related)),
+      h('div', { class: 'watch-layout' }, h('div', { class: 'watch-main' }, playerSlot, details, giftPanel(ctx, { video_id: v.id }, v.owner), commentSection(ctx, v)), h('aside', { class: 'watch-related', 'aria-label': 'Related videos' }, h('h2', { class: 'side-title' }, 'Up next'), related)),
     ),
   )
 

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::Serialize;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, MaybeUser};
 use crate::catalog::videos::parse_id;
 use crate::error::ApiResult;
 use crate::{AppState, rfc3339};
@@ -17,6 +17,10 @@ pub struct ChannelJson {
     created_at: String,
     /// Public, ready videos.
     video_count: i64,
+    /// Users following the channel.
+    follower_count: i64,
+    /// Whether the caller follows it (null when not signed in).
+    following: Option<bool>,
 }
 
 /// One channel.
@@ -25,13 +29,17 @@ pub struct ChannelJson {
     responses((status = 200, body = ChannelJson), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn channel(
     State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
     Path(name): Path<String>,
 ) -> ApiResult<Json<ChannelJson>> {
     let channel = state.catalog.channel(&name).await?;
+    let follows = state.follows.state(user.as_ref(), &channel.name).await?;
     Ok(Json(ChannelJson {
         name: channel.name,
         created_at: rfc3339(channel.created_at),
         video_count: channel.video_count,
+        follower_count: follows.followers,
+        following: follows.following,
     }))
 }
 

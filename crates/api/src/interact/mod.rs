@@ -1,7 +1,9 @@
 //! Interaction as HTTP and WebSocket: danmaku, comments, follows, live Q&A, and `/api/v1/ws`,
 //! the one socket per page that delivers them. The interact crate decides; this maps.
 
+mod comments;
 mod danmaku;
+mod follows;
 mod ws;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -29,4 +31,13 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pin, unpin))
         .routes(routes!(answered))
         .routes(routes!(remove_question))
+        .routes(routes!(comments::list, comments::post))
+        .routes(routes!(comments::replies))
+        .routes(routes!(comments::delete))
+        .routes(routes!(comments::pin, comments::unpin))
+        .routes(routes!(comments::like, comments::unlike))
+        .routes(routes!(comments::report))
+        .routes(routes!(comments::reports))
+        .routes(routes!(follows::follow, follows::unfollow))
+        .routes(routes!(follows::following))
 }

@@ -97,6 +97,13 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
     );
     tokio::spawn(interact.clone().run(CancellationToken::new()));
     let gifts = spool_gifts::Gifts::new(store.clone(), catalog.clone(), live.clone());
+    let comments = spool_interact::Comments::new(
+        store.clone(),
+        catalog.clone(),
+        hub.clone(),
+        tracking.clone(),
+    );
+    let follows = spool_interact::Follows::new(store.clone(), tracking.clone());
     let services = Services {
         store: store.clone(),
         uploads,
@@ -108,6 +115,8 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         hub,
         interact,
         gifts,
+        comments,
+        follows,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
