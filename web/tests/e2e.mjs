@@ -970,7 +970,8 @@ try {
   assert.ok(replayedAt >= sentAt - 0.5 && replayedAt <= sentAt + 1.5, `from history it showed at ${replayedAt.toFixed(2)} s, sent at ${sentAt.toFixed(2)} s`)
   // Turned off, nothing flies.
   await pageDm.locator('.danmaku-toggle').click()
-  assert.equal(await pageDm.locator('.danmaku-layer').evaluate((el) => getComputedStyle(el.firstElementChild).display), 'none')
+  await waitFor('the overlay to empty when turned off', async () => (await pageDm.locator('.danmaku-layer div div').count()) === 0, { timeout: 5_000 })
+  assert.equal(await pageDm.locator('.danmaku-toggle').getAttribute('aria-pressed'), 'false')
   await pageDm.locator('.danmaku-toggle').click()
   await ctxDm.close()
   log(`   danmaku sent at ${sentAt.toFixed(1)} s showed ${measurements.danmaku_shown_offset_s} s after that moment on the other viewer's player, and again from history`)
