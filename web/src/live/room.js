@@ -125,6 +125,8 @@ export default async function room(ctx) {
   if (!ctx.isCurrent()) return
   ctx.setTitle(r.title)
   const stage = h('div', { class: 'player-slot live-stage' })
+  // The danmaku bar goes under the stage, outside its fixed-ratio box.
+  const danmakuSlot = h('div', { class: 'live-danmaku' })
   const liveBadge = badge()
   const viewers = h('span', { class: 'live-viewers' })
   const state = h('p', { class: 'live-state', role: 'status' })
@@ -134,6 +136,7 @@ export default async function room(ctx) {
       'div',
       { class: 'page page-live' },
       stage,
+      danmakuSlot,
       h(
         'section',
         { class: 'watch-details' },
@@ -154,12 +157,14 @@ export default async function room(ctx) {
     if (now.status === 'live' && now.hls_url && !player) {
       state.textContent = ''
       player = livePlayer(ctx, now)
-      stage.replaceChildren(player.root, player.controls)
+      stage.replaceChildren(player.root)
+      danmakuSlot.replaceChildren(player.controls)
     } else if (now.status === 'ended') {
       if (player) {
         player.destroy()
         player = null
       }
+      danmakuSlot.replaceChildren()
       stage.replaceChildren(h('div', { class: 'live-ended' }, h('p', null, 'This broadcast has ended.')))
       state.replaceChildren(now.video_id ? h('a', { class: 'btn btn-primary', href: watchHref(now.video_id) }, 'Watch the recording') : 'Nothing was recorded.')
     } else if (now.status === 'idle') {
