@@ -14,7 +14,7 @@
 # Environment: SPOOL_BIN (default $CARGO_TARGET_DIR/release/spool or target/release/spool),
 # BENCH_DIR (/tmp/spool-bench), VIEWERS (10000), RATE (1000), SECONDS (20), RUNS (3),
 # BUILD (1; 0: use the binaries as built), DRIVER_BIN (the example's binary),
-# SENDERS (8 sockets the sends are spread over), SAMPLE (100), CEILING (1: also measure the
+# SENDERS (256 sockets the sends are spread over: each sends one at a time), SAMPLE (100), CEILING (1: also measure the
 # ceiling; 0: Spool only), TICK_MS (50: interact.tick_ms).
 set -euo pipefail
 
@@ -26,7 +26,7 @@ VIEWERS="${VIEWERS:-10000}"
 RATE="${RATE:-1000}"
 SECONDS_="${SECONDS:-20}"   # $SECONDS is bash's clock: read once, never written
 RUNS="${RUNS:-3}"
-SENDERS="${SENDERS:-8}"
+SENDERS="${SENDERS:-256}"
 SAMPLE="${SAMPLE:-100}"
 CEILING="${CEILING:-1}"
 TICK_MS="${TICK_MS:-50}"
@@ -69,7 +69,6 @@ run_spool() { # RUN -> RESULT line on stdout
   local dir="$scratch/spool-$1" token video port
   mkdir -p "$dir"
   token="$("$SPOOL_BIN" user add bench --data "$dir/data" 2>/dev/null | tail -1 | awk '{print $NF}')"
-  video="$("$driver" seed "sqlite://$dir/data/spool.db" bench)"
   # One load generator on one address, one sender user: the per-address connection cap and
   # the chat rate limits (3 per 2 s per user, 500/s per room by default) are raised.
   SPOOL__JOBS__WORKERS=0 SPOOL__SERVER__MAX_CONNECTIONS_PER_ADDRESS=1000000 \
@@ -80,6 +79,8 @@ run_spool() { # RUN -> RESULT line on stdout
   server_pid=$!
   port="$(wait_port "$dir/server.log" "spool serving on http://")"
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  # The video row through the store, once the server has its schema.
+  video="$("$driver" seed "sqlite://$dir/data/spool.db" bench)"
   "$driver" run url="ws://127.0.0.1:$port/api/v1/ws" topic="video:$video" token="$token" \
     viewers="$VIEWERS" rate="$RATE" seconds="$SECONDS_" senders="$SENDERS" sample="$SAMPLE" \
     pid="$server_pid" | grep '^RESULT'

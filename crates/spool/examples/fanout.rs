@@ -153,14 +153,12 @@ async fn ceiling_socket(
                     }
                     Some("send") => {
                         let id = ids.fetch_add(1, Ordering::Relaxed);
-                        // The fields and order of Spool's DanmakuView.
-                        let message = json!({
-                            "type": "danmaku", "id": id, "video_id": "AAAAAAAAAAA",
-                            "author": "bench", "text": frame["text"], "time_ms": frame["time_ms"],
-                            "mode": "scroll", "color": "#ffffff", "size": "normal", "weight": 1,
-                            "created_at": now_us() / 1000,
-                        });
-                        let _ = messages.send(message.to_string());
+                        // The fields and order of Spool's DanmakuView (a struct: `type` first).
+                        let message = format!(
+                            r##"{{"type":"danmaku","id":{id},"video_id":"AAAAAAAAAAA","author":"bench","text":{},"time_ms":{},"mode":"scroll","color":"#ffffff","size":"normal","weight":10,"created_at":{}}}"##,
+                            frame["text"], frame["time_ms"], now_us() / 1000,
+                        );
+                        let _ = messages.send(message);
                         let reply = json!({"type": "sent", "ref": frame["ref"], "topic": frame["topic"], "id": id});
                         sink.send(Message::Text(reply.to_string().into())).await?;
                     }
@@ -373,7 +371,7 @@ async fn sender(
         while let Some(Ok(frame)) = stream.next().await {
             let Message::Text(text) = frame else { continue };
             let text = text.as_str();
-            if text.starts_with(r#"{"type":"sent""#) {
+            if text.contains(r#""type":"sent""#) {
                 reader_counters.acks.fetch_add(1, Ordering::Relaxed);
             } else if text.contains(r#""type":"error""#) {
                 reader_counters.refused.fetch_add(1, Ordering::Relaxed);
