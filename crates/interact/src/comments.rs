@@ -162,6 +162,9 @@ pub fn check_reason(raw: &str) -> Result<String> {
 }
 
 fn check_line(raw: &str, field: &str, max: usize, multiline: bool) -> Result<String> {
+    // Counted as sent (what a client's schema checks), before anything proportional to the
+    // length is built.
+    let too_long = raw.chars().nth(max).is_some();
     let text = raw.replace("\r\n", "\n");
     let text = text.trim();
     if text.is_empty() {
@@ -169,8 +172,7 @@ fn check_line(raw: &str, field: &str, max: usize, multiline: bool) -> Result<Str
             "{field}: must not be empty"
         )));
     }
-    // Counted before anything proportional to the length is built.
-    if text.chars().nth(max).is_some() {
+    if too_long {
         return Err(CommentError::InvalidInput(format!(
             "{field}: at most {max} characters"
         )));

@@ -8,12 +8,13 @@ use aho_corasick::AhoCorasick;
 
 use crate::error::{InteractError, Result};
 
-/// `text` trimmed and checked: 1 to `max_chars` characters, no control characters, no
-/// line breaks. The error names `field`.
+/// `text` checked and trimmed: at most `max_chars` characters as sent, not blank, no control
+/// characters or line breaks. The error names `field`.
 pub fn checked_text(field: &str, text: &str, max_chars: usize) -> Result<String> {
-    let text = text.trim();
+    // The length is the text as sent (what a client's schema checks), before trimming.
     let chars = text.chars().count();
-    if chars == 0 {
+    let text = text.trim();
+    if text.is_empty() {
         return Err(InteractError::InvalidInput(format!(
             "{field}: must not be empty"
         )));
@@ -115,11 +116,12 @@ mod tests {
                 }
             }
         };
-        check("  hi  ", Ok("hi"));
+        check(" hi  ", Ok("hi"));
         check("弹幕好多啊", Ok("弹幕好多啊"));
         check("<b>", Ok("<b>"));
         check("   ", Err("empty"));
         check("弹幕好多啊!", Err("at most 5"));
+        check("ab\u{b}\u{b}\u{b}\u{b}", Err("at most 5")); // counted as sent, not trimmed
         check("a\nb", Err("control"));
         check("a\u{7}", Err("control"));
     }

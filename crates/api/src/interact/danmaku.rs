@@ -137,7 +137,7 @@ pub struct WindowParams {
 #[into_params(parameter_in = Query)]
 pub struct SinceParams {
     /// The last id the client has (default 0: from the start).
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_007_199_254_740_991_i64)]
     since: Option<i64>,
     /// At most this many (1-500, default 200).
     #[param(minimum = 1, maximum = 500)]
@@ -150,6 +150,9 @@ pub struct DanmakuPage {
     /// Oldest first; deletions included (`deleted: true`).
     danmaku: Vec<DanmakuJson>,
 }
+
+/// The largest id a cursor names (what JavaScript's numbers hold exactly).
+const MAX_CURSOR: i64 = 9_007_199_254_740_991;
 
 fn color(value: Option<String>) -> Option<ColorInput> {
     value.map(ColorInput::Hex)
@@ -247,7 +250,7 @@ pub async fn send_live(
 /// included.
 #[utoipa::path(get, path = "/api/v1/live/{id}/danmaku", tag = "interact",
     params(("id" = String, Path, description = "Room id"), SinceParams),
-    responses((status = 200, body = DanmakuPage), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = DanmakuPage), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "since or limit out of range")))]
 pub async fn live_since(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -255,14 +258,17 @@ pub async fn live_since(
     ApiQuery(params): ApiQuery<SinceParams>,
 ) -> ApiResult<Json<DanmakuPage>> {
     let target = Target::Room(parse_room(&id)?);
+    let since = params.since.unwrap_or(0);
+    let limit = params.limit.unwrap_or(200);
+    if !(0..=MAX_CURSOR).contains(&since) || !(1..=spool_interact::MAX_SINCE).contains(&limit) {
+        return Err(ApiError::coded(
+            "invalid_input",
+            "since: 0 to 9007199254740991; limit: 1 to 500",
+        ));
+    }
     let danmaku = state
         .interact
-        .danmaku_since(
-            user.as_ref(),
-            &target,
-            params.since.unwrap_or(0),
-            params.limit.unwrap_or(200),
-        )
+        .danmaku_since(user.as_ref(), &target, since, limit)
         .await?;
     Ok(Json(DanmakuPage {
         danmaku: danmaku.into_iter().map(Into::into).collect(),
@@ -272,7 +278,7 @@ pub async fn live_since(
 /// Delete a danmaku (its author, or the channel's owner, moderators and admins); viewers'
 /// overlays drop it.
 #[utoipa::path(delete, path = "/api/v1/danmaku/{id}", tag = "interact",
-    params(("id" = i64, Path, description = "Danmaku id", minimum = 1)), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Danmaku id", minimum = 1, maximum = 9_007_199_254_740_991_i64)), security(("bearer" = [])),
     responses((status = 204, description = "deleted"), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "not_moderator or csrf_failed"), (status = 404, body = ErrorBody)))]
 pub async fn delete(
@@ -586,7 +592,7 @@ pub async fn ask(
 
 /// Upvote a question (idempotent).
 #[utoipa::path(put, path = "/api/v1/questions/{id}/vote", tag = "interact",
-    params(("id" = i64, Path, description = "Question id", minimum = 1)), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Question id", minimum = 1, maximum = 9_007_199_254_740_991_i64)), security(("bearer" = [])),
     responses((status = 200, body = QuestionJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn vote(
     State(state): State<AppState>,
@@ -598,7 +604,7 @@ pub async fn vote(
 
 /// Take an upvote back (idempotent).
 #[utoipa::path(delete, path = "/api/v1/questions/{id}/vote", tag = "interact",
-    params(("id" = i64, Path, description = "Question id", minimum = 1)), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Question id", minimum = 1, maximum = 9_007_199_254_740_991_i64)), security(("bearer" = [])),
     responses((status = 200, body = QuestionJson), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn unvote(
     State(state): State<AppState>,
@@ -621,7 +627,7 @@ async fn host(
 
 /// Pin a question above the others (the host; unpins the room's other one).
 #[utoipa::path(put, path = "/api/v1/questions/{id}/pin", tag = "interact",
-    params(("id" = i64, Path, description = "Question id", minimum = 1)), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Question id", minimum = 1, maximum = 9_007_199_254_740_991_i64)), security(("bearer" = [])),
     responses((status = 200, body = QuestionJson), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "not_host or csrf_failed"), (status = 404, body = ErrorBody)))]
 pub async fn pin(
@@ -634,7 +640,7 @@ pub async fn pin(
 
 /// Unpin a question (the host).
 #[utoipa::path(delete, path = "/api/v1/questions/{id}/pin", tag = "interact",
-    params(("id" = i64, Path, description = "Question id", minimum = 1)), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Question id", minimum = 1, maximum = 9_007_199_254_740_991_i64)), security(("bearer" = [])),
     responses((status = 200, body = QuestionJson), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "not_host or csrf_failed"), (status = 404, body = ErrorBody)))]
 pub async fn unpin(
@@ -647,7 +653,7 @@ pub async fn unpin(
 
 /// Mark a question answered (the host).
 #[utoipa::path(post, path = "/api/v1/questions/{id}/answered", tag = "interact",
-    params(("id" = i64, Path, description = "Question id", minimum = 1)), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Question id", minimum = 1, maximum = 9_007_199_254_740_991_i64)), security(("bearer" = [])),
     responses((status = 200, body = QuestionJson), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "not_host or csrf_failed"), (status = 404, body = ErrorBody)))]
 pub async fn answered(
@@ -660,7 +666,7 @@ pub async fn answered(
 
 /// Take a question down (the host or the channel's moderators).
 #[utoipa::path(delete, path = "/api/v1/questions/{id}", tag = "interact",
-    params(("id" = i64, Path, description = "Question id", minimum = 1)), security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Question id", minimum = 1, maximum = 9_007_199_254_740_991_i64)), security(("bearer" = [])),
     responses((status = 200, body = QuestionJson), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "not_host or csrf_failed"), (status = 404, body = ErrorBody)))]
 pub async fn remove_question(
