@@ -243,8 +243,11 @@ async fn check_recording(
     )
     .await;
     let duration = video["duration_s"].as_f64().unwrap();
+    // The probed duration may fall short of the playlist's EXTINF sum by up to a few frames
+    // (seen: 3.933 s for 4.0 s listed at 30 fps, two frames), the last frame's length and
+    // timestamp rounding; a lost segment would be a whole second.
     assert!(
-        duration >= at_least - 0.05 && duration <= at_least + slack,
+        duration >= at_least - 0.1 && duration <= at_least + slack,
         "the recording lasts {duration} s, the broadcast had {at_least} s (+{slack}): {video}"
     );
     let hls = video["hls_url"].as_str().unwrap().to_owned();

@@ -114,6 +114,9 @@ struct Session {
     out: mpsc::Sender<Utf8Bytes>,
     seats: HashMap<Target, tokio::task::JoinHandle<()>>,
     bad_frames: u32,
+    /// Answers to the client's own frames, written by the session loop itself: never through
+    /// the deliveries' queue, which only that loop drains (waiting on it there would stall).
+    replies: Vec<Utf8Bytes>,
 }
 
 async fn session(
@@ -132,6 +135,7 @@ async fn session(
         out,
         seats: HashMap::new(),
         bad_frames: 0,
+        replies: Vec::new(),
     };
     let hello = json!({
         "type": "hello",
@@ -161,7 +165,10 @@ async fn session(
                 {
                     // Signed out or expired: the socket goes on as an anonymous viewer's.
                     session.user = None;
-                    session.reply(json!({"type": "signed_out"})).await;
+                    session.reply(json!({"type": "signed_out"}));
+                    if !flush(&mut sink, &mut session.replies).await {
+                        break;
+                    }
                 }
                 let beat = Utf8Bytes::from_static(r#"{"type":"heartbeat"}"#);
                 if !send_within(&mut sink, Message::Text(beat)).await {
@@ -177,7 +184,11 @@ async fn session(
             }
             incoming = stream.next() => match incoming {
                 Some(Ok(Message::Text(text))) => {
-                    if let Err(why) = session.handle(text.as_str()).await {
+                    let handled = session.handle(text.as_str()).await;
+                    if !flush(&mut sink, &mut session.replies).await {
+                        break;
+                    }
+                    if let Err(why) = handled {
                         close = Some(why);
                         break;
                     }
@@ -209,6 +220,19 @@ async fn session(
     metrics::gauge!("spool_ws_connections").decrement(1.0);
 }
 
+/// Writes the session's own answers, in order; false when the socket is gone or stuck.
+async fn flush(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    replies: &mut Vec<Utf8Bytes>,
+) -> bool {
+    for reply in replies.drain(..) {
+        if !send_within(sink, Message::Text(reply)).await {
+            return false;
+        }
+    }
+    true
+}
+
 async fn send_within(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     message: Message,
@@ -232,16 +256,15 @@ impl Session {
                 self.reply(json!({
                     "type": "error", "code": "invalid_json",
                     "message": format!("not a frame this server understands: {e}"),
-                }))
-                .await;
+                }));
                 return Ok(());
             }
         };
         match frame {
-            ClientFrame::Ping => self.reply(json!({"type": "pong"})).await,
+            ClientFrame::Ping => self.reply(json!({"type": "pong"})),
             ClientFrame::Subscribe { topic, since } => {
                 if let Err(e) = self.subscribe(&topic, since).await {
-                    self.refuse(&e, None, Some(&topic)).await;
+                    self.refuse(&e, None, Some(&topic));
                 }
             }
             ClientFrame::Unsubscribe { topic } => {
@@ -250,8 +273,7 @@ impl Session {
                 {
                     seat.abort();
                 }
-                self.reply(json!({"type": "unsubscribed", "topic": topic}))
-                    .await;
+                self.reply(json!({"type": "unsubscribed", "topic": topic}));
             }
             ClientFrame::Send {
                 topic,
@@ -263,10 +285,9 @@ impl Session {
                     Ok(id) => {
                         self.reply(
                             json!({"type": "sent", "ref": reference, "topic": topic, "id": id}),
-                        )
-                        .await;
+                        );
                     }
-                    Err(e) => self.refuse(&e, reference.as_deref(), Some(&topic)).await,
+                    Err(e) => self.refuse(&e, reference.as_deref(), Some(&topic)),
                 }
             }
         }
@@ -280,7 +301,7 @@ impl Session {
                 "at most {MAX_SUBSCRIPTIONS} subscriptions per socket; unsubscribe first"
             )));
         }
-        let interact = &self.state.interact;
+        let interact = self.state.interact.clone();
         interact.conversation(self.user.as_ref(), &target).await?;
         if let Some(old) = self.seats.remove(&target) {
             old.abort();
@@ -288,8 +309,7 @@ impl Session {
         // Seated before the replay is read: nothing sent in between can fall through (the
         // client drops a danmaku whose id it has).
         let mut seat = interact.fanout().join(&target);
-        self.reply(json!({"type": "subscribed", "topic": topic}))
-            .await;
+        self.reply(json!({"type": "subscribed", "topic": topic}));
         if let Some(since) = since {
             let missed = interact
                 .danmaku_since(
@@ -301,8 +321,7 @@ impl Session {
                 .await?;
             self.reply(
                 json!({"type": "batch", "topic": topic, "replay": true, "messages": missed}),
-            )
-            .await;
+            );
         }
         let out = self.out.clone();
         let forward = tokio::spawn(async move {
@@ -348,7 +367,7 @@ impl Session {
             .id)
     }
 
-    async fn refuse(&self, error: &ApiError, reference: Option<&str>, topic: Option<&str>) {
+    fn refuse(&mut self, error: &ApiError, reference: Option<&str>, topic: Option<&str>) {
         let mut frame = json!({
             "type": "error",
             "code": error.code(),
@@ -364,10 +383,10 @@ impl Session {
         if let Some(wait) = error.retry_after() {
             frame["retry_after_ms"] = Value::from(wait.as_millis() as u64);
         }
-        self.reply(frame).await;
+        self.reply(frame);
     }
 
-    async fn reply(&self, frame: Value) {
-        let _ = self.out.send(frame.to_string().into()).await;
+    fn reply(&mut self, frame: Value) {
+        self.replies.push(frame.to_string().into());
     }
 }
