@@ -39,6 +39,8 @@ export function statusText(v) {
       return v.processing_complete ? 'Ready' : 'Playable · finishing'
     case 'failed':
       return 'Failed'
+    case 'held':
+      return 'Held for review'
     default:
       return v.status || ''
   }
@@ -46,7 +48,7 @@ export function statusText(v) {
 
 export function statusBadge(v) {
   const playable = v.renditions && v.renditions.length > 0
-  const kind = v.status === 'failed' ? 'failed' : v.status === 'ready' && v.processing_complete ? 'ready' : playable ? 'playable' : 'working'
+  const kind = v.status === 'failed' ? 'failed' : v.status === 'held' ? 'held' : v.status === 'ready' && v.processing_complete ? 'ready' : playable ? 'playable' : 'working'
   return h('span', { class: ['badge', `badge-${kind}`], dataset: { status: v.status } }, statusText(v))
 }
 

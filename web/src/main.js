@@ -16,6 +16,8 @@ route('/c/:name', () => import('./catalog/channel.js'))
 route('/search', () => import('./search/search.js'))
 route('/signin', () => import('./accounts/signin.js'))
 route('/signup', () => import('./accounts/signup.js'))
+route('/admin/moderation', () => import('./moderation/queue.js'))
+route('/admin/moderation/:id', () => import('./moderation/case.js'))
 notFound(() => import('./notfound.js'))
 
 const NAV = [
@@ -24,6 +26,8 @@ const NAV = [
   ['/upload', 'Upload'],
   ['/studio', 'Studio'],
 ]
+// Admins also get the moderation queue ("Mod" on phones, where the bar is full).
+const MODERATION = '/admin/moderation'
 
 const topbar = /** @type {HTMLElement} */ (document.getElementById('topbar'))
 const main = /** @type {HTMLElement} */ (document.getElementById('main'))
@@ -77,6 +81,9 @@ function renderTopbar() {
         'nav',
         { class: 'nav', 'aria-label': 'Main' },
         NAV.map(([path, label]) => h('a', { href: path, class: 'nav-link', 'aria-current': isActive(path, pathname) ? 'page' : undefined }, label)),
+        user && user.is_admin
+          ? h('a', { href: MODERATION, class: 'nav-link', 'aria-current': isActive(MODERATION, pathname) ? 'page' : undefined, title: 'Moderation' }, h('span', { class: 'nav-long' }, 'Moderation'), h('span', { class: 'nav-short', 'aria-hidden': 'true' }, 'Mod'))
+          : null,
         // On phones the box does not fit the bar: the search page has its own.
         h('a', { href: '/search', class: 'nav-link nav-search', 'aria-current': isActive('/search', pathname) ? 'page' : undefined }, 'Search'),
       ),

@@ -1,10 +1,12 @@
 // Studio: the owner's list of videos with status and progress, an edit form per video, the cover
-// chooser, retry for failed processing and deletion behind a confirmation dialog.
+// chooser, retry for failed processing, the notice of a video held for review and deletion behind
+// a confirmation dialog.
 
 import { h, uid, formatDuration, formatAge, formatCount, formatBytes } from '../dom.js'
 import { api, messageOf } from '../api.js'
 import { statusBadge, visibilityBadge, coverImage, watchHref } from '../components.js'
 import { isFinal } from './processing.js'
+import { heldNotice } from '../moderation/held.js'
 
 const SVG_NS = 'http://www.w3.org/2000/svg'
 
@@ -284,6 +286,8 @@ export function studioItem(initial, { dialog, onDeleted }) {
         }
       })
       statusArea.append(h('div', { class: 'notice notice-error' }, h('p', null, h('strong', null, 'Processing failed: '), v.error || 'unknown error'), retry))
+    } else if (v.status === 'held') {
+      statusArea.append(heldNotice(v))
     } else if (!isFinal(v)) {
       const label = v.status === 'uploading' ? 'Upload not finished — choose the same file on the Upload page to resume' : v.renditions.length ? `Playable; finishing other qualities · ${v.progress}%` : `Processing · ${v.progress}%`
       statusArea.append(h('p', { class: 'studio-progress-label' }, label), bar(v.progress, 'Processing progress'))

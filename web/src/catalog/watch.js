@@ -1,6 +1,7 @@
 // The watch page (`/watch/:id`): the player (player/controls.js over the player core), title,
-// channel (with its Follow button), likes, description, comments and related videos; a processing box until the video is playable,
-// and, while processing goes on, a ladder reload when more renditions are published.
+// channel (with its Follow button), likes, Report, description, comments and related videos; a processing box until the video is playable,
+// and, while processing goes on, a ladder reload when more renditions are published. A held video (which only its owner and
+// admins are shown) carries the reason it is held.
 
 import { h, icon, ICONS, formatAge, formatCount, formatDate, formatDuration } from '../dom.js'
 import { api, ApiError, currentUser, messageOf } from '../api.js'
@@ -13,6 +14,8 @@ import { mountDanmaku } from '../interact/danmaku.js'
 import { giftPanel } from '../gifts/panel.js'
 import { commentSection } from '../interact/comments.js'
 import { followButton } from '../interact/follows.js'
+import { heldNotice } from '../moderation/held.js'
+import { reportControl } from '../moderation/report.js'
 
 function relatedItem(v) {
   const href = watchHref(v.id)
@@ -115,6 +118,7 @@ export default async function watch(ctx) {
   const details = h(
     'section',
     { class: 'watch-details' },
+    heldNotice(v),
     h('h1', { class: 'watch-title' }, v.title),
     h(
       'div',
@@ -125,7 +129,7 @@ export default async function watch(ctx) {
         h('div', { class: 'avatar', 'aria-hidden': 'true' }, (v.owner[0] || '?').toUpperCase()),
         h('div', null, h('a', { class: 'watch-owner', href: channelHref(v.owner) }, v.owner), h('p', { class: 'watch-stats' }, formatCount(v.views, 'view'), ' · ', h('time', { datetime: v.created_at, title: formatDate(v.created_at) }, formatAge(v.created_at)))),
       ),
-      h('div', { class: 'watch-actions' }, followButton(v.owner), likeButton(ctx, v), mine ? h('a', { class: 'btn btn-ghost', href: '/studio' }, 'Edit in Studio') : null),
+      h('div', { class: 'watch-actions' }, followButton(v.owner), likeButton(ctx, v), mine ? h('a', { class: 'btn btn-ghost', href: '/studio' }, 'Edit in Studio') : reportControl({ kind: 'video', id: v.id, subject: v.title, signedOut: 'link' })),
     ),
     v.description || tags
       ? h('div', { class: 'watch-description' }, v.description ? h('p', { class: 'description' }, v.description) : null, v.category ? h('p', { class: 'category' }, 'Category: ', v.category) : null, tags)
@@ -207,6 +211,9 @@ export default async function watch(ctx) {
 
   if (v.hls_url && v.renditions.length) {
     mountPlayer(v)
+  } else if (v.status === 'held') {
+    // Nothing to play and nothing to wait for until a moderator decides.
+    playerSlot.replaceChildren(h('div', { class: 'player player-pending' }, v.cover_url ? coverImage(v, '100vw') : null, h('div', { class: 'processing-box', role: 'status' }, h('p', { class: 'processing-title' }, 'Held for review'), h('p', { class: 'processing-note' }, 'It plays here once a moderator approves it.'))))
   } else {
     // Not playable yet: show progress until the first renditions are published.
     const box = h('div', { class: 'processing-box', role: 'status' })

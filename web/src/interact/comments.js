@@ -1,5 +1,6 @@
 // The comment section under the watch page's player: newest/top order, "load more", replies
-// (one level), likes, delete (author, the video's owner, admins), pin (owner) and report.
+// (one level), likes, delete (author, the video's owner, admins), pin (owner) and report (the
+// moderation service's Report control, `POST /api/v1/reports` with kind "comment").
 // Text goes in through textContent only (h() never parses HTML), so markup in a comment
 // shows as the characters it is. New comments from others arrive as a `spool:comment` DOM
 // event (from the page's socket): the section offers to show them instead of jumping.
@@ -7,6 +8,7 @@
 import { h, formatAge, formatCount, formatDate } from '../dom.js'
 import { request, get, currentUser, messageOf } from '../api.js'
 import { channelHref } from '../components.js'
+import { reportControl } from '../moderation/report.js'
 
 const enc = encodeURIComponent
 const PAGE = 20
@@ -51,7 +53,6 @@ export const commentsApi = {
   unpin: (id) => request('DELETE', `/api/v1/comments/${enc(id)}/pin`),
   like: (id) => request('POST', `/api/v1/comments/${enc(id)}/like`),
   unlike: (id) => request('DELETE', `/api/v1/comments/${enc(id)}/like`),
-  report: (id, reason) => request('POST', `/api/v1/comments/${enc(id)}/report`, { json: { reason } }),
 }
 
 /**
@@ -174,17 +175,7 @@ export function commentSection(ctx, v) {
         actions.append(reply)
         if (me.name === c.author || ownsVideo) actions.append(actionButton('Delete', 'comment-delete', () => commentsApi.remove(c.id).then(() => reload())))
         if (ownsVideo && !c.parent_id) actions.append(actionButton(c.pinned ? 'Unpin' : 'Pin', 'comment-pin', () => (c.pinned ? commentsApi.unpin(c.id) : commentsApi.pin(c.id)).then(() => reload())))
-        if (me.name !== c.author) {
-          actions.append(
-            actionButton('Report', 'comment-report', async (button) => {
-              const reason = window.prompt('Why should the admins look at this comment?')
-              if (!reason || !reason.trim()) return
-              await commentsApi.report(c.id, reason.trim())
-              button.textContent = 'Reported'
-              button.disabled = true
-            }),
-          )
-        }
+        if (me.name !== c.author) actions.append(reportControl({ kind: 'comment', id: c.id, subject: `“${c.text}” by ${c.author}`, className: 'btn-sm comment-report' }))
       }
     }
     for (const r of c.replies || []) replies.append(item(r))
@@ -219,18 +210,18 @@ export function commentSection(ctx, v) {
   /**
    * @param {string} label
    * @param {string} cls
-   * @param {(button: HTMLButtonElement) => Promise<unknown>} act
+   * @param {() => Promise<unknown>} act
    */
   function actionButton(label, cls, act) {
     const button = /** @type {HTMLButtonElement} */ (h('button', { class: `btn btn-ghost btn-sm ${cls}`, type: 'button' }, label))
     button.addEventListener('click', async () => {
       button.disabled = true
       try {
-        await act(button)
+        await act()
       } catch (e) {
         button.title = messageOf(e)
       } finally {
-        if (button.textContent !== 'Reported') button.disabled = false
+        button.disabled = false
       }
     })
     return button

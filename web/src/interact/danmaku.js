@@ -3,13 +3,15 @@
 // pausing with it and following seeks), fed on demand by the video's history, slice by
 // slice as playback reaches it, and live by the page's socket. Text goes in as text (the
 // library sets textContent). The layer stops above the bottom controls. Under the player:
-// a toggle, opacity and density settings (kept in localStorage) and the send box.
+// a toggle, opacity and density settings (kept in localStorage), the send box and "Report…"
+// (the danmaku shown lately, each with the moderation service's Report control).
 
 import Danmaku from 'danmaku'
 import { h } from '../dom.js'
 import { api, currentUser } from '../api.js'
 import { subscribe, sendDanmaku, markSeen, ChatError } from './socket.js'
 import { DENSITY, SLICE_MS, toComment } from './rules.js'
+import { danmakuReportButton } from '../moderation/report.js'
 
 const SETTINGS_KEY = 'spool.danmaku'
 
@@ -62,11 +64,23 @@ export function mountDanmaku(core, target) {
   }
   apply()
   const shown = new Set()
+  /** What was put on screen, by id (live: the latest only), for "Report…". @type {Map<number, DanmakuItem>} */
+  const onScreen = new Map()
   /** @param {DanmakuItem} d @param {boolean} now */
   const show = (d, now = false) => {
     if (d.deleted || shown.has(d.id) || d.weight < DENSITY[settings.density]) return
     shown.add(d.id)
+    onScreen.set(d.id, d)
+    if (live && onScreen.size > 50) onScreen.delete(onScreen.keys().next().value ?? d.id)
     dm.emit(toComment(d, scale(), !live && !now))
+  }
+  /** Others' danmaku on screen lately, newest first: live the last 30, on demand the last 20 s of the video. */
+  const recent = () => {
+    const me = currentUser()?.name
+    const nowMs = core.video.currentTime * 1000
+    const items = [...onScreen.values()].filter((d) => d.author !== me && !d.deleted)
+    if (live) return items.slice(-30).reverse()
+    return items.filter((d) => d.time_ms >= nowMs - 20_000 && d.time_ms <= nowMs + 2_000).sort((a, b) => b.time_ms - a.time_ms)
   }
 
   // On demand: the slice playback is in, and the next one ahead of time.
@@ -130,7 +144,7 @@ export function mountDanmaku(core, target) {
     settings.density = /** @type {keyof typeof DENSITY} */ (density.value)
     saveSettings(settings)
   })
-  const bar = h('div', { class: 'danmaku-bar' }, toggle, h('label', { class: 'danmaku-setting' }, 'Opacity ', opacity), h('label', { class: 'danmaku-setting' }, 'Density ', density), sendBox(core, topic, live, target, (d) => show(d, true)))
+  const bar = h('div', { class: 'danmaku-bar' }, toggle, h('label', { class: 'danmaku-setting' }, 'Opacity ', opacity), h('label', { class: 'danmaku-setting' }, 'Density ', density), sendBox(core, topic, live, target, (d) => show(d, true)), danmakuReportButton(recent, { live }))
 
   return {
     controls: bar,
