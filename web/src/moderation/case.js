@@ -45,8 +45,8 @@ export function hashGrid(hex, diff, label) {
   return grid
 }
 
-/** @param {string} videoId @param {import('./client.js').MatchPair} pair */
-function pairRow(videoId, pair) {
+/** @param {import('./client.js').MatchPair} pair */
+function pairRow(pair) {
   let grids
   let distance = pair.distance
   try {
@@ -62,13 +62,17 @@ function pairRow(videoId, pair) {
   }
   const at = Number(pair.at_s) || 0
   const near = distance <= MATCH_DISTANCE
+  // No URL: the frame's picture was not kept (its hash was).
+  const picture = pair.frame_url
+    ? h('img', { class: 'mod-frame-img', src: pair.frame_url, alt: `The video's frame at ${formatDuration(at)}`, loading: 'lazy', decoding: 'async' })
+    : h('div', { class: 'mod-frame-img mod-frame-missing' }, h('span', null, 'No picture kept for this frame'))
   return h(
     'li',
     { class: 'mod-pair', dataset: { atS: at, distance } },
     h(
       'figure',
       { class: 'mod-frame' },
-      h('img', { class: 'mod-frame-img', src: pair.frame_url || moderationApi.frameUrl(videoId, at), alt: `The video's frame at ${formatDuration(at)}`, loading: 'lazy', decoding: 'async' }),
+      picture,
       h('figcaption', null, `Frame at ${formatDuration(at)}`),
     ),
     grids,
@@ -76,15 +80,15 @@ function pairRow(videoId, pair) {
   )
 }
 
-/** @param {string} videoId @param {import('./client.js').CaseMatch} m */
-function matchSection(videoId, m) {
+/** @param {import('./client.js').CaseMatch} m */
+function matchSection(m) {
   const pairs = [...(m.pairs || [])].sort((a, b) => a.at_s - b.at_s)
-  const list = h('ol', { class: 'mod-pairs' }, pairs.slice(0, FIRST_PAIRS).map((p) => pairRow(videoId, p)))
+  const list = h('ol', { class: 'mod-pairs' }, pairs.slice(0, FIRST_PAIRS).map((p) => pairRow(p)))
   let more = null
   if (pairs.length > FIRST_PAIRS) {
     more = h('button', { class: 'btn btn-ghost', type: 'button' }, `Show all ${pairs.length} matched frames`)
     more.addEventListener('click', () => {
-      list.append(...pairs.slice(FIRST_PAIRS).map((p) => pairRow(videoId, p)))
+      list.append(...pairs.slice(FIRST_PAIRS).map((p) => pairRow(p)))
       more?.remove()
     })
   }
@@ -207,7 +211,7 @@ export default async function moderationCase(ctx) {
         'section',
         { class: 'mod-section', 'aria-label': 'Matches' },
         h('h2', { class: 'side-title' }, matches.length === 1 ? '1 matched list item' : `${matches.length} matched list items`),
-        matches.length ? matches.map((m) => matchSection(v.id, m)) : h('p', { class: 'muted' }, 'No hash list matches: the video is held for another reason (reports, or its uploader).'),
+        matches.length ? matches.map((m) => matchSection(m)) : h('p', { class: 'muted' }, 'No hash list matches: the video is held for another reason (reports, or its uploader).'),
       ),
       h(
         'section',

@@ -9,10 +9,12 @@ const enc = encodeURIComponent
 /**
  * @typedef {{id: string, video_id: string, video_title: string, actor: string | null,
  *   action: 'hold' | 'approve' | 'remove' | 'ban', reason: string, created_at: string}} Decision
- * @typedef {{at_s: number, frame_hash: string, entry_hash: string, distance: number, frame_url?: string}} MatchPair
+ * @typedef {{at_s: number, frame_hash: string, entry_hash: string, distance: number, frame_url?: string | null}} MatchPair
+ *   (no `frame_url`: the frame's picture was not kept)
  * @typedef {{list: string, label: string | null, query_share: number, compared_share: number, pairs: MatchPair[]}} CaseMatch
+ *   (shares: percentages 0-100)
  * @typedef {{video: {id: string, title: string, owner: string, status: string, hold_reason: string | null,
- *   cover_url: string | null, duration_s: number | null}, held_at: string, reason: string, matches: CaseMatch[],
+ *   cover_url?: string | null, duration_s: number | null}, held_at: string | null, reason: string | null, matches: CaseMatch[],
  *   reports: {reporter: string, reason: string, created_at: string}[], decisions: Decision[]}} Case
  * @typedef {{name: string, kind: 'pdq' | 'blake3', entries: number, created_at: string, created_by: string | null}} HashList
  * @typedef {{list: string, hash: string, label: string | null, distance: number}} HashMatch
@@ -41,8 +43,6 @@ export const moderationApi = {
    * @returns {Promise<{decision: Decision}>}
    */
   decide: (id, action, reason) => request('POST', `/api/v1/moderation/videos/${enc(id)}/decision`, { json: { action, reason } }),
-  /** The matched frame of video `id` at `at_s` seconds, when the pair carries no URL. */
-  frameUrl: (id, atS) => `/api/v1/moderation/videos/${enc(id)}/frames/${Math.round(atS * 1000)}`,
   /**
    * @param {{cursor?: string | null, limit?: number, signal?: AbortSignal}} [opts]
    * @returns {Promise<{decisions: Decision[], next_cursor: string | null}>}

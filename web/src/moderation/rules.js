@@ -49,17 +49,17 @@ export function hashDiff(a, b) {
 }
 
 /**
- * A share as a percentage: "92%", "66.6%". Shares are fractions 0-1; the tenth of a percent is
- * cut, never rounded up, so a share just under the 80 % rule never reads as 80 %. A number
- * above 1 is taken as already a percentage (at most 100). Anything else is "—".
+ * A share (`query_share`, `compared_share`) as text: "92%", "66.6%". Shares are percentages
+ * 0-100 (the server sends whole ones, rounded down); a fraction of one is cut to the tenth,
+ * never rounded up, so a share just under the 80 % rule never reads as 80 %. Above 100 reads
+ * as 100 %; anything else (negative, not a number) is "—".
  * @param {unknown} share
  * @returns {string}
  */
 export function formatShare(share) {
   if (typeof share !== 'number' || !Number.isFinite(share) || share < 0) return '—'
-  const percent = share > 1 ? Math.min(share, 100) : share * 100
-  // The epsilon keeps 0.29 * 100 = 28.999999999999996 at 29.
-  const tenths = Math.floor(percent * 10 + 1e-6)
+  // The epsilon keeps 29.000000000000004 and 28.999999999999996 at 29.
+  const tenths = Math.floor(Math.min(share, 100) * 10 + 1e-6)
   return `${tenths % 10 === 0 ? tenths / 10 : (tenths / 10).toFixed(1)}%`
 }
 

@@ -13,7 +13,8 @@
 //   token; the pages ask the server, not the session, whether the visitor is an admin).
 // - `uploader`: a page of the held video's owner: a cookie session (then the studio is checked
 //   too), or a token context as above (the watch page only).
-// - `videoId`: a video held by a PDQ list match (at least one matched frame pair), e.g. from
+// - `videoId`: a video held by a PDQ list match (at least one matched frame pair with its
+//   picture kept, `frame_url`), e.g. from
 //   SPOOL_MODERATION_HELD = {"video_id": ..., "owner_token": ...}. In e2e.mjs, after social:
 //
 //   if (process.env.SPOOL_MODERATION_HELD) {
@@ -108,7 +109,9 @@ export async function checkModeration({ base, admin, uploader, videoId, action =
   assert.equal(await match.locator('.mod-list-name').textContent(), c.matches[0].list)
   assert.match(await match.locator('.mod-query-share').textContent(), /^\d+(\.\d)?%/)
   assert.match(await match.locator('.mod-compared-share').textContent(), /^\d+(\.\d)?%/)
-  const pair = match.locator('.mod-pair').first()
+  // The first pair whose frame's picture was kept.
+  assert.ok(c.matches[0].pairs.some((p) => p.frame_url), 'no matched frame of the first item has a picture')
+  const pair = match.locator('.mod-pair:has(img.mod-frame-img)').first()
   await pair.scrollIntoViewIfNeeded()
   const frame = pair.locator('img.mod-frame-img')
   await waitFor('the matched frame to load', () => frame.evaluate((img) => img.complete && img.naturalWidth > 0), { timeout: 15_000 })

@@ -80,18 +80,18 @@ test('hashDiff: the differing bits and their count (the Hamming distance)', () =
   assert.equal(hashDiff(a, b).distance, xor)
 })
 
-test('formatShare: fractions as percentages, tenths cut (never rounded up to the 80 % rule)', () => {
+test('formatShare: percentages, tenths cut (never rounded up to the 80 % rule)', () => {
   const cases = [
-    [0.92, '92%'],
-    [0.925, '92.5%'],
-    [0.8, '80%'],
-    [0.7999, '79.9%'],
-    [0.29, '29%'],
-    [2 / 3, '66.6%'],
-    [1, '100%'],
+    [92, '92%'],
+    [80, '80%'],
+    [1, '1%'],
+    [100, '100%'],
     [0, '0%'],
-    [0.0004, '0%'],
-    [92, '92%'], // already a percentage
+    [92.5, '92.5%'],
+    [79.99, '79.9%'],
+    [0.29 * 100, '29%'], // 28.999999999999996
+    [200 / 3, '66.6%'],
+    [0.04, '0%'],
     [150, '100%'],
     [-0.1, '—'],
     [Number.NaN, '—'],
