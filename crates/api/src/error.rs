@@ -384,6 +384,33 @@ pub const CATALOGUE: &[ErrorCode] = &[
         409,
         "a user cannot follow their own channel",
     ),
+    // Moderation.
+    entry(
+        "content_blocked",
+        451,
+        "the file's BLAKE3 digest is on a blocklist; nothing of the upload was kept",
+    ),
+    entry(
+        "invalid_hash_list",
+        422,
+        "a hash list file with a bad line (named) or no entry; nothing was imported",
+    ),
+    entry(
+        "invalid_hash",
+        422,
+        "a hash that is not 64 hex digits, or a distance outside 0-31",
+    ),
+    entry("list_not_found", 404, "no hash list of this name"),
+    entry(
+        "list_kind_mismatch",
+        409,
+        "an import into a list that holds the other kind of hash",
+    ),
+    entry(
+        "not_held",
+        409,
+        "a review decision on a video that is not held",
+    ),
     // Web app and operations.
     entry("web_not_built", 503, "the web app's files are not built"),
 ];
@@ -604,6 +631,18 @@ impl From<spool_gifts::GiftError> for ApiError {
             GiftError::Catalog(e) => e.into(),
             GiftError::Live(e) => e.into(),
             GiftError::NotFound(what) => Self::not_found(what),
+            other => Self::coded(other.code(), other.to_string()),
+        }
+    }
+}
+
+impl From<spool_moderation::ModerationError> for ApiError {
+    fn from(e: spool_moderation::ModerationError) -> Self {
+        use spool_moderation::ModerationError;
+        match e {
+            ModerationError::Metadata(e) => e.into(),
+            ModerationError::Catalog(e) => e.into(),
+            ModerationError::NotFound(what) => Self::not_found(what),
             other => Self::coded(other.code(), other.to_string()),
         }
     }

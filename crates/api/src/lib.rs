@@ -14,6 +14,7 @@ pub mod events;
 mod gifts;
 mod interact;
 mod live;
+mod moderation;
 pub mod playback;
 mod recommend;
 mod search;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub comments: spool_interact::Comments,
     /// Follows of channels.
     pub follows: spool_interact::Follows,
+    /// Hash lists, holds, reports, review decisions.
+    pub moderation: spool_moderation::Moderation,
 }
 
 /// The domain services the handlers call, built by the composition root (the `spool`
@@ -112,6 +115,8 @@ pub struct Services {
     pub comments: spool_interact::Comments,
     /// Follows.
     pub follows: spool_interact::Follows,
+    /// Moderation: hash lists, holds, reports, review decisions.
+    pub moderation: spool_moderation::Moderation,
 }
 
 impl AppState {
@@ -138,6 +143,7 @@ impl AppState {
             gifts,
             comments,
             follows,
+            moderation,
         } = services;
         Ok(Self {
             playback: Arc::new(playback::Playback::new(&config)?),
@@ -156,6 +162,7 @@ impl AppState {
             gifts,
             comments,
             follows,
+            moderation,
             store,
             uploads,
             config,
@@ -191,6 +198,7 @@ fn media_origin(url: &str) -> Option<String> {
          (name = "live", description = "Live rooms and their low-latency HLS"),
          (name = "interact", description = "Danmaku, live Q&A, moderation, and the page's WebSocket (docs/interact.md)"),
          (name = "gifts", description = "Wallets, gifts on a double-entry ledger, leaderboards, earnings"),
+         (name = "moderation", description = "Hash lists, the review queue, decisions, reports (docs/moderation.md)"),
          (name = "web", description = "The web app's pages and assets"),
          (name = "ops", description = "Health, metrics and this document"))
 )]
@@ -225,6 +233,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(search::routes())
         .merge(interact::routes())
         .merge(gifts::routes())
+        .merge(moderation::routes())
         .merge(web::routes())
         .routes(routes!(healthz))
         .routes(routes!(metrics_text))

@@ -4,7 +4,7 @@
 //! tokens); a new moderation state (`held`, `blocked`) is one more arm there.
 
 use spool_metadata::{User, VideoRow};
-use spool_model::{UserId, Visibility};
+use spool_model::{UserId, VideoStatus, Visibility};
 
 use crate::error::{CatalogError, Result};
 
@@ -51,8 +51,13 @@ pub fn owns(user: &User, owner: UserId) -> bool {
     user.is_admin || user.id == owner
 }
 
-/// THE decision: what `viewer` may do with `video`.
+/// THE decision: what `viewer` may do with `video`. A video held by moderation is its
+/// owner's and the admins' only, whatever its visibility (a signed URL still plays: the server
+/// hands those only to viewers who may see it, and they expire).
 pub fn access(viewer: Viewer<'_>, video: &VideoRow) -> Access {
+    if video.status == VideoStatus::Held {
+        return access_to(viewer, Visibility::Private, video.owner_id);
+    }
     access_to(viewer, video.visibility, video.owner_id)
 }
 
@@ -140,6 +145,18 @@ mod tests {
             for (viewer, want) in viewers.into_iter().zip(expect) {
                 assert_eq!(access(viewer, &v), want, "{visibility:?} {viewer:?}");
             }
+            // Held: the owner's and the admins' whatever the visibility.
+            let mut held = video(1, visibility);
+            held.status = VideoStatus::Held;
+            let want_held = [Hidden, OwnerOrAdmin, Hidden, OwnerOrAdmin, Anyone];
+            for (viewer, want) in viewers.into_iter().zip(want_held) {
+                assert_eq!(
+                    access(viewer, &held),
+                    want,
+                    "held {visibility:?} {viewer:?}"
+                );
+            }
+            assert!(!listed(&held));
             // Changing: owner and admin; others are told "not yours" only when they may see.
             assert!(may_change(&owner, &v).is_ok() && may_change(&admin, &v).is_ok());
             let refused = may_change(&other, &v).unwrap_err().code();

@@ -63,6 +63,30 @@ pub struct Config {
     pub interact: InteractConfig,
     /// The notification hub: in this process, or shared by several nodes.
     pub hub: HubConfig,
+    /// Hash lists, frame hashing, reports.
+    pub moderation: ModerationConfig,
+}
+
+/// `[moderation]`
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModerationConfig {
+    /// Hash every video's frames (1 per second) and match them against the PDQ lists.
+    pub hash_frames: bool,
+    /// Distinct users reporting one video that hold it for review (0: reports never hold).
+    pub report_hold: u32,
+    /// Seconds between checks for lists changed by another node or the CLI.
+    pub reload_s: u64,
+}
+
+impl Default for ModerationConfig {
+    fn default() -> Self {
+        Self {
+            hash_frames: true,
+            report_hold: 3,
+            reload_s: 10,
+        }
+    }
 }
 
 /// `[interact]`

@@ -17,6 +17,7 @@ use spool_metadata::{
     NewComment, Store, User,
 };
 use spool_model::{CommentId, VideoId};
+use spool_moderation::keywords::WordFilter;
 
 /// Longest comment, in characters (after trimming).
 pub const MAX_COMMENT_CHARS: usize = 2000;
@@ -54,6 +55,9 @@ pub enum CommentError {
     /// Pinning a reply: only top-level comments are pinned.
     #[error("only a top-level comment can be pinned, not a reply")]
     IsReply,
+    /// The text holds a word of the admins' keyword filter.
+    #[error("the comment holds a filtered word")]
+    Filtered,
     /// The catalog failed.
     #[error(transparent)]
     Catalog(CatalogError),
@@ -73,6 +77,7 @@ impl CommentError {
             Self::NotOwner => "not_owner",
             Self::NotAdmin => "not_admin",
             Self::Deleted => "comment_deleted",
+            Self::Filtered => "text_filtered",
             Self::IsReply => "comment_is_reply",
             Self::Catalog(e) => e.code(),
             Self::Metadata(e) => e.code(),
@@ -148,6 +153,7 @@ pub struct Comments {
     catalog: Catalog,
     hub: Hub,
     tracking: Arc<Tracking>,
+    keywords: WordFilter,
 }
 
 /// Checks a comment's text: trimmed, 1 to [`MAX_COMMENT_CHARS`] characters, line breaks
@@ -240,7 +246,15 @@ impl Comments {
             catalog,
             hub,
             tracking,
+            keywords: WordFilter::default(),
         }
+    }
+
+    /// The same service refusing comments that hold a word of `keywords` (the admins' filter,
+    /// shared with danmaku: [`crate::Interact::keywords`]).
+    pub fn with_keywords(mut self, keywords: WordFilter) -> Self {
+        self.keywords = keywords;
+        self
     }
 
     /// A page of `video`'s top-level comments with their first replies.
@@ -389,6 +403,9 @@ impl Comments {
         parent: Option<&CommentId>,
     ) -> Result<CommentView> {
         let text = check_text(text)?;
+        if self.keywords.blocks(&text) {
+            return Err(CommentError::Filtered);
+        }
         self.catalog.visible(Some(user), video).await?;
         let parent = match parent {
             None => None,

@@ -25,7 +25,9 @@ use crate::delivery::Fanout;
 use crate::error::{InteractError, Result};
 use crate::limits::RateLimiter;
 use crate::questions::{MAX_LISTED, MAX_QUESTION_CHARS, QuestionView};
-use crate::text::{WordFilter, checked_text};
+use spool_moderation::keywords::WordFilter;
+
+use crate::text::checked_text;
 
 /// Danmaku waiting to be written, at most; a sender past it waits for room (back-pressure
 /// on senders only, never on viewers).
@@ -673,6 +675,11 @@ impl Interact {
             .collect())
     }
 
+    /// The admins' keyword filter (cheap to clone; comments share it).
+    pub fn keywords(&self) -> WordFilter {
+        self.inner.filter.clone()
+    }
+
     /// The keyword filter's words.
     pub fn filter_words(&self) -> Vec<String> {
         self.inner.filter.words()
@@ -680,7 +687,7 @@ impl Interact {
 
     /// Replaces the keyword filter (admins only; the caller checked).
     pub async fn set_filter_words(&self, words: &[String]) -> Result<Vec<String>> {
-        let words = WordFilter::normalize(words)?;
+        let words = WordFilter::normalize(words).map_err(InteractError::InvalidInput)?;
         self.inner.store.set_chat_filter_words(&words).await?;
         self.inner.filter.set(words.clone());
         Ok(words)

@@ -6,6 +6,7 @@
 //! - [`ladder`]: which renditions a source gets (never above the source, aspect kept).
 //! - [`transcode`]: one ffmpeg pass that decodes once and writes a set of rungs as CMAF fMP4
 //!   segments, optionally with storyboard tiles and cover candidates from the same decode.
+//! - [`frames`]: frames sampled at a low rate as raw RGB, for perceptual hashing.
 //! - [`manifest`]: HLS master/media playlists, the DASH MPD and the storyboard WebVTT track.
 //! - [`published`]: what a video has published, as stored in its row.
 //! - `mp4` (private): just enough MP4 box reading for codec strings and segment timing.
@@ -20,6 +21,7 @@
 
 pub mod cover;
 mod error;
+pub mod frames;
 pub mod ladder;
 pub mod manifest;
 mod mp4;

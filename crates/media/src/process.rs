@@ -221,6 +221,58 @@ impl ProcessRunner {
         })
     }
 
+    /// Runs `tool` as [`ProcessRunner::run`] does (a slot under the concurrency limit, stdin
+    /// closed, killed at `timeout` or when dropped) but hands its stdout to `read` as a byte
+    /// stream (raw video frames, say) and answers what `read` returns. When `read` stops
+    /// early its end of the pipe closes and the tool ends on the broken pipe; its exit is then
+    /// not an error.
+    pub async fn run_reading<T, F, Fut>(
+        &self,
+        tool: Tool,
+        args: &[OsString],
+        timeout: Duration,
+        read: F,
+    ) -> Result<T, MediaError>
+    where
+        F: FnOnce(ChildStdout) -> Fut,
+        Fut: std::future::Future<Output = Result<(T, bool), MediaError>>,
+    {
+        let _permit = self.slots.acquire().await.map_err(|_| closed_pool(tool))?;
+        let mut child = self
+            .spawn(tool, self.command(tool, args, Stdio::null()))
+            .await?;
+        let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+            return Err(unpiped(tool));
+        };
+        let work = async {
+            let (read, tail) = tokio::join!(read(stdout), read_tail(stderr));
+            let status = child.wait().await.map_err(|source| MediaError::Spawn {
+                tool: tool.name(),
+                source,
+            })?;
+            Ok::<_, MediaError>((read, tail, status))
+        };
+        let (read, stderr_tail, status) = match tokio::time::timeout(timeout, work).await {
+            Ok(result) => result?,
+            Err(_) => {
+                let _ = child.kill().await;
+                return Err(MediaError::Timeout {
+                    tool: tool.name(),
+                    after: timeout,
+                });
+            }
+        };
+        let (value, stopped_early) = read?;
+        if !status.success() && !stopped_early {
+            return Err(MediaError::Failed {
+                tool: tool.name(),
+                status: status.to_string(),
+                detail: stderr_tail.trim().to_owned(),
+            });
+        }
+        Ok(value)
+    }
+
     /// Starts `tool` as a streaming process: stdin and stdout are pipes for the caller
     /// ([`StreamingProcess::take_stdin`], [`StreamingProcess::take_stdout`]), stderr is read
     /// by [`StreamingProcess::wait`], which the caller must await alongside feeding and

@@ -18,6 +18,7 @@ mod ledger;
 mod likes;
 mod live;
 mod media;
+mod moderation;
 mod questions;
 mod sessions;
 #[cfg(feature = "testing")]
@@ -46,6 +47,10 @@ pub use ledger::{
 pub use likes::LikeState;
 pub use live::{NewRoom, RECORDING_JOB, RoomRow};
 pub use media::{CoverChange, MAX_VIDEO_ERROR_LEN};
+pub use moderation::{
+    Actor, DecisionRow, FrameHashRow, HashListRow, ImportedList, ListEntryRow, MatchRow,
+    NewListEntry, ReportRow,
+};
 pub use questions::QuestionRow;
 pub use sessions::{NewSession, Session};
 pub use uploads::{NewUpload, PROCESS_JOB, UploadRow, UploadState};

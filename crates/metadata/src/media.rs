@@ -10,8 +10,12 @@ use crate::{Blob, Result, Store, VideoRow};
 /// Longest failure reason kept (`videos.error VARCHAR(2000)`); longer texts are cut.
 pub const MAX_VIDEO_ERROR_LEN: usize = 2000;
 
-/// Statuses the pipeline may move a video out of.
-const PIPELINE_STATUSES: &str = "('uploaded', 'processing', 'ready')";
+/// Statuses the pipeline may write to. A `held` video is processed like any other (its
+/// reviewers watch it) but stays `held`: see [`KEEP_HELD`].
+const PIPELINE_STATUSES: &str = "('uploaded', 'processing', 'ready', 'held')";
+
+/// `status = <this>'new'`: the new status, unless the video is held.
+const KEEP_HELD: &str = "CASE WHEN status = 'held' THEN 'held' ELSE ";
 
 impl Store {
     /// The source blob of a video (its content hash's blob), once the upload completed.
@@ -44,7 +48,7 @@ impl Store {
     /// `ready`). False when the video is gone or not in a pipeline state.
     pub async fn start_processing(&self, id: &VideoId) -> Result<bool> {
         let done = sqlx::query(&format!(
-            "UPDATE videos SET status = CASE WHEN status = 'ready' THEN 'ready' ELSE 'processing' END, \
+            "UPDATE videos SET status = CASE WHEN status IN ('ready', 'held') THEN status ELSE 'processing' END, \
              error = NULL, updated_at = ? WHERE id = ? AND status IN {PIPELINE_STATUSES}"
         ))
         .bind(now_millis())
@@ -99,7 +103,7 @@ impl Store {
         percent: i64,
     ) -> Result<bool> {
         let done = sqlx::query(&format!(
-            "UPDATE videos SET status = 'ready', media = ?, \
+            "UPDATE videos SET status = {KEEP_HELD}'ready' END, media = ?, \
              progress = CASE WHEN progress > ? THEN progress ELSE ? END, error = NULL, \
              updated_at = ? WHERE id = ? AND status IN {PIPELINE_STATUSES}"
         ))
@@ -118,7 +122,7 @@ impl Store {
     pub async fn fail_video(&self, id: &VideoId, reason: &str) -> Result<bool> {
         let reason: String = reason.chars().take(MAX_VIDEO_ERROR_LEN).collect();
         let done = sqlx::query(&format!(
-            "UPDATE videos SET status = 'failed', error = ?, updated_at = ? \
+            "UPDATE videos SET status = {KEEP_HELD}'failed' END, error = ?, updated_at = ? \
              WHERE id = ? AND status IN {PIPELINE_STATUSES}"
         ))
         .bind(reason)

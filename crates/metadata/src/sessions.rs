@@ -63,7 +63,7 @@ impl Store {
     /// A user and their password hash (None for token-only accounts), by name.
     pub async fn user_with_password(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
         let row = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ?"
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ? AND banned_at IS NULL"
         ))
         .bind(name)
         .fetch_optional(self.pool())
@@ -100,7 +100,8 @@ impl Store {
         }
         let row = sqlx::query(
             "SELECT u.id, u.name, u.is_admin, u.used_bytes, s.csrf_token FROM sessions s \
-             JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?",
+             JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? \
+             AND u.banned_at IS NULL",
         )
         .bind(secret_hash(secret))
         .bind(now_millis())

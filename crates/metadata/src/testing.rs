@@ -136,6 +136,8 @@ pub fn video_row(owner: UserId, visibility: Visibility) -> crate::VideoRow {
         likes: 0,
         created_at: 0,
         updated_at: 0,
+        hold_reason: None,
+        held_at: None,
     }
 }
 

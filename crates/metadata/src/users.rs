@@ -146,7 +146,7 @@ impl Store {
         }
         let row = sqlx::query(
             "SELECT u.id, u.name, u.is_admin, u.used_bytes FROM api_tokens t \
-             JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
+             JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND u.banned_at IS NULL",
         )
         .bind(token_hash(token))
         .fetch_optional(self.pool())

@@ -55,6 +55,10 @@ pub struct VideoRow {
     pub created_at: i64,
     /// Last change, Unix ms.
     pub updated_at: i64,
+    /// Why moderation holds it (status `held`), as its owner sees it.
+    pub hold_reason: Option<String>,
+    /// When it was held, Unix ms.
+    pub held_at: Option<i64>,
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> MetadataError {
@@ -65,7 +69,7 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> MetadataError {
 pub(crate) const VIDEO_SELECT: &str = "SELECT v.id, v.owner_id, u.name AS owner_name, v.title, \
     v.description, v.tags, v.category, v.visibility, v.status, v.duration_ms, v.width, \
     v.height, v.blake3, v.size_bytes, v.error, v.progress, v.media, v.cover_gen, \
-    v.cover_custom, v.views, v.likes, v.created_at, v.updated_at \
+    v.cover_custom, v.views, v.likes, v.created_at, v.updated_at, v.hold_reason, v.held_at \
     FROM videos v JOIN users u ON u.id = v.owner_id";
 
 pub(crate) fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
@@ -98,6 +102,8 @@ pub(crate) fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
         likes: row.try_get("likes")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        hold_reason: row.try_get("hold_reason")?,
+        held_at: row.try_get("held_at")?,
     })
 }
 

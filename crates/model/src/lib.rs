@@ -183,6 +183,9 @@ stored_names!(
         Ready = "ready",
         /// Processing failed; the video carries a reason.
         Failed = "failed",
+        /// Held by moderation (a hash-list match or users' reports): only its owner and admins
+        /// see it, with the reason, until an admin decides.
+        Held = "held",
     }
 );
 

@@ -1,5 +1,6 @@
 //! The stages: what `process` and `transcode` jobs do.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -22,6 +23,9 @@ use spool_storage::media::{
 };
 use spool_storage::{Generation, Keep, LocalStore, MediaLayout, PassDir, StorageError};
 
+use spool_media::frames::{self, Frame};
+use spool_moderation::{FrameHash, MIN_QUALITY, Moderation};
+
 use crate::fetch::SourceCache;
 use crate::{PROCESS_JOB, RECORDING_JOB, TRANSCODE_JOB};
 
@@ -30,6 +34,8 @@ const COVER_CANDIDATES: u32 = 8;
 /// Cover sets younger than this are never swept: one may be being installed (by the API)
 /// with its row not yet committed.
 const COVER_SWEEP_GRACE: Duration = Duration::from_secs(600);
+/// Most frame pictures one video keeps for its reviewers.
+const KEPT_FRAMES: usize = 64;
 /// The `process` stage's probe results, kept in the video's scratch dir.
 const PROBE_FILE: &str = "probe.json";
 /// Shortest pause between two progress writes of one video (ffmpeg reports twice a second; a
@@ -50,6 +56,8 @@ struct Inner {
     layout: MediaLayout,
     /// Told after each progress or status write (progress streams listen).
     hub: Hub,
+    /// Hashes frames and matches them against the lists, when set.
+    moderation: Option<Moderation>,
 }
 
 /// Why a stage failed, and whether trying again could help.
@@ -97,6 +105,24 @@ impl From<std::io::Error> for StageError {
 
 type StageResult<T = ()> = Result<T, StageError>;
 
+/// A sampled frame as a JPEG for reviewers (quality 85; an encoding failure keeps none).
+fn frame_jpeg(frame: &Frame) -> Vec<u8> {
+    let mut out = Vec::new();
+    let encoded = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode(
+        &frame.rgb,
+        frame.width,
+        frame.height,
+        image::ExtendedColorType::Rgb8,
+    );
+    match encoded {
+        Ok(()) => out,
+        Err(e) => {
+            tracing::warn!("frame picture not encoded: {e}");
+            Vec::new()
+        }
+    }
+}
+
 impl Pipeline {
     /// A pipeline over the data dir of `config`: sources are fetched to `<data>/scratch`,
     /// media is published under `<data>/media`.
@@ -108,6 +134,7 @@ impl Pipeline {
                 processes: ProcessRunner::new(&config.media),
                 layout: MediaLayout::new(data),
                 hub: Hub::local(),
+                moderation: None,
                 store,
                 config,
             }),
@@ -127,6 +154,15 @@ impl Pipeline {
     pub fn with_hub(mut self, hub: Hub) -> Self {
         let inner = Arc::get_mut(&mut self.inner).expect("with_hub before cloning");
         inner.hub = hub;
+        self
+    }
+
+    /// The same pipeline hashing every video's frames in its `process` stage and holding
+    /// those that match a list (see `spool_moderation`). Call it on a fresh pipeline, before
+    /// it is cloned.
+    pub fn with_moderation(mut self, moderation: Moderation) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("with_moderation before cloning");
+        inner.moderation = Some(moderation);
         self
     }
 
@@ -183,8 +219,12 @@ impl Handler for Pipeline {
 }
 
 impl Inner {
-    /// Stage 1: fetch, probe, validate, record, queue the transcode.
+    /// Stage 1: fetch, probe, validate, hash the frames (moderation), record, queue the
+    /// transcode.
     async fn process(&self, video: &VideoId) -> StageResult {
+        // Content hashed before (another upload of the same file) is matched from its known
+        // frames, before its shared media can be published.
+        let known = self.copy_frame_hashes(video).await?;
         let shared =
             crate::reuse::share_existing(&self.store, &self.layout, &self.config.media, video)
                 .await
@@ -215,10 +255,105 @@ impl Inner {
         let duration_ms = (info.duration_s * 1000.0).round() as i64;
         let size = info.video.as_ref().map(|v| (v.width, v.height));
         self.store.record_probe(video, duration_ms, size).await?;
+        if !known {
+            // Before the transcode is queued: nothing of a listed video is ever published.
+            self.hash_frames(video, &source, &info).await?;
+        }
         self.store.set_progress(video, 2).await?;
         self.hub.notify(&Topic::video(video));
         self.store.enqueue(TRANSCODE_JOB, video).await?;
         Ok(())
+    }
+
+    /// The moderation step of `process`: frames sampled at 1 fps from the local source, each
+    /// hashed with PDQ as it is decoded (one frame in memory at a time); the pictures of
+    /// frames that come near a listed hash are kept as JPEG for reviewers; then the hashes
+    /// are stored and matched, which may hold the video.
+    async fn hash_frames(&self, video: &VideoId, source: &Path, info: &MediaInfo) -> StageResult {
+        let Some(moderation) = &self.moderation else {
+            return Ok(());
+        };
+        if !moderation.config().hash_frames {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let mut frames = Vec::new();
+        let mut images: HashMap<i64, Vec<u8>> = HashMap::new();
+        let sampled = frames::sample(
+            &self.processes,
+            source,
+            info,
+            &self.config.media,
+            1,
+            |frame| {
+                match spool_moderation::pdq::hash_rgb(frame.width, frame.height, &frame.rgb) {
+                    Ok(out) => {
+                        let hash = FrameHash {
+                            at_ms: frame.at_ms,
+                            hash: out.hash,
+                            quality: out.quality,
+                        };
+                        if out.quality >= MIN_QUALITY
+                            && images.len() < KEPT_FRAMES
+                            && moderation.is_near_listed(&out.hash)
+                        {
+                            images.insert(frame.at_ms, frame_jpeg(&frame));
+                        }
+                        frames.push(hash);
+                    }
+                    Err(e) => {
+                        tracing::warn!(video = %video, at_ms = frame.at_ms, "frame not hashed: {e}");
+                    }
+                }
+                true
+            },
+        )
+        .await;
+        let sampled = match sampled {
+            Ok(n) => n,
+            // A source ffmpeg can transcode but not sample (corrupt frames mid-stream) is
+            // still processed; it has no frame hashes, which the log says.
+            Err(e) if e.is_permanent() => {
+                tracing::warn!(video = %video, "frames not sampled: {e}");
+                0
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let held = moderation
+            .record_frames(video, &frames, &images)
+            .await
+            .map_err(|e| StageError {
+                permanent: false,
+                reason: format!("moderation: {e}"),
+            })?;
+        tracing::info!(
+            video = %video,
+            sampled,
+            hashed = frames.len(),
+            held = held.is_some(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "frames hashed"
+        );
+        if held.is_some() {
+            self.hub.notify(&Topic::video(video));
+        }
+        Ok(())
+    }
+
+    /// Copies the frame hashes of another video of the same content, when one was hashed,
+    /// and matches them. True when it did.
+    async fn copy_frame_hashes(&self, video: &VideoId) -> StageResult<bool> {
+        let Some(moderation) = self.moderation.as_ref().filter(|m| m.config().hash_frames) else {
+            return Ok(false);
+        };
+        let copied = moderation
+            .copy_known_frames(video)
+            .await
+            .map_err(|e| StageError {
+                permanent: false,
+                reason: format!("moderation: {e}"),
+            })?;
+        Ok(copied)
     }
 
     /// The local source of a video that still wants processing; `None` when the video is gone

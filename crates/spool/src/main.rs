@@ -98,6 +98,38 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Hash lists for moderation, and hashing files for them.
+    Moderation {
+        #[command(subcommand)]
+        command: ModerationCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModerationCommand {
+    /// Import a hash list file (one `<64 hex digits> [<quality>] [<label>]` per line, as
+    /// `spool moderation hash` prints) into a list, all or nothing.
+    Import {
+        /// The list file.
+        file: PathBuf,
+        /// The list's name (created when new).
+        #[arg(long)]
+        list: String,
+        /// What the list holds: `pdq` (perceptual hashes) or `blake3` (exact file digests).
+        #[arg(long, default_value = "pdq")]
+        kind: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print the PDQ hash of each image, or of each video's frames sampled at 1 fps:
+    /// `<64 hex digits> <quality> <file>[@<seconds>]`.
+    Hash {
+        /// Images (JPEG, PNG, WebP) or videos.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -241,6 +273,18 @@ async fn main() -> std::process::ExitCode {
                 }
             };
         }
+        Command::Moderation {
+            command:
+                ModerationCommand::Import {
+                    file,
+                    list,
+                    kind,
+                    store,
+                },
+        } => moderation_import(store, &file, &list, &kind).await,
+        Command::Moderation {
+            command: ModerationCommand::Hash { files, store },
+        } => moderation_hash(store, &files).await,
         Command::Upload(args) => {
             init_logging(false);
             return match spool_client::run_upload(args).await {
@@ -271,6 +315,130 @@ async fn user_add(args: StoreArgs, name: &str, admin: bool) -> anyhow::Result<()
     store.close().await;
     println!("{token}");
     Ok(())
+}
+
+async fn moderation_import(
+    args: StoreArgs,
+    file: &std::path::Path,
+    list: &str,
+    kind: &str,
+) -> anyhow::Result<()> {
+    let config = load_config(&args, None)?;
+    init_logging(config.server.log_json);
+    let kind: spool_moderation::ListKind = kind.parse().map_err(anyhow::Error::msg)?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read {} as text", file.display()))?;
+    let store = open_store(&config).await?;
+    let blobs = LocalStore::open(&config.server.data_dir)?;
+    let moderation = build_moderation(&store, &blobs, &config, &spool_hub::Hub::local()).await;
+    let imported = match moderation {
+        Ok(moderation) => moderation
+            .import("cli", list, kind, &text)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    store.close().await;
+    let imported = imported?;
+    println!(
+        "list {} ({}): {} imported, {} already there; {} entries; {} videos held",
+        imported.list.name,
+        imported.list.kind,
+        imported.imported,
+        imported.duplicates,
+        imported.list.entries,
+        imported.held.len()
+    );
+    for video in imported.held {
+        println!("held {video}");
+    }
+    Ok(())
+}
+
+/// Hashes images directly and videos through ffmpeg (1 frame per second), printing what
+/// `spool moderation import` reads.
+async fn moderation_hash(args: StoreArgs, files: &[PathBuf]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let config = load_config(&args, None)?;
+    init_logging(config.server.log_json);
+    let processes = spool_media::process::ProcessRunner::new(&config.media);
+    let mut failed = 0;
+    let mut out = std::io::stdout().lock();
+    for file in files {
+        let shown = file.display().to_string();
+        if let Ok(image) = spool_moderation::pdq::hash_file(file) {
+            writeln!(out, "{} {} {shown}", image.hash, image.quality)?;
+            continue;
+        }
+        let path = std::path::absolute(file)?;
+        let info = match spool_media::probe::probe(&processes, &path, &config.media).await {
+            Ok(info) if info.video.is_some() => info,
+            Ok(_) => {
+                eprintln!("{shown}: neither an image nor a video with pictures");
+                failed += 1;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("{shown}: {e}");
+                failed += 1;
+                continue;
+            }
+        };
+        let mut lines = Vec::new();
+        let sampled =
+            spool_media::frames::sample(&processes, &path, &info, &config.media, 1, |frame| {
+                if let Ok(hash) =
+                    spool_moderation::pdq::hash_rgb(frame.width, frame.height, &frame.rgb)
+                {
+                    lines.push(format!(
+                        "{} {} {shown}@{}",
+                        hash.hash,
+                        hash.quality,
+                        frame.at_ms / 1000
+                    ));
+                }
+                true
+            })
+            .await;
+        if let Err(e) = sampled {
+            eprintln!("{shown}: {e}");
+            failed += 1;
+            continue;
+        }
+        if lines.is_empty() {
+            eprintln!("{shown}: too short for one sampled frame");
+        }
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} of {} files could not be hashed", files.len());
+    }
+    Ok(())
+}
+
+/// The moderation service over the store, with its lists loaded.
+async fn build_moderation(
+    store: &Store,
+    blobs: &LocalStore,
+    config: &Config,
+    hub: &spool_hub::Hub,
+) -> anyhow::Result<spool_moderation::Moderation> {
+    let catalog = spool_catalog::Catalog::new(
+        store.clone(),
+        hub.clone(),
+        blobs.clone(),
+        spool_storage::MediaLayout::new(&config.server.data_dir),
+    );
+    spool_moderation::Moderation::load(
+        store.clone(),
+        catalog,
+        config.moderation.clone(),
+        &config.server.data_dir,
+    )
+    .await
+    .context("cannot load the moderation lists")
 }
 
 async fn wallet_grant(
@@ -393,8 +561,22 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         catalog.clone(),
         hub.clone(),
         tracking.clone(),
-    );
+    )
+    .with_keywords(interact.keywords());
     let follows = spool_interact::Follows::new(store.clone(), tracking.clone());
+    let moderation = spool_moderation::Moderation::load(
+        store.clone(),
+        catalog.clone(),
+        config.moderation.clone(),
+        &config.server.data_dir,
+    )
+    .await
+    .context("cannot load the moderation lists")?;
+    // Lists another node or the CLI changed are picked up.
+    tasks.spawn("moderation lists", moderation.clone().run(stop.clone()));
+    // A file on a digest blocklist is refused before it is kept.
+    let gate = moderation.digest_gate();
+    let uploads = uploads.with_content_gate(Arc::new(move |hash| gate.refuses(hash)));
     let services = spool_api::Services {
         store: store.clone(),
         uploads: uploads.clone(),
@@ -408,6 +590,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         gifts: spool_gifts::Gifts::new(store.clone(), catalog.clone(), live.clone()),
         comments,
         follows,
+        moderation: moderation.clone(),
     };
     let state = spool_api::AppState::new(
         services,
@@ -424,6 +607,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         &config,
         config.jobs.workers,
         &hub,
+        &moderation,
     )?;
     // Buffered view counts are written once more when it stops, before the store closes.
     tasks.spawn("view counts", catalog.views().clone().run(stop.clone()));
@@ -541,10 +725,12 @@ fn spawn_workers(
     config: &Config,
     count: usize,
     hub: &spool_hub::Hub,
+    moderation: &spool_moderation::Moderation,
 ) -> anyhow::Result<()> {
     let pipeline =
         spool_pipeline::Pipeline::new(store.clone(), blobs.clone(), Arc::new(config.clone()))
-            .with_hub(hub.clone());
+            .with_hub(hub.clone())
+            .with_moderation(moderation.clone());
     let runner_config = spool_jobs::RunnerConfig {
         lease: Duration::from_secs(config.jobs.lease_s),
         heartbeat_interval: Duration::from_secs(config.jobs.heartbeat_s),
@@ -571,7 +757,17 @@ async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
     let count = workers.unwrap_or(config.jobs.workers).max(1);
     // Nobody in this process listens: `spool serve` watches the rows these workers change.
     let hub = spool_hub::Hub::local();
-    spawn_workers(&mut tasks, &store, &blobs, &config, count, &hub)?;
+    let moderation = build_moderation(&store, &blobs, &config, &hub).await?;
+    tasks.spawn("moderation lists", moderation.clone().run(tasks.stop()));
+    spawn_workers(
+        &mut tasks,
+        &store,
+        &blobs,
+        &config,
+        count,
+        &hub,
+        &moderation,
+    )?;
     tracing::info!(
         "{count} media worker(s) running (data in {})",
         config.server.data_dir.display()

@@ -81,6 +81,12 @@ pub enum UploadError {
     /// Storage failure.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The file's digest is on a moderation blocklist; nothing of it was kept.
+    #[error("this file is on the blocklist `{list}`; it was not kept")]
+    ContentBlocked {
+        /// The list holding its digest.
+        list: String,
+    },
     /// Something that should not happen (corrupt checkpoint, task panic).
     #[error("internal error: {0}")]
     Internal(String),
@@ -107,6 +113,7 @@ impl UploadError {
             Self::Interrupted { .. } => "interrupted",
             Self::Metadata(e) => e.code(),
             Self::Storage(e) => e.code(),
+            Self::ContentBlocked { .. } => "content_blocked",
             Self::Internal(_) => "internal_error",
         }
     }

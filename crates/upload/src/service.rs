@@ -119,7 +119,12 @@ pub struct UploadService {
     blobs: LocalStore,
     config: UploadConfig,
     writing: Arc<Mutex<HashSet<UploadId>>>,
+    gate: Option<ContentGate>,
 }
+
+/// Asked before a file is kept: the name of the blocklist that holds its BLAKE3 digest, if
+/// one does (moderation's exact-digest lists).
+pub type ContentGate = Arc<dyn Fn(&ContentHash) -> Option<String> + Send + Sync>;
 
 /// Marks one upload as being written; dropped when the request ends.
 struct WriteLock {
@@ -206,6 +211,22 @@ impl UploadService {
             blobs,
             config,
             writing: Arc::default(),
+            gate: None,
+        }
+    }
+
+    /// The same service refusing files whose digest `gate` names a list for: at creation when
+    /// the client announces the digest, else by the request that delivers the last byte;
+    /// nothing of a refused file is kept.
+    pub fn with_content_gate(mut self, gate: ContentGate) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    fn refused(&self, hash: &ContentHash) -> Result<()> {
+        match self.gate.as_ref().and_then(|gate| gate(hash)) {
+            Some(list) => Err(UploadError::ContentBlocked { list }),
+            None => Ok(()),
         }
     }
 
@@ -278,6 +299,9 @@ impl UploadService {
             .map(|h| h.to_ascii_lowercase().parse())
             .transpose()
             .map_err(|e| UploadError::BadRequest(format!("metadata blake3: {e}")))?;
+        if let Some(hash) = &announced {
+            self.refused(hash)?;
+        }
         let visibility = match fields.get("visibility") {
             Some(v) => v
                 .parse::<Visibility>()
@@ -562,6 +586,14 @@ impl UploadService {
                         announced: announced.to_hex(),
                         actual: hash.to_hex(),
                     });
+                }
+                if let Err(blocked) = self.refused(&hash) {
+                    // Nothing of it is kept: the bytes, the reservation, the video.
+                    drop(sink);
+                    self.store.end_upload(id, UploadState::Terminated).await?;
+                    self.blobs.remove_partial(id)?;
+                    tracing::warn!(upload = %id, blake3 = %hash, "upload refused: {blocked}");
+                    return Err(blocked);
                 }
                 Some(hash)
             }

@@ -92,6 +92,8 @@ pub struct VideoJson {
     height: Option<i64>,
     /// Why processing failed.
     error: Option<String>,
+    /// Why moderation holds it (status `held`; only its owner and admins see it).
+    hold_reason: Option<String>,
     /// Processing progress, percent (0-100).
     progress: i64,
     /// Playable renditions, highest first (empty until media is published).
@@ -193,6 +195,7 @@ pub(crate) fn video_json(
         width: video.width,
         height: video.height,
         error: video.error,
+        hold_reason: video.hold_reason,
         progress: video.progress.clamp(0, 100),
         renditions: renditions(published.as_ref()),
         processing_complete: published.as_ref().is_some_and(|p| p.complete),

@@ -6,6 +6,8 @@ mod danmaku;
 mod follows;
 mod ws;
 
+pub(crate) use comments::parse_comment_id;
+
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

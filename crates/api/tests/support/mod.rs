@@ -102,8 +102,19 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         catalog.clone(),
         hub.clone(),
         tracking.clone(),
-    );
+    )
+    .with_keywords(interact.keywords());
     let follows = spool_interact::Follows::new(store.clone(), tracking.clone());
+    let moderation = spool_moderation::Moderation::load(
+        store.clone(),
+        catalog.clone(),
+        config.moderation.clone(),
+        &config.server.data_dir,
+    )
+    .await
+    .unwrap();
+    let gate = moderation.digest_gate();
+    let uploads = uploads.with_content_gate(Arc::new(move |hash| gate.refuses(hash)));
     let services = Services {
         store: store.clone(),
         uploads,
@@ -117,6 +128,7 @@ pub async fn test_state(engine: Engine, configure: impl FnOnce(&mut Config)) -> 
         gifts,
         comments,
         follows,
+        moderation,
     };
     let state = AppState::new(services, Arc::new(config), CancellationToken::new(), None).unwrap();
     TestState {
