@@ -258,6 +258,16 @@ impl Server {
             .expect("run spool user add")
     }
 
+    /// Runs `spool ARGS...` against this server's store (`--data`, `--database` appended).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.command()
+            .args(args)
+            .args(self.store_args())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run spool")
+    }
+
     /// Creates a user and returns its API token.
     pub fn user_add(&self, name: &str) -> String {
         self.token_of(name, self.user_add_output(name))
