@@ -9,18 +9,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use spool_metadata::testing::{Engine, TestDb};
-use support::{Server, blake3_file, client, tus_metadata, upload_command};
-
-fn clip(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/threatexchange/tmk")
-        .join(name)
-}
+use support::{Server, blake3_file, client, clip, tus_metadata, upload_command};
 
 /// Polls the video as `token` until `done`, with a deadline.
 async fn wait_for(

@@ -4,8 +4,11 @@
 //! network, private videos, no XSS, no console errors, screenshots), and what a person sees:
 //! on the watch page and in the feed the video is the topmost element at the player's centre
 //! and two screenshots of the picture a second of playback apart differ; a watch page opened
-//! while the video processes picks up the renditions published later. The script asserts;
-//! this test runs it, checks its report and keeps its measurements and screenshots.
+//! while the video processes picks up the renditions published later; a video held by a PDQ
+//! hash-list match (made here, before the script runs: a clip's frames hashed and imported by
+//! the CLI, another encoding of it uploaded) goes through the admin's moderation queue and
+//! case to an approval (`web/tests/e2e/moderation.mjs`). The script asserts; this test runs
+//! it, checks its report and keeps its measurements and screenshots.
 
 #![allow(clippy::disallowed_methods)] // drives node, like the interop tests
 
@@ -13,9 +16,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use support::Server;
+use serde_json::{Value, json};
+use support::{Server, client, clip, upload_command, upload_ok};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -28,6 +32,102 @@ fn artifacts_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-e2e"))
 }
 
+/// `POST path` with a JSON body as `token`: the status and the JSON answer.
+async fn post(server: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .post(server.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// The fixture of `web/tests/e2e/moderation.mjs`: a video held by a PDQ list match, as
+/// `{"video_id", "owner_token"}`. As in `tests/moderation.rs`: the admin hashes a clip's frames
+/// and imports them as the list `banned-clips` through the CLI; once the running server matches
+/// the first hash (`moderation.reload_s = 1`), a user uploads another encoding of the clip,
+/// which ends `held`.
+async fn held_video(server: &Server, admin: &str) -> Value {
+    let listed = clip("chair-22-sd-grey-bar.mp4");
+    let hashed = server.cli(&["moderation", "hash", listed.to_str().unwrap()]);
+    assert!(
+        hashed.status.success(),
+        "spool moderation hash: {}",
+        String::from_utf8_lossy(&hashed.stderr)
+    );
+    let lines = String::from_utf8(hashed.stdout).expect("utf-8 hashes");
+    let first_hash = lines
+        .split_whitespace()
+        .next()
+        .expect("spool moderation hash printed no hash")
+        .to_owned();
+    let file = server.dir().join("banned-clips.txt");
+    std::fs::write(&file, &lines).unwrap();
+    let imported = server.cli(&[
+        "moderation",
+        "import",
+        file.to_str().unwrap(),
+        "--list",
+        "banned-clips",
+    ]);
+    assert!(
+        imported.status.success(),
+        "spool moderation import: {}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, found) = post(
+            server,
+            admin,
+            "/api/v1/moderation/match",
+            &json!({"hash": first_hash}),
+        )
+        .await;
+        assert_eq!(status, 200, "POST /api/v1/moderation/match: {found}");
+        if found["matches"].as_array().is_some_and(|m| !m.is_empty()) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never loaded the list: {found}\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let owner = server.user_add("held_uploader");
+    let state = server.dir().join("held-upload-state");
+    let id = upload_ok(
+        upload_command(
+            server,
+            &owner,
+            &clip("chair-22-with-small-logo-bar.mp4"),
+            &state,
+        ),
+        server,
+    );
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let video = server.video(&owner, &id).await;
+        if video["status"] == "held" {
+            break;
+        }
+        assert!(
+            ["uploaded", "processing"].contains(&video["status"].as_str().unwrap_or_default())
+                && Instant::now() < deadline,
+            "the uploaded variant of a listed clip was not held: {video}\n{}",
+            server.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    json!({"video_id": id, "owner_token": owner})
+}
+
 #[tokio::test]
 async fn the_web_app_works_in_chromium() {
     let web = repo().join("web");
@@ -37,18 +137,29 @@ async fn the_web_app_works_in_chromium() {
          (scripts/test.sh does)"
     );
     let dist = web.join("dist");
-    let server = Server::start_with(None, &[("SPOOL__WEB__DIR", dist.to_str().unwrap())]).await;
+    let server = Server::start_with(
+        None,
+        &[
+            ("SPOOL__WEB__DIR", dist.to_str().unwrap()),
+            // The moderation fixture's list, imported by the CLI, is picked up within a second.
+            ("SPOOL__MODERATION__RELOAD_S", "1"),
+        ],
+    )
+    .await;
     let artifacts = artifacts_dir();
     let samples = server.dir().join("samples");
     std::fs::create_dir_all(&artifacts).unwrap();
     std::fs::create_dir_all(&samples).unwrap();
+    let admin = server.admin_add("gifts_admin");
+    let held = held_video(&server, &admin).await;
 
     let out = Command::new("node")
         .arg(web.join("tests/e2e.mjs"))
         .env("SPOOL_URL", &server.base)
         .env("SPOOL_ARTIFACTS", &artifacts)
         .env("SPOOL_SAMPLES", &samples)
-        .env("SPOOL_ADMIN_TOKEN", server.admin_add("gifts_admin"))
+        .env("SPOOL_ADMIN_TOKEN", &admin)
+        .env("SPOOL_MODERATION_HELD", held.to_string())
         .output()
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -67,6 +178,10 @@ async fn the_web_app_works_in_chromium() {
     )
     .unwrap();
     eprintln!("web e2e measurements: {report}");
+    assert_eq!(
+        report["moderation"]["action"], "approve",
+        "the moderation part did not run: {report}"
+    );
     let shots = std::fs::read_dir(artifacts.join("screenshots"))
         .map(|d| d.count())
         .unwrap_or(0);

@@ -460,6 +460,13 @@ pub async fn assert_uploaded(server: &Server, token: &str, video_id: &str, blake
     );
 }
 
+/// A ThreatExchange sample video (`../shared/testdata/threatexchange/tmk/NAME` from the repo root).
+pub fn clip(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/threatexchange/tmk")
+        .join(name)
+}
+
 /// tus `Upload-Metadata` from key/value pairs.
 pub fn tus_metadata(pairs: &[(&str, &str)]) -> String {
     use base64::Engine as _;
