@@ -999,6 +999,18 @@ try {
 
   await (await import('./e2e/gifts.mjs')).checkGifts({ base: BASE, viewer: pageB, viewerName: USER_B, creator: pageA, videoId: videoA, log, waitFor })
   await (await import('./e2e/social.mjs')).social({ base: BASE, pageA, pageB, userA: USER_A, userB: USER_B, videoId: videoA, log, waitFor })
+  // A video the harness had held by a PDQ list match (SPOOL_MODERATION_HELD): an admin approves it.
+  if (process.env.SPOOL_MODERATION_HELD) {
+    const held = JSON.parse(process.env.SPOOL_MODERATION_HELD)
+    const m = await import('./e2e/moderation.mjs')
+    const ctxAdmin = await browser.newContext({ viewport: DESKTOP, ...m.bearerContextOptions(process.env.SPOOL_ADMIN_TOKEN) })
+    const ctxUploader = await browser.newContext({ viewport: DESKTOP, ...m.bearerContextOptions(held.owner_token) })
+    const admin = await newPage(ctxAdmin, 'admin')
+    const uploader = await newPage(ctxUploader, 'uploader')
+    measurements.moderation = await m.checkModeration({ base: BASE, admin, uploader, videoId: held.video_id, action: 'approve', log, waitFor })
+    await ctxAdmin.close()
+    await ctxUploader.close()
+  }
   // 404 page for an unknown route (the server answers the app with status 404, which the
   // browser logs as a failed load).
   expectFailure(/\/no\/such\/page$/, 404)
