@@ -534,7 +534,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_decision(&mut *tx, &row, actor, "hold", reason, now).await?;
+            insert_decision(&mut tx, &row, actor, "hold", reason, now).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -582,7 +582,7 @@ impl Store {
             .bind(video.as_str())
             .execute(&mut *tx)
             .await?;
-            insert_decision(&mut *tx, &row, actor, "approve", reason, now).await?;
+            insert_decision(&mut tx, &row, actor, "approve", reason, now).await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -608,7 +608,7 @@ impl Store {
             .bind(video.id.as_str())
             .execute(&mut *tx)
             .await?;
-            insert_decision(&mut *tx, video, actor, action, reason, now).await?;
+            insert_decision(&mut tx, video, actor, action, reason, now).await?;
             tx.commit().await?;
             Ok(())
         })
