@@ -1,4 +1,5 @@
-// The moderation part of the web e2e (to be called from e2e.mjs once the server side exists):
+// The moderation part of the web e2e (called from e2e.mjs after social when the harness passes
+// SPOOL_MODERATION_HELD; crates/spool/tests/web.rs does):
 // the uploader of a held video sees why on its watch page and in the studio; an admin finds it
 // in /admin/moderation with its reason, opens the case, sees a matched frame beside the
 // frame's and the list entry's hash grids (the differing bits marked, distance ≤ 31), is told
@@ -6,8 +7,7 @@
 // the queue, and finds the decision at the top of the audit; the uploader's video is then
 // public again (approve) or gone (remove, ban).
 //
-// Fixtures (the Rust harness makes them; e2e.mjs has no "skip when absent" mechanism yet, so
-// the call is not in it):
+// Fixtures (the Rust harness makes them; e2e.mjs skips this part without them):
 // - `admin`: a page whose requests the server takes as an admin's: a cookie session, or a
 //   context made with `bearerContextOptions(SPOOL_ADMIN_TOKEN)` (every request carries the
 //   token; the pages ask the server, not the session, whether the visitor is an admin).
