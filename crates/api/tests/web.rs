@@ -315,6 +315,8 @@ async fn pages_and_assets_carry_security_headers() {
         "/c/alice",
         "/signin",
         "/signup",
+        "/admin/moderation",
+        "/admin/moderation/abcdefghijk",
     ] {
         let reply = h.call(&Browser::default(), "GET", page, None, false).await;
         assert_eq!(reply.status, StatusCode::OK, "{page}");

@@ -16,7 +16,7 @@ use crate::AppState;
 use crate::error::ApiError;
 
 /// The page paths the app routes on the client; each is answered with `index.html`.
-pub const PAGES: [&str; 10] = [
+pub const PAGES: [&str; 12] = [
     "/",
     "/watch/{id}",
     "/live/{id}",
@@ -27,6 +27,8 @@ pub const PAGES: [&str; 10] = [
     "/search",
     "/signin",
     "/signup",
+    "/admin/moderation",
+    "/admin/moderation/{id}",
 ];
 
 /// What the web app needs at run time.
