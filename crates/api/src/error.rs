@@ -713,6 +713,27 @@ impl From<PathRejection> for ApiError {
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
+/// An optional non-negative integer field that also takes `5.0`: JSON Schema's `integer` counts
+/// any number with no fraction, and clients (JavaScript among them) may send one that way.
+pub(crate) fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<u32>, D::Error> {
+    let Some(n) = <Option<serde_json::Number> as serde::Deserialize>::deserialize(d)? else {
+        return Ok(None);
+    };
+    n.as_u64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        })
+        .and_then(|v| u32::try_from(v).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("{n} is not a whole number 0 to 4294967295"))
+        })
+}
+
 /// `Query<T>` whose rejections answer in the envelope.
 #[derive(axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
@@ -805,6 +826,29 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_numbers_are_taken_with_or_without_a_fraction_part_fractions_refused() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(default, deserialize_with = "optional_whole_number")]
+            n: Option<u32>,
+        }
+        let parse = |json: &str| serde_json::from_str::<Body>(json).map(|b| b.n).ok();
+        for (json, want) in [
+            (r#"{}"#, Some(None)),
+            (r#"{"n": null}"#, Some(None)),
+            (r#"{"n": 5}"#, Some(Some(5))),
+            (r#"{"n": 5.0}"#, Some(Some(5))),
+            (r#"{"n": 0}"#, Some(Some(0))),
+            (r#"{"n": 5.5}"#, None),
+            (r#"{"n": -1}"#, None),
+            (r#"{"n": 1e20}"#, None),
+            (r#"{"n": "5"}"#, None),
+        ] {
+            assert_eq!(parse(json), want, "{json}");
+        }
+    }
 
     #[test]
     fn catalogue_codes_are_unique_snake_case_with_error_statuses() {

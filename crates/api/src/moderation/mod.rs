@@ -75,11 +75,23 @@ fn id_cursor(cursor: Option<&str>) -> ApiResult<Option<i64>> {
         .transpose()
 }
 
-/// Paging parameters.
+/// Paging parameters of the audit trail and the reports (newest first).
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// `next_cursor` of the previous page.
+    #[param(pattern = "^[1-9][0-9]{0,17}$")]
+    cursor: Option<String>,
+    /// Page size: 1 to 100, default 20 (larger values are cut to 100).
+    limit: Option<u32>,
+}
+
+/// Paging parameters of the queue (oldest hold first).
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QueuePageParams {
+    /// `next_cursor` of the previous page.
+    #[param(pattern = "^-?[0-9]{1,18}\\.[A-Za-z0-9_-]{11}$")]
     cursor: Option<String>,
     /// Page size: 1 to 100, default 20 (larger values are cut to 100).
     limit: Option<u32>,
@@ -93,6 +105,7 @@ pub struct MatchBody {
     hash: String,
     /// 0 to 31 (default 31).
     #[schema(minimum = 0, maximum = 31)]
+    #[serde(default, deserialize_with = "crate::error::optional_whole_number")]
     max_distance: Option<u32>,
 }
 
@@ -438,7 +451,7 @@ pub struct QueueJson {
 
 /// Held videos, oldest hold first (admins).
 #[utoipa::path(get, path = "/api/v1/moderation/queue", tag = "moderation",
-    params(PageParams), security(("bearer" = [])),
+    params(QueuePageParams), security(("bearer" = [])),
     responses((status = 200, body = QueueJson),
               (status = 400, description = "`invalid_cursor`", body = ErrorBody),
               (status = 401, body = ErrorBody),
@@ -446,7 +459,7 @@ pub struct QueueJson {
 pub async fn queue(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    ApiQuery(params): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<QueuePageParams>,
 ) -> ApiResult<Json<QueueJson>> {
     let limit = page_limit(params.limit);
     let after = match params.cursor.as_deref() {
