@@ -16,6 +16,9 @@ use spool_media::testing;
 use spool_metadata::testing::{Engine, TestDb};
 use support::{Server, client, header, play_in_chromium, upload_command, upload_ok};
 
+/// How long the pipeline may take to publish a video.
+const WAIT: Duration = Duration::from_secs(180);
+
 /// Generates a test source with ffmpeg (testsrc2 + sine).
 async fn make_source(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
     let path = dir.join(name);
@@ -25,34 +28,6 @@ async fn make_source(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBu
     let encode = [&testing::H264[..], &testing::AAC, &["-shortest"]].concat();
     testing::make(&[&inputs[..], &encode].concat(), &path).await;
     path
-}
-
-/// Polls the video until `done(video)` or the deadline; returns the last JSON.
-async fn wait_for(
-    server: &Server,
-    token: &str,
-    id: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let video = server.video(token, id).await;
-        if done(&video) {
-            return video;
-        }
-        assert!(
-            video["status"] != "failed" || what == "failed",
-            "video failed: {video}\n{}",
-            server.log_tail()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {video}\n{}",
-            server.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn get(url: &str, headers: &[(&str, &str)]) -> reqwest::Response {
@@ -101,11 +76,14 @@ async fn upload_and_process(engine: Engine) {
         &server,
     );
 
-    let first = wait_for(&server, &token, &id, "ready", |v| v["status"] == "ready").await;
-    let complete = wait_for(&server, &token, &id, "the whole ladder", |v| {
-        v["processing_complete"] == true
-    })
-    .await;
+    let first = server
+        .wait_video(&token, &id, "ready", WAIT, |v| v["status"] == "ready")
+        .await;
+    let complete = server
+        .wait_video(&token, &id, "the whole ladder", WAIT, |v| {
+            v["processing_complete"] == true
+        })
+        .await;
     // Progressive publishing: either we saw the quick rungs alone, or the ladder was done
     // before the first poll; in both cases the final ladder is exactly this.
     let names = |v: &Value| -> Vec<String> {
@@ -302,7 +280,9 @@ async fn hostile_files_private_media_covers_and_a_separate_worker() {
         failed.push((name, id));
     }
     for (name, id) in &failed {
-        let video = wait_for(&server, &token, id, "failed", |v| v["status"] == "failed").await;
+        let video = server
+            .wait_video(&token, id, "failed", WAIT, |v| v["status"] == "failed")
+            .await;
         let reason = video["error"].as_str().unwrap_or_default();
         assert!(
             !reason.is_empty() && !reason.contains(&*dir.to_string_lossy()),
@@ -322,10 +302,11 @@ async fn hostile_files_private_media_covers_and_a_separate_worker() {
     let mut cmd = upload_command(&server, &token, &source, &dir.join("state-private"));
     cmd.args(["--visibility", "private"]);
     let id = upload_ok(cmd, &server);
-    let video = wait_for(&server, &token, &id, "ready", |v| {
-        v["processing_complete"] == true
-    })
-    .await;
+    let video = server
+        .wait_video(&token, &id, "ready", WAIT, |v| {
+            v["processing_complete"] == true
+        })
+        .await;
     let hls = video["hls_url"].as_str().unwrap();
     assert!(
         hls.contains("/media/s/"),
@@ -414,10 +395,11 @@ async fn the_same_content_shares_its_media_and_outlives_the_first_video() {
         upload_command(&server, &token, &source, &server.dir().join("state1")),
         &server,
     );
-    let done = wait_for(&server, &token, &first, "the whole ladder", |v| {
-        v["processing_complete"] == true
-    })
-    .await;
+    let done = server
+        .wait_video(&token, &first, "the whole ladder", WAIT, |v| {
+            v["processing_complete"] == true
+        })
+        .await;
 
     // The same file again: an instant upload (no bytes sent), then shared media.
     let second = upload_ok(

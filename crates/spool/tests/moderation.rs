@@ -10,47 +10,14 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use spool_metadata::testing::{Engine, TestDb};
 use support::{Server, blake3_file, client, clip, tus_metadata, upload_command};
 
-/// Polls the video as `token` until `done`, with a deadline.
-async fn wait_for(
-    server: &Server,
-    token: &str,
-    id: &str,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let video = server.video(token, id).await;
-        if done(&video) {
-            return video;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {video}\n{}",
-            server.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn post(server: &Server, token: &str, path: &str, body: Value) -> (u16, Value) {
-    let r = client()
-        .post(server.url(path))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST");
-    let status = r.status().as_u16();
-    let text = r.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
+/// How long the pipeline may take to hold or publish a clip.
+const WAIT: Duration = Duration::from_secs(240);
 
 fn upload(server: &Server, token: &str, file: &Path) -> std::process::Output {
     let state = server.dir().join("state");
@@ -86,14 +53,7 @@ async fn moderation(engine: Engine) {
     let alice = server.user_add("alice");
 
     // The admin hashes the listed clip's frames; every line is `<hex> <quality> <file>@<s>`.
-    let listed = clip("chair-22-sd-grey-bar.mp4");
-    let hashed = server.cli(&["moderation", "hash", listed.to_str().unwrap()]);
-    assert!(
-        hashed.status.success(),
-        "hash: {}",
-        String::from_utf8_lossy(&hashed.stderr)
-    );
-    let lines = String::from_utf8(hashed.stdout).unwrap();
+    let lines = server.hash_clip("chair-22-sd-grey-bar.mp4");
     let first_hash = lines.split_whitespace().next().unwrap().to_owned();
     assert!(lines.lines().count() >= 10, "{lines}");
     for line in lines.lines() {
@@ -118,61 +78,27 @@ async fn moderation(engine: Engine) {
     assert!(stderr.contains("63 characters"), "{stderr}");
     let lists = server.get_json(&admin, "/api/v1/moderation/lists").await;
     assert_eq!(lists["lists"], json!([]), "{lists}");
-    // The good file, through the CLI (straight into the database, as `user add` does).
-    let file = server.dir().join("banned.txt");
-    std::fs::write(&file, &lines).unwrap();
-    let imported = server.cli(&[
-        "moderation",
-        "import",
-        file.to_str().unwrap(),
-        "--list",
-        "banned-clips",
-    ]);
-    assert!(
-        imported.status.success(),
-        "import: {}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    // The running server picks the list up (moderation.reload_s = 1).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, found) = post(
-            &server,
-            &admin,
-            "/api/v1/moderation/match",
-            json!({"hash": first_hash}),
-        )
+    // The good file, through the CLI (straight into the database, as `user add` does); the
+    // running server picks the list up (moderation.reload_s = 1).
+    let found = server
+        .import_hashes(&admin, "banned-clips", &lines, &first_hash)
         .await;
-        assert_eq!(status, 200, "{found}");
-        if found["matches"].as_array().is_some_and(|m| !m.is_empty()) {
-            assert_eq!(found["matches"][0]["list"], "banned-clips");
-            assert_eq!(found["matches"][0]["distance"], 0);
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server never loaded the list"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let (status, refused) = post(
-        &server,
-        &admin,
-        "/api/v1/moderation/match",
-        json!({"hash": "xyz"}),
-    )
-    .await;
+    assert_eq!(found["matches"][0]["list"], "banned-clips", "{found}");
+    assert_eq!(found["matches"][0]["distance"], 0, "{found}");
+    let (status, refused) = server
+        .post_json(&admin, "/api/v1/moderation/match", &json!({"hash": "xyz"}))
+        .await;
     assert_eq!(
         (status, refused["error"]["code"].as_str()),
         (422, Some("invalid_hash"))
     );
-    let (status, refused) = post(
-        &server,
-        &alice,
-        "/api/v1/moderation/match",
-        json!({"hash": first_hash}),
-    )
-    .await;
+    let (status, refused) = server
+        .post_json(
+            &alice,
+            "/api/v1/moderation/match",
+            &json!({"hash": first_hash}),
+        )
+        .await;
     assert_eq!(
         (status, refused["error"]["code"].as_str()),
         (403, Some("not_admin"))
@@ -183,7 +109,9 @@ async fn moderation(engine: Engine) {
         &server,
         &upload(&server, &alice, &clip("chair-22-with-small-logo-bar.mp4")),
     );
-    let held = wait_for(&server, &alice, &variant, "held", |v| v["status"] == "held").await;
+    let held = server
+        .wait_video(&alice, &variant, "held", WAIT, |v| v["status"] == "held")
+        .await;
     let reason = held["hold_reason"].as_str().unwrap_or_default().to_owned();
     assert!(reason.contains("banned-clips"), "{held}");
     let anonymous = client()
@@ -201,10 +129,11 @@ async fn moderation(engine: Engine) {
         &server,
         &upload(&server, &alice, &clip("pattern-sd-grey-bar.mp4")),
     );
-    let ready = wait_for(&server, &alice, &other, "ready", |v| {
-        v["status"] == "ready" || v["status"] == "held"
-    })
-    .await;
+    let ready = server
+        .wait_video(&alice, &other, "ready", WAIT, |v| {
+            v["status"] == "ready" || v["status"] == "held"
+        })
+        .await;
     assert_eq!(ready["status"], "ready", "{ready}");
 
     // The queue shows the match, with the frames side by side with the entries.
@@ -215,7 +144,10 @@ async fn moderation(engine: Engine) {
     assert_eq!(case["video"]["id"], variant.as_str());
     let matched = &case["matches"][0];
     assert_eq!(matched["list"], "banned-clips");
-    assert_eq!(matched["label"], listed.to_str().unwrap());
+    assert_eq!(
+        matched["label"],
+        clip("chair-22-sd-grey-bar.mp4").to_str().unwrap()
+    );
     assert!(matched["query_share"].as_u64().unwrap() >= 80, "{matched}");
     let pairs = matched["pairs"].as_array().unwrap();
     assert!(!pairs.is_empty());
@@ -250,39 +182,34 @@ async fn moderation(engine: Engine) {
 
     // Approving releases it: ready and visible to anyone.
     let path = format!("/api/v1/moderation/videos/{variant}/decision");
-    let (status, body) = post(
-        &server,
-        &admin,
-        &path,
-        json!({"action": "approve", "reason": ""}),
-    )
-    .await;
+    let (status, body) = server
+        .post_json(&admin, &path, &json!({"action": "approve", "reason": ""}))
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (422, Some("invalid_input"))
     );
-    let (status, body) = post(
-        &server,
-        &admin,
-        &path,
-        json!({"action": "approve", "reason": "a chair, not the listed clip"}),
-    )
-    .await;
+    let (status, body) = server
+        .post_json(
+            &admin,
+            &path,
+            &json!({"action": "approve", "reason": "a chair, not the listed clip"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["decision"]["action"], "approve");
     assert_eq!(body["decision"]["actor"], "root");
-    let released = wait_for(&server, &alice, &variant, "ready", |v| {
-        v["status"] == "ready"
-    })
-    .await;
+    let released = server
+        .wait_video(&alice, &variant, "ready", WAIT, |v| v["status"] == "ready")
+        .await;
     assert_eq!(released["hold_reason"], Value::Null);
-    let (status, body) = post(
-        &server,
-        &admin,
-        &path,
-        json!({"action": "approve", "reason": "again"}),
-    )
-    .await;
+    let (status, body) = server
+        .post_json(
+            &admin,
+            &path,
+            &json!({"action": "approve", "reason": "again"}),
+        )
+        .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (409, Some("not_held"))
@@ -292,23 +219,23 @@ async fn moderation(engine: Engine) {
     let bob = server.user_add("bob");
     let carol = server.user_add("carol");
     for (who, token) in [("bob", &bob), ("bob again", &bob)] {
-        let (status, body) = post(
-            &server,
-            token,
-            "/api/v1/reports",
-            json!({"kind": "video", "id": other, "reason": format!("{who}: spam")}),
-        )
-        .await;
+        let (status, body) = server
+            .post_json(
+                token,
+                "/api/v1/reports",
+                &json!({"kind": "video", "id": other, "reason": format!("{who}: spam")}),
+            )
+            .await;
         assert_eq!(status, 204, "{body}");
     }
     assert_eq!(server.video(&alice, &other).await["status"], "ready");
-    let (status, _) = post(
-        &server,
-        &carol,
-        "/api/v1/reports",
-        json!({"kind": "video", "id": other, "reason": "spam"}),
-    )
-    .await;
+    let (status, _) = server
+        .post_json(
+            &carol,
+            "/api/v1/reports",
+            &json!({"kind": "video", "id": other, "reason": "spam"}),
+        )
+        .await;
     assert_eq!(status, 204);
     let reported = server.video(&alice, &other).await;
     assert_eq!(reported["status"], "held", "{reported}");
@@ -320,13 +247,13 @@ async fn moderation(engine: Engine) {
 
     // Removing deletes it and lists its file: the same file is refused at its next upload.
     let path = format!("/api/v1/moderation/videos/{other}/decision");
-    let (status, body) = post(
-        &server,
-        &admin,
-        &path,
-        json!({"action": "remove", "reason": "spam"}),
-    )
-    .await;
+    let (status, body) = server
+        .post_json(
+            &admin,
+            &path,
+            &json!({"action": "remove", "reason": "spam"}),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     let gone = client()
         .get(server.url(&format!("/api/v1/videos/{other}")))

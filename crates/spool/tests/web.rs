@@ -16,10 +16,10 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Server, client, clip, upload_command, upload_ok};
+use support::{Server, clip, upload_command, upload_ok};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -32,73 +32,20 @@ fn artifacts_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-e2e"))
 }
 
-/// `POST path` with a JSON body as `token`: the status and the JSON answer.
-async fn post(server: &Server, token: &str, path: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .post(server.url(path))
-        .bearer_auth(token)
-        .json(body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-    let status = r.status().as_u16();
-    let text = r.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// The fixture of `web/tests/e2e/moderation.mjs`: a video held by a PDQ list match, as
 /// `{"video_id", "owner_token"}`. As in `tests/moderation.rs`: the admin hashes a clip's frames
 /// and imports them as the list `banned-clips` through the CLI; once the running server matches
 /// the first hash (`moderation.reload_s = 1`), a user uploads another encoding of the clip,
 /// which ends `held`.
 async fn held_video(server: &Server, admin: &str) -> Value {
-    let listed = clip("chair-22-sd-grey-bar.mp4");
-    let hashed = server.cli(&["moderation", "hash", listed.to_str().unwrap()]);
-    assert!(
-        hashed.status.success(),
-        "spool moderation hash: {}",
-        String::from_utf8_lossy(&hashed.stderr)
-    );
-    let lines = String::from_utf8(hashed.stdout).expect("utf-8 hashes");
+    let lines = server.hash_clip("chair-22-sd-grey-bar.mp4");
     let first_hash = lines
         .split_whitespace()
         .next()
-        .expect("spool moderation hash printed no hash")
-        .to_owned();
-    let file = server.dir().join("banned-clips.txt");
-    std::fs::write(&file, &lines).unwrap();
-    let imported = server.cli(&[
-        "moderation",
-        "import",
-        file.to_str().unwrap(),
-        "--list",
-        "banned-clips",
-    ]);
-    assert!(
-        imported.status.success(),
-        "spool moderation import: {}",
-        String::from_utf8_lossy(&imported.stderr)
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (status, found) = post(
-            server,
-            admin,
-            "/api/v1/moderation/match",
-            &json!({"hash": first_hash}),
-        )
+        .expect("spool moderation hash printed no hash");
+    server
+        .import_hashes(admin, "banned-clips", &lines, first_hash)
         .await;
-        assert_eq!(status, 200, "POST /api/v1/moderation/match: {found}");
-        if found["matches"].as_array().is_some_and(|m| !m.is_empty()) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server never loaded the list: {found}\n{}",
-            server.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 
     let owner = server.user_add("held_uploader");
     let state = server.dir().join("held-upload-state");
@@ -111,20 +58,11 @@ async fn held_video(server: &Server, admin: &str) -> Value {
         ),
         server,
     );
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        let video = server.video(&owner, &id).await;
-        if video["status"] == "held" {
-            break;
-        }
-        assert!(
-            ["uploaded", "processing"].contains(&video["status"].as_str().unwrap_or_default())
-                && Instant::now() < deadline,
-            "the uploaded variant of a listed clip was not held: {video}\n{}",
-            server.log_tail()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    server
+        .wait_video(&owner, &id, "held", Duration::from_secs(240), |v| {
+            v["status"] == "held"
+        })
+        .await;
     json!({"video_id": id, "owner_token": owner})
 }
 

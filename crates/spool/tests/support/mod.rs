@@ -342,6 +342,111 @@ impl Server {
         self.get_json(token, &format!("/api/v1/videos/{id}")).await
     }
 
+    /// `POST path` with a JSON body as `token`: the status and the JSON answer (`null` when
+    /// the answer is no JSON, e.g. a 204).
+    pub async fn post_json(
+        &self,
+        token: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let r = client()
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or_default())
+    }
+
+    /// Polls the video as `token` until `done(video)`, failing at `within` or when the video
+    /// failed (unless `what` is "failed"); returns the last JSON.
+    pub async fn wait_video(
+        &self,
+        token: &str,
+        id: &str,
+        what: &str,
+        within: Duration,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let video = self.video(token, id).await;
+            if done(&video) {
+                return video;
+            }
+            assert!(
+                video["status"] != "failed" || what == "failed",
+                "video failed while waiting for {what}: {video}\n{}",
+                self.log_tail()
+            );
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {video}\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// `spool moderation hash` of a test clip's frames: the printed lines
+    /// (`<hex> <quality> <file>@<s>`).
+    pub fn hash_clip(&self, name: &str) -> String {
+        let out = self.cli(&["moderation", "hash", clip(name).to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "spool moderation hash: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 hashes")
+    }
+
+    /// Imports `lines` as the PDQ list `list` through the CLI (straight into the database) and
+    /// waits until the running server matches `hash` against it (`moderation.reload_s`);
+    /// returns the match answer.
+    pub async fn import_hashes(
+        &self,
+        admin: &str,
+        list: &str,
+        lines: &str,
+        hash: &str,
+    ) -> serde_json::Value {
+        let file = self.dir().join(format!("{list}.txt"));
+        std::fs::write(&file, lines).unwrap();
+        let imported = self.cli(&[
+            "moderation",
+            "import",
+            file.to_str().unwrap(),
+            "--list",
+            list,
+        ]);
+        assert!(
+            imported.status.success(),
+            "spool moderation import: {}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = serde_json::json!({"hash": hash});
+            let (status, found) = self
+                .post_json(admin, "/api/v1/moderation/match", &body)
+                .await;
+            assert_eq!(status, 200, "POST /api/v1/moderation/match: {found}");
+            if found["matches"].as_array().is_some_and(|m| !m.is_empty()) {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server never loaded the list {list}: {found}\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// `GET /api/v1/uploads?blake3=HEX` as `token`: the `uploads` array.
     pub async fn lookup(&self, token: &str, blake3_hex: &str) -> Vec<serde_json::Value> {
         let path = format!("/api/v1/uploads?blake3={blake3_hex}");
