@@ -41,10 +41,12 @@ enum LoadError {
 }
 
 /// Video rows served from memory for about a second; cheap to clone (clones share rows).
+/// Rows are shared, not copied, per read: a media request reads its video's row and a row
+/// carries the published-media JSON, title and description.
 #[derive(Clone)]
 pub(crate) struct HotRows {
     db: Store,
-    rows: Cache<VideoId, VideoRow>,
+    rows: Cache<VideoId, Arc<VideoRow>>,
 }
 
 impl HotRows {
@@ -60,14 +62,14 @@ impl HotRows {
 
     /// The video row, from memory when fresh (at most about a second old). Concurrent misses
     /// for one video share a single query.
-    pub(crate) async fn get(&self, id: &VideoId) -> spool_metadata::Result<Option<VideoRow>> {
+    pub(crate) async fn get(&self, id: &VideoId) -> spool_metadata::Result<Option<Arc<VideoRow>>> {
         let loaded = AtomicBool::new(false);
         let result = self
             .rows
             .try_get_with(id.clone(), async {
                 loaded.store(true, Ordering::Relaxed);
                 match self.db.video(id).await {
-                    Ok(Some(row)) => Ok(row),
+                    Ok(Some(row)) => Ok(Arc::new(row)),
                     Ok(None) => Err(LoadError::Missing),
                     Err(e) => {
                         tracing::warn!(video = %id, "loading video row: {e}");
@@ -88,7 +90,7 @@ impl HotRows {
                 LoadError::Missing => Ok(None),
                 // The error is shared between coalesced callers and cannot be moved out: ask
                 // the store once more to hand the caller a typed error (or, by now, the row).
-                LoadError::Failed => self.db.video(id).await,
+                LoadError::Failed => Ok(self.db.video(id).await?.map(Arc::new)),
             },
         }
     }
@@ -98,7 +100,7 @@ impl HotRows {
     pub(crate) async fn get_many(
         &self,
         ids: &[VideoId],
-    ) -> spool_metadata::Result<Vec<Option<VideoRow>>> {
+    ) -> spool_metadata::Result<Vec<Option<Arc<VideoRow>>>> {
         let mut rows = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
@@ -118,12 +120,12 @@ impl HotRows {
         }
         missing.sort();
         missing.dedup();
-        let loaded: std::collections::HashMap<VideoId, VideoRow> = self
+        let loaded: std::collections::HashMap<VideoId, Arc<VideoRow>> = self
             .db
             .videos(&missing)
             .await?
             .into_iter()
-            .map(|row| (row.id.clone(), row))
+            .map(|row| (row.id.clone(), Arc::new(row)))
             .collect();
         for (id, row) in ids.iter().zip(rows.iter_mut()) {
             if row.is_none()

@@ -23,7 +23,10 @@ impl Catalog {
 
     /// The hot rows of `ids`, in order (both seams look videos up in batches); the error
     /// as text, for the seams' own error types.
-    async fn rows(&self, ids: &[VideoId]) -> Result<Vec<Option<spool_metadata::VideoRow>>, String> {
+    async fn rows(
+        &self,
+        ids: &[VideoId],
+    ) -> Result<Vec<Option<std::sync::Arc<spool_metadata::VideoRow>>>, String> {
         self.inner
             .rows
             .get_many(ids)

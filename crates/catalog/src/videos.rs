@@ -1,6 +1,8 @@
 //! A video's lifecycle through the catalog: reading it as a viewer may, listings, owner edits,
 //! retry after a failure, and deletion with everything it leaves on disk.
 
+use std::sync::Arc;
+
 use spool_hub::Topic;
 use spool_metadata::{DeletedVideo, ListCursor, User, VideoRow};
 use spool_model::VideoId;
@@ -13,7 +15,7 @@ impl Catalog {
     /// The video row, cached for about a second, WITHOUT a visibility decision: for callers
     /// that ask [`policy::access`] themselves with a viewer of their own (media serving
     /// through signed URLs).
-    pub async fn row(&self, id: &VideoId) -> Result<Option<VideoRow>> {
+    pub async fn row(&self, id: &VideoId) -> Result<Option<Arc<VideoRow>>> {
         Ok(self.inner.rows.get(id).await?)
     }
 
@@ -21,7 +23,7 @@ impl Catalog {
     /// [`CatalogError::NotFound`]: missing and hidden look the same.
     pub async fn visible(&self, viewer: Option<&User>, id: &VideoId) -> Result<VideoRow> {
         match self.inner.rows.get(id).await? {
-            Some(video) if may_see(viewer, &video) => Ok(video),
+            Some(video) if may_see(viewer, &video) => Ok(Arc::unwrap_or_clone(video)),
             _ => Err(CatalogError::video_not_found()),
         }
     }

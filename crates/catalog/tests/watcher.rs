@@ -111,7 +111,8 @@ async fn a_notified_change_drops_the_cached_row() {
         let (_db, store, _data, catalog, hub, id) = setup(engine).await;
         let (stop, invalidator) = spawn_until_stopped(|stop| catalog.row_invalidator().run(stop));
 
-        let title = |row: Option<spool_metadata::VideoRow>| row.unwrap().title;
+        let title =
+            |row: Option<std::sync::Arc<spool_metadata::VideoRow>>| row.unwrap().title.clone();
         assert_eq!(title(catalog.row(&id).await.unwrap()), "clip");
         assert!(store.update_video(&id, &renamed()).await.unwrap());
         assert_eq!(

@@ -210,7 +210,7 @@ async fn authorize(
     state: &AppState,
     id: &str,
     caller: Caller<'_>,
-) -> ApiResult<(VideoRow, Access)> {
+) -> ApiResult<(std::sync::Arc<VideoRow>, Access)> {
     let id: VideoId = id.parse().map_err(|_| ApiError::not_found("video"))?;
     let video = state
         .catalog
