@@ -164,6 +164,16 @@ for n in "${targets[@]}"; do
   seg_bytes[$n]="$(stat -c %s "$f")"
   log "$n: ${seg_path[$n]} (${seg_bytes[$n]} bytes, segment $(( (${#segs[@]} - 1) / 2 + 1 )) of ${#segs[@]})"
 done
+# An LL-HLS part's size: the first 30,000 bytes of the 360p segment as a byte range (how
+# LL-HLS parts are fetched with EXT-X-PART BYTERANGE), 206 from both servers.
+PART_BYTES=30000
+if [ -n "${seg_path[360p]:-}" ]; then
+  targets+=(part)
+  seg_name[part]="${seg_name[360p]} bytes=0-$(( PART_BYTES - 1 ))"
+  seg_path[part]="${seg_path[360p]}"
+  seg_bytes[part]="$PART_BYTES"
+  log "part-sized object: ${seg_path[part]}, Range bytes=0-$(( PART_BYTES - 1 ))"
+fi
 
 # ---------------------------------------------------------------- nginx
 ngx="$work/nginx"; mkdir -p "$ngx"
@@ -207,19 +217,22 @@ wait_http "$NGX_URL${seg_path[${targets[0]}]}" "$NGX_PID" "$ngx/error.log" nginx
 
 # Both must answer every target with exactly the file's bytes.
 for n in "${targets[@]}"; do
-  f="$data/media/$id/$gen/$n/${seg_name[$n]}"
+  f="$data/media/${seg_path[$n]#/media/}"
+  range=(); [ "$n" = part ] && range=(-H "Range: bytes=0-$(( PART_BYTES - 1 ))")
   for u in "$SPOOL_URL" "$NGX_URL"; do
-    curl -sS --fail --max-time 10 -o "$work/check.m4s" "$u${seg_path[$n]}" || die "GET $u${seg_path[$n]} failed"
-    cmp -s "$work/check.m4s" "$f" || die "$u${seg_path[$n]} did not return the file's bytes"
+    curl -sS --fail --max-time 10 "${range[@]}" -o "$work/check.m4s" "$u${seg_path[$n]}" || die "GET $u${seg_path[$n]} failed"
+    cmp -s -n "${seg_bytes[$n]}" "$work/check.m4s" "$f" && [ "$(stat -c %s "$work/check.m4s")" = "${seg_bytes[$n]}" ] \
+      || die "$u${seg_path[$n]} did not return the file's bytes"
   done
 done
 rm -f "$work/check.m4s"
 
 # ---------------------------------------------------------------- measurements
 # One wrk run; prints "requests_per_s p99_ms". Any non-2xx answer or socket error is fatal.
-wrk_run() { # url, connections, seconds
-  local out rps p99 non2xx errs
-  out="$(wrk -t"$THREADS" -c"$2" -d"$3s" --latency "$1" 2>&1)" || { echo "$out" >&2; die "wrk failed on $1"; }
+wrk_run() { # url, connections, seconds[, header]
+  local out rps p99 non2xx errs header=()
+  [ -n "${4:-}" ] && header=(-H "$4")
+  out="$(wrk -t"$THREADS" -c"$2" -d"$3s" --latency "${header[@]}" "$1" 2>&1)" || { echo "$out" >&2; die "wrk failed on $1"; }
   rps="$(awk '/^Requests\/sec:/{print $2}' <<<"$out")"
   p99="$(awk '$1=="99%"{v=$2; u=v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
     f = (u=="us") ? 0.001 : (u=="ms") ? 1 : (u=="s") ? 1000 : (u=="m") ? 60000 : -1;
@@ -232,13 +245,14 @@ wrk_run() { # url, connections, seconds
   echo "$rps $p99"
 }
 
+range_of() { [ "$1" = part ] && echo "Range: bytes=0-$(( PART_BYTES - 1 ))" || true; }
 url_of() { [ "$1" = spool ] && echo "$SPOOL_URL$2" || echo "$NGX_URL$2"; }
 servers=(spool nginx)
 read -ra conns <<<"$CONNS"
 if [ "$WARMUP" -gt 0 ]; then
   log "warm-up: ${WARMUP} s per server and segment"
   for n in "${targets[@]}"; do for s in "${servers[@]}"; do
-    wrk_run "$(url_of "$s" "${seg_path[$n]}")" "${conns[0]}" "$WARMUP" >/dev/null
+    wrk_run "$(url_of "$s" "${seg_path[$n]}")" "${conns[0]}" "$WARMUP" "$(range_of "$n")" >/dev/null
   done; done
 fi
 declare -A rps_runs p99_runs
@@ -249,7 +263,7 @@ for r in $(seq "$RUNS"); do
   for n in "${targets[@]}"; do
     for c in "${conns[@]}"; do
       for s in "${order[@]}"; do
-        read -r rps p99 <<<"$(wrk_run "$(url_of "$s" "${seg_path[$n]}")" "$c" "$DURATION")"
+        read -r rps p99 <<<"$(wrk_run "$(url_of "$s" "${seg_path[$n]}")" "$c" "$DURATION" "$(range_of "$n")")"
         rps_runs[$s.$n.$c]+="$rps "; p99_runs[$s.$n.$c]+="$p99 "
         log "run $r: $s $n c=$c: $rps req/s, p99 $p99 ms"
       done
@@ -274,7 +288,7 @@ for n in "${targets[@]}"; do
     raw+="$n c=$c: Spool ${rps_runs[$sk]% } req/s, p99 ${p99_runs[$sk]% } ms; nginx ${rps_runs[$nk]% } req/s, p99 ${p99_runs[$nk]% } ms. "
     if [ "$c" = 64 ]; then
       if [ -n "$target_rows" ]; then target_rows+=$'\n'; fi
-      target_rows+="| Spool >= 0.8x nginx requests/s at 64 connections, $n segment | **$(ratio "${rps[$sk]}" "${rps[$nk]}")x** (${rps[$sk]} vs ${rps[$nk]} req/s; p99 ${p99[$sk]} vs ${p99[$nk]} ms) |"
+      target_rows+="| Spool >= 1.0x nginx requests/s at 64 connections, $n (${seg_bytes[$n]} B) | **$(ratio "${rps[$sk]}" "${rps[$nk]}")x** (${rps[$sk]} vs ${rps[$nk]} req/s; p99 ${p99[$sk]} vs ${p99[$nk]} ms) |"
     fi
   done
 done
@@ -294,7 +308,7 @@ cat <<EOF
 
 Machine: $(nproc) cores, ${cpu:-unknown CPU}; memory ${mem}; disk ${fs} (scratch \`${BENCH_DIR}\`); kernel $(uname -r).
 Versions: spool ${spool_ver:-unknown} (git ${git_rev}); ${ngx_ver}${ngx_pkg:+ (Debian ${ngx_pkg})}; $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}').
-Content: a ${CLIP_S} s ${CLIP_SIZE} clip (testsrc2 + sine) uploaded to Spool and processed with its defaults; public video. The middle segment of each rendition named below, fetched at its public URL \`/media/<video>/<generation>/<rung>/seg_N.m4s\` from both servers (checked byte-identical to the file on disk).
+Content: a ${CLIP_S} s ${CLIP_SIZE} clip (testsrc2 + sine) uploaded to Spool and processed with its defaults; public video. The middle segment of each rendition named below, and (\`part\`) the first 30,000 bytes of the 360p one as a byte range, an LL-HLS part's size, fetched at its public URL \`/media/<video>/<generation>/<rung>/seg_N.m4s\` from both servers (checked byte-identical to the file on disk).
 Spool: \`spool serve\` with its defaults (hot files served from its in-memory cache, \`playback.file_cache_bytes\` 256 MiB), restarted after processing with \`SPOOL__JOBS__WORKERS=0\` so only serving runs. nginx: its own foreground process, ${ngx_workers} worker(s) (\`worker_processes auto\`), \`sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000\`, \`root\` = Spool's data dir${NGINX_EXTRA:+, plus \`${NGINX_EXTRA}\`}.
 Load: \`wrk -t${THREADS} -c<connections> -d${DURATION}s --latency\` on one URL, on the same cores as the server (loopback); ${WARMUP} s warm-up per server and segment first. RUNS=${RUNS}, interleaved (segment x connections x server; the server order alternates from run to run), median reported. MiB/s = requests/s x segment size.
 

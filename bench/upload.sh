@@ -14,6 +14,9 @@
 #   CONC        number of concurrent uploads (default 32)
 #   CONC_MIB    size of each concurrent upload (default SIZE_MIB/16, i.e. 64 with the defaults)
 #   MAX_TIME    curl --max-time per request in seconds (default 900)
+#   IDLE_BUDGET_MIB  Spool's RSS before an upload may not exceed this (default 16)
+#   PEAK_BUDGET_MIB  Spool's peak RSS under the concurrent uploads may not exceed this (default 64)
+#               The script prints its table, then exits 1 naming every budget that was exceeded.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +30,8 @@ SIZE_MIB="${SIZE_MIB:-1024}"
 CONC="${CONC:-32}"
 CONC_MIB="${CONC_MIB:-$(( SIZE_MIB / 16 > 0 ? SIZE_MIB / 16 : 1 ))}"
 MAX_TIME="${MAX_TIME:-900}"
+IDLE_BUDGET_MIB="${IDLE_BUDGET_MIB:-16}"
+PEAK_BUDGET_MIB="${PEAK_BUDGET_MIB:-64}"
 MiB=1048576
 
 log() { echo "[bench $(date +%H:%M:%S)] $*" >&2; }
@@ -98,11 +103,11 @@ start_server() {
     local i code
     for i in $(seq 300); do
       code="$(curl -s -o /dev/null -w '%{http_code}' -X OPTIONS --max-time 2 "$SRV_ENDPOINT" || true)"
-      [ "$code" = 204 ] && break
+      { [ "$code" = 200 ] || [ "$code" = 204 ]; } && break
       kill -0 "$SRV_PID" 2>/dev/null || { cat "$SRV_DATA.log" >&2; die "spool serve exited"; }
       sleep 0.1
     done
-    [ "$code" = 204 ] || { cat "$SRV_DATA.log" >&2; die "spool serve not ready after 30 s"; }
+    { [ "$code" = 200 ] || [ "$code" = 204 ]; } || { cat "$SRV_DATA.log" >&2; die "spool serve not ready after 30 s"; }
   else
     node "$interop/peer_server.mjs" --port 0 --dir "$SRV_DATA/files" >"$SRV_DATA.log" 2>&1 &
     SRV_PID=$!
@@ -265,4 +270,13 @@ Every server measurement uses a freshly started server with an empty data dir, s
 
 Raw runs (MiB/s): cp+fsync ${cp_runs[*]}; Spool ${raw[spool]:-n/a}; peer ${raw[peer]}; peer, no fsync ${raw[peer_nosync]}.
 EOF
+over=()
+over_budget() { [ "$1" != n/a ] && [ "$1" -gt "$2" ]; }
+over_budget "${single_rss0[spool]}" "$IDLE_BUDGET_MIB" && over+=("RSS before an upload ${single_rss0[spool]} MiB > ${IDLE_BUDGET_MIB} MiB")
+over_budget "${conc_rss0[spool]}" "$IDLE_BUDGET_MIB" && over+=("RSS before the concurrent uploads ${conc_rss0[spool]} MiB > ${IDLE_BUDGET_MIB} MiB")
+over_budget "${conc_hwm[spool]}" "$PEAK_BUDGET_MIB" && over+=("peak RSS of ${CONC} x ${CONC_MIB} MiB ${conc_hwm[spool]} MiB > ${PEAK_BUDGET_MIB} MiB")
+if [ "${#over[@]}" -gt 0 ]; then
+  for o in "${over[@]}"; do log "OVER BUDGET: $o"; done
+  exit 1
+fi
 log "done"

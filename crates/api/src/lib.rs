@@ -22,7 +22,7 @@ pub mod server;
 mod upload;
 pub mod web;
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, PoisonError};
 use std::time::Instant;
 
 use axum::Json;
@@ -412,7 +412,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(get(web::not_found_page).fallback(|| async { ApiError::not_found("route") }))
         .layer(middleware::from_fn(api_cache_control))
         .layer(middleware::from_fn(error::envelope))
-        .layer(middleware::from_fn(track_requests))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(RequestMetrics::default()),
+            track_requests,
+        ))
         .layer(middleware::from_fn(cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::internal("a request handler panicked").into_response()
@@ -496,20 +499,92 @@ async fn cors(request: Request, next: Next) -> Response {
     response
 }
 
+/// The request counter and latency histogram of each (route, method, status), looked up in
+/// the metrics registry once: the registry builds and hashes a three-label key on every call,
+/// which a media request would otherwise pay for every segment and part.
+#[derive(Default)]
+struct RequestMetrics {
+    by_route: std::sync::RwLock<std::collections::HashMap<String, Vec<RequestSeries>>>,
+}
+
+struct RequestSeries {
+    method: http::Method,
+    status: u16,
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+impl RequestMetrics {
+    /// Records one request; `route` is the matched path or "unmatched".
+    fn record(&self, route: &str, method: &http::Method, status: u16, seconds: f64) {
+        let read = self.by_route.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(series) = read.get(route).and_then(|all| {
+            all.iter()
+                .find(|s| s.status == status && s.method == method)
+        }) {
+            series.requests.increment(1);
+            series.duration.record(seconds);
+            return;
+        }
+        drop(read);
+        // A method outside the standard ones is one series: a client cannot grow the registry.
+        let method_label = if STANDARD_METHODS.contains(method) {
+            method.as_str().to_owned()
+        } else {
+            "other".to_owned()
+        };
+        let labels = [
+            ("route", route.to_owned()),
+            ("method", method_label),
+            ("status", status.to_string()),
+        ];
+        let series = RequestSeries {
+            method: method.clone(),
+            status,
+            requests: metrics::counter!("spool_http_requests_total", &labels),
+            duration: metrics::histogram!("spool_http_request_duration_seconds", &labels),
+        };
+        series.requests.increment(1);
+        series.duration.record(seconds);
+        if STANDARD_METHODS.contains(method) {
+            let mut write = self
+                .by_route
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            write.entry(route.to_owned()).or_default().push(series);
+        }
+    }
+}
+
+const STANDARD_METHODS: [http::Method; 9] = [
+    http::Method::GET,
+    http::Method::HEAD,
+    http::Method::POST,
+    http::Method::PUT,
+    http::Method::PATCH,
+    http::Method::DELETE,
+    http::Method::OPTIONS,
+    http::Method::CONNECT,
+    http::Method::TRACE,
+];
+
 /// Counts requests and records latency per route, method and status.
-async fn track_requests(request: Request, next: Next) -> Response {
+async fn track_requests(
+    State(metrics): State<Arc<RequestMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("route", route), ("method", method), ("status", status)];
-    metrics::counter!("spool_http_requests_total", &labels).increment(1);
-    metrics::histogram!("spool_http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.record(
+        route,
+        &method,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
     response
 }
 
@@ -596,4 +671,63 @@ pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
 pub(crate) fn rfc3339(ms: i64) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(at).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_series_are_resolved_once_and_count_every_request() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let tracked = RequestMetrics::default();
+        metrics::with_local_recorder(&recorder, || {
+            for _ in 0..3 {
+                tracked.record("/media/{id}/{*rest}", &http::Method::GET, 200, 0.001);
+            }
+            tracked.record("/media/{id}/{*rest}", &http::Method::GET, 304, 0.001);
+            tracked.record("/healthz", &http::Method::HEAD, 200, 0.001);
+            let odd = http::Method::from_bytes(b"BREW").unwrap();
+            tracked.record("unmatched", &odd, 405, 0.001);
+            tracked.record("unmatched", &odd, 405, 0.001);
+        });
+        let text = handle.render();
+        let count = |labels: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("spool_http_requests_total{{{labels}}}")))
+                .and_then(|l| l.rsplit(' ').next())
+                .map(str::to_owned)
+        };
+        let media = r#"route="/media/{id}/{*rest}",method="GET""#;
+        assert_eq!(
+            count(&format!(r#"{media},status="200""#)).as_deref(),
+            Some("3"),
+            "{text}"
+        );
+        assert_eq!(
+            count(&format!(r#"{media},status="304""#)).as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(
+            count(r#"route="/healthz",method="HEAD",status="200""#).as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        // Methods outside the standard ones share one series and are never cached by name.
+        assert_eq!(
+            count(r#"route="unmatched",method="other",status="405""#).as_deref(),
+            Some("2"),
+            "{text}"
+        );
+        let cached: usize = tracked
+            .by_route
+            .read()
+            .unwrap()
+            .values()
+            .map(Vec::len)
+            .sum();
+        assert_eq!(cached, 3);
+    }
 }

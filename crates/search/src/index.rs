@@ -131,10 +131,17 @@ pub enum IndexError {
 
 /// The index, its writer and reader.
 pub struct SearchIndex {
+    index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// Open only between a change and the commit that follows it: a writer holds its indexing
+    /// arena and term table (megabytes, zeroed up front), which an idle server should not.
+    writer: Mutex<Option<IndexWriter>>,
     fields: Fields,
 }
+
+/// The writer's memory budget: tantivy's minimum per indexing thread, plenty for catalogue
+/// rows between two commits.
+const WRITER_BUDGET: usize = 15_000_000;
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -202,24 +209,39 @@ impl SearchIndex {
         index
             .tokenizers()
             .register(ANALYZER, SpoolTokenizer::default());
-        let writer = index.writer_with_num_threads(1, 32 * 1024 * 1024)?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(Self {
+            index,
             reader,
-            writer: Mutex::new(writer),
+            writer: Mutex::new(None),
             fields,
         })
+    }
+
+    /// Runs `f` with the writer, opening it when none is open.
+    fn with_writer<T>(
+        &self,
+        f: impl FnOnce(&mut IndexWriter) -> Result<T, IndexError>,
+    ) -> Result<T, IndexError> {
+        let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let writer = match &mut *slot {
+            Some(writer) => writer,
+            empty => empty.insert(self.index.writer_with_num_threads(1, WRITER_BUDGET)?),
+        };
+        f(writer)
     }
 
     /// Puts `row` in the index as it is now (a row that is not ready is taken out). Seen
     /// by searches after the next [`commit`](Self::commit).
     pub fn upsert(&self, row: &VideoRow, public: bool) -> Result<(), IndexError> {
         let f = self.fields;
-        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        writer.delete_term(Term::from_field_text(f.id, row.id.as_str()));
+        self.with_writer(|writer| {
+            writer.delete_term(Term::from_field_text(f.id, row.id.as_str()));
+            Ok(())
+        })?;
         if row.status != spool_model::VideoStatus::Ready {
             return Ok(());
         }
@@ -240,24 +262,30 @@ impl SearchIndex {
             row.duration_ms.map_or(0, |ms| (ms.max(0) / 1000) as u64),
         );
         doc.add_u64(f.views, row.views.max(0) as u64);
-        writer.add_document(doc)?;
+        self.with_writer(|writer| Ok(writer.add_document(doc)?))?;
         Ok(())
     }
 
     /// Takes a video out.
-    pub fn remove(&self, id: &VideoId) {
-        let writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        writer.delete_term(Term::from_field_text(self.fields.id, id.as_str()));
+    pub fn remove(&self, id: &VideoId) -> Result<(), IndexError> {
+        self.with_writer(|writer| {
+            writer.delete_term(Term::from_field_text(self.fields.id, id.as_str()));
+            Ok(())
+        })
     }
 
     /// Makes everything written so far durable (tantivy fsyncs its files and meta) with its
     /// watermark, and visible to searches.
     pub fn commit(&self, mark: &Watermark) -> Result<(), IndexError> {
-        {
-            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        self.with_writer(|writer| {
             let mut prepared = writer.prepare_commit()?;
             prepared.set_payload(&serde_json::to_string(mark).expect("watermark serializes"));
             prepared.commit()?;
+            Ok(())
+        })?;
+        // Closed until the next change (its merge threads finish first).
+        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            writer.wait_merging_threads()?;
         }
         self.reader.reload()?;
         Ok(())

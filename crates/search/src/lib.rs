@@ -182,7 +182,7 @@ impl Search {
         for id in ids {
             match self.inner.store.video(id).await {
                 Ok(Some(row)) => rows.push(row),
-                Ok(None) => self.inner.index.remove(id),
+                Ok(None) => self.inner.index.remove(id)?,
                 Err(e) => return Err(IndexError::Io(std::io::Error::other(e))),
             }
         }
