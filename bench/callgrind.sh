@@ -73,11 +73,14 @@ cg_start() { # name, log, cmd...
   CG_OUT="$work/cg.$name"
   # spool re-executes itself to set its allocator's options when they are missing from the
   # environment, and valgrind does not follow an exec: give them here.
-  MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_PURGE_DELAY=0 valgrind --tool=callgrind --callgrind-out-file="$CG_OUT" "$@" >>"$logf" 2>&1 &
+  # `env` goes outside valgrind: valgrind does not follow an exec either.
+  env MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_PURGE_DELAY=0 SPOOL__JOBS__WORKERS=0 \
+    valgrind --tool=callgrind --callgrind-out-file="$CG_OUT" "$@" >>"$logf" 2>&1 &
   CG_PID=$!
   PIDS+=("$CG_PID")
 }
-# Zeroes the counters, runs the workload (the remaining arguments), dumps; prints the dump's Ir.
+# Zeroes the counters, runs the workload (the remaining arguments), dumps; prints the dump's
+# Ir and the dump's path.
 cg_measure() { # pid, workload...
   local pid="$1"; shift
   callgrind_control -z "$pid" >/dev/null
@@ -85,11 +88,10 @@ cg_measure() { # pid, workload...
   callgrind_control -d "$pid" >/dev/null
   local dump; dump="$(ls -t "$CG_OUT".* 2>/dev/null | grep -v '\.0$' | head -1 || true)"
   [ -n "$dump" ] || die "callgrind wrote no dump for $pid"
-  LAST_DUMP="$dump"
-  awk '/^(summary|totals):/{print $2; exit}' "$dump"
+  echo "$(awk '/^(summary|totals):/{print $2; exit}' "$dump") $dump"
 }
 top_functions() { # dump, how many
-  callgrind_annotate --threshold=100 "$1" 2>/dev/null \
+  callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null \
     | awk '/Ir .*file:function/{on=1; next} on && NF>=2 {print}' | head -"$2" \
     | sed -E 's/^ *([0-9,]+) *\(([ 0-9.]+%)\) */| \2 | /; s/$/ |/'
 }
@@ -115,12 +117,12 @@ for r in $(seq "$RUNS"); do
   data="$work/up$r"; mkdir -p "$data"
   token="$(cd "$work" && "$SPOOL_BIN" user add bench --data "$data" | awk 'NF{last=$NF} END{print last}')"
   port="$(free_port)"
-  cg_start "up$r" "$work/up$r.log" env SPOOL__JOBS__WORKERS=0 "$SPOOL_BIN" serve --data "$data" --listen "127.0.0.1:$port"
+  cg_start "up$r" "$work/up$r.log" "$SPOOL_BIN" serve --data "$data" --listen "127.0.0.1:$port"
   pid=$CG_PID
   wait_http "http://127.0.0.1:$port/healthz" "$pid" "$work/up$r.log" "spool serve under callgrind" 600
   log "upload run $r: ${UPLOAD_MIB} MiB under callgrind"
-  ir="$(cg_measure "$pid" tus_upload "http://127.0.0.1:$port" "$token")"
-  upload_counts+=("$ir"); upload_dump="$LAST_DUMP"
+  read -r ir upload_dump <<<"$(cg_measure "$pid" tus_upload "http://127.0.0.1:$port" "$token")"
+  upload_counts+=("$ir")
   log "upload run $r: $ir instructions, $(per "$ir" "$UPLOAD_MIB") per MiB"
   cp "$upload_dump" "$work/upload.dump"
   stop "$pid"
@@ -181,15 +183,15 @@ user_line=""; [ "$(id -u)" = 0 ] && user_line="user root root;"
 declare -A serve_counts serve_dump
 for r in $(seq "$RUNS"); do
   port="$(free_port)"; url="http://127.0.0.1:$port"
-  cg_start "serve$r" "$work/serve$r.log" env SPOOL__JOBS__WORKERS=0 "$SPOOL_BIN" serve --data "$data" --listen "127.0.0.1:$port"
+  cg_start "serve$r" "$work/serve$r.log" "$SPOOL_BIN" serve --data "$data" --listen "127.0.0.1:$port"
   pid=$CG_PID
   wait_http "$url/healthz" "$pid" "$work/serve$r.log" "spool serve under callgrind" 600
   for k in segment small; do
     cfg="$(requests_config "$url" "$k")"
     curl -sS --fail -o /dev/null "$url/media/${object[$k]}" # into the file cache
     log "serve run $r: spool, $REQUESTS x $k"
-    ir="$(cg_measure "$pid" fetch_all "$cfg")"
-    serve_counts[spool.$k]+="$ir "; cp "$LAST_DUMP" "$work/spool.$k.dump"
+    read -r ir dump <<<"$(cg_measure "$pid" fetch_all "$cfg")"
+    serve_counts[spool.$k]+="$ir "; cp "$dump" "$work/spool.$k.dump"
   done
   stop "$pid"
 
@@ -217,7 +219,7 @@ EOF
   for k in segment small; do
     cfg="$(requests_config "$nurl" "$k")"
     log "serve run $r: nginx, $REQUESTS x $k"
-    ir="$(cg_measure "$pid" fetch_all "$cfg")"
+    read -r ir _ <<<"$(cg_measure "$pid" fetch_all "$cfg")"
     serve_counts[nginx.$k]+="$ir "
   done
   stop "$pid"
