@@ -277,16 +277,25 @@ impl SearchIndex {
     /// Makes everything written so far durable (tantivy fsyncs its files and meta) with its
     /// watermark, and visible to searches.
     pub fn commit(&self, mark: &Watermark) -> Result<(), IndexError> {
-        self.with_writer(|writer| {
-            let mut prepared = writer.prepare_commit()?;
+        // One lock scope from the commit to the writer's close: a change that slipped in
+        // between would be dropped with the writer, and a second writer cannot open while
+        // this one still holds the index's lock.
+        let mut slot = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut writer = match slot.take() {
+            Some(writer) => writer,
+            None => self.index.writer_with_num_threads(1, WRITER_BUDGET)?,
+        };
+        let committed = writer.prepare_commit().and_then(|mut prepared| {
             prepared.set_payload(&serde_json::to_string(mark).expect("watermark serializes"));
-            prepared.commit()?;
-            Ok(())
-        })?;
-        // Closed until the next change (its merge threads finish first).
-        if let Some(writer) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            writer.wait_merging_threads()?;
+            prepared.commit()
+        });
+        if let Err(e) = committed {
+            *slot = Some(writer); // keep what was written for the next try
+            return Err(e.into());
         }
+        // Closed until the next change (its merge threads finish first).
+        writer.wait_merging_threads()?;
+        drop(slot);
         self.reader.reload()?;
         Ok(())
     }
