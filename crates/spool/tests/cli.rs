@@ -204,3 +204,36 @@ async fn user_add_twice_fails() {
     );
     server.assert_healthy().await;
 }
+
+/// `spool serve` runs with its allocator's settings (it re-executes itself with them when the
+/// environment lacks them), and an operator's own value wins.
+#[tokio::test]
+async fn serve_runs_with_its_allocator_settings_unless_the_operator_set_them() {
+    let environ = |server: &Server| -> Vec<String> {
+        let pid = server.pid().expect("the server runs");
+        std::fs::read(format!("/proc/{pid}/environ"))
+            .expect("read the server's environment")
+            .split(|b| *b == 0)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    };
+    let server = Server::start().await;
+    let vars = environ(&server);
+    for want in ["MIMALLOC_ARENA_EAGER_COMMIT=0", "MIMALLOC_PURGE_DELAY=0"] {
+        assert!(vars.iter().any(|v| v == want), "{want} missing: {vars:?}");
+    }
+    server.assert_healthy().await;
+    drop(server);
+
+    let server = Server::start_with(None, &[("MIMALLOC_PURGE_DELAY", "250")]).await;
+    let vars = environ(&server);
+    assert!(
+        vars.iter().any(|v| v == "MIMALLOC_PURGE_DELAY=250"),
+        "{vars:?}"
+    );
+    assert!(
+        vars.iter().any(|v| v == "MIMALLOC_ARENA_EAGER_COMMIT=0"),
+        "{vars:?}"
+    );
+    server.assert_healthy().await;
+}
