@@ -18,6 +18,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_spool");
 
 /// How long a (re)started server may take to answer `/healthz`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Between two checks of [`Server::eventually`].
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 /// The port a server announced in its log after binding (`spool serving on http://ADDR`),
 /// in the part of the log after the harness's `start #n` line.
@@ -372,23 +374,41 @@ impl Server {
         within: Duration,
         done: impl Fn(&serde_json::Value) -> bool,
     ) -> serde_json::Value {
-        let deadline = Instant::now() + within;
-        loop {
+        self.eventually(what, within, || async {
             let video = self.video(token, id).await;
-            if done(&video) {
-                return video;
-            }
             assert!(
                 video["status"] != "failed" || what == "failed",
                 "video failed while waiting for {what}: {video}\n{}",
                 self.log_tail()
             );
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}: {video}\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            if done(&video) {
+                Ok(video)
+            } else {
+                Err(video.to_string())
+            }
+        })
+        .await
+    }
+
+    /// Asks `check` until it answers `Ok`, at most until `within` has passed (then fails with
+    /// `what`, the last answer and the server's log). The one poll loop of these tests: each
+    /// check is a real request, so waiting is for the condition, never for a fixed time.
+    pub async fn eventually<T, F, Fut>(&self, what: &str, within: Duration, mut check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        let deadline = Instant::now() + within;
+        loop {
+            match check().await {
+                Ok(value) => return value,
+                Err(last) => assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for {what}: {last}\n{}",
+                    self.log_tail()
+                ),
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
         }
     }
 
@@ -428,23 +448,20 @@ impl Server {
             "spool moderation import: {}",
             String::from_utf8_lossy(&imported.stderr)
         );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let body = serde_json::json!({"hash": hash});
+        let body = serde_json::json!({"hash": hash});
+        let what = format!("the server to load the list {list}");
+        self.eventually(&what, Duration::from_secs(30), || async {
             let (status, found) = self
                 .post_json(admin, "/api/v1/moderation/match", &body)
                 .await;
             assert_eq!(status, 200, "POST /api/v1/moderation/match: {found}");
             if found["matches"].as_array().is_some_and(|m| !m.is_empty()) {
-                return found;
+                Ok(found)
+            } else {
+                Err(found.to_string())
             }
-            assert!(
-                Instant::now() < deadline,
-                "the server never loaded the list {list}: {found}\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        })
+        .await
     }
 
     /// `GET /api/v1/uploads?blake3=HEX` as `token`: the `uploads` array.
