@@ -12,10 +12,13 @@
 # Environment:
 #   SPOOL_BIN   spool binary (default: $CARGO_TARGET_DIR/release/spool if set, else target/release/spool)
 #   NGINX_BIN   nginx binary (default: nginx from PATH, else /usr/sbin/nginx)
+#   FLOOR_BIN   the serving floor (crates/api/examples/serving_floor.rs), measured beside Spool
+#               and nginx when present (default: examples/serving_floor next to SPOOL_BIN)
 #   BENCH_DIR   scratch directory (default /tmp/spool-bench)
 #   RUNS        runs of each measurement, every count is reported (default 2)
 #   UPLOAD_MIB  size of the measured upload (default 64)
 #   REQUESTS    requests per served-object measurement, on one keep-alive connection (default 2000)
+#   KEEP_DUMPS  a directory to keep the last run's dumps in, for callgrind_annotate --inclusive=yes
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,6 +27,7 @@ if [ -z "${SPOOL_BIN:-}" ]; then
   else SPOOL_BIN="$root/target/release/spool"; fi
 fi
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
+FLOOR_BIN="${FLOOR_BIN:-$(dirname "$SPOOL_BIN")/examples/serving_floor}"
 BENCH_DIR="${BENCH_DIR:-/tmp/spool-bench}"
 RUNS="${RUNS:-2}"
 UPLOAD_MIB="${UPLOAD_MIB:-64}"
@@ -45,6 +49,7 @@ work="$(mktemp -d "$BENCH_DIR/callgrind.XXXXXX")"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  if [ -n "${KEEP_DUMPS:-}" ]; then mkdir -p "$KEEP_DUMPS" && cp "$work"/*.dump "$KEEP_DUMPS"/ 2>/dev/null || true; fi
   rm -rf "$work"
   rmdir "$BENCH_DIR" 2>/dev/null || true
 }
@@ -94,11 +99,14 @@ cg_measure() { # pid, workload...
 # whole cost even with --inclusive=no (seen with valgrind 3.19 on a dump taken mid-run): they
 # are left out, as they do no work of their own.
 top_functions() { # dump, how many
+  # `head` closes the pipe early: that SIGPIPE upstream is not a failure.
+  set +o pipefail
   callgrind_annotate --inclusive=no --threshold=100 "$1" 2>/dev/null \
     | awk '/Ir .*file:function/{on=1; next} on && NF>=2 {print}' \
     | grep -vE 'clone\.S|pthread_create|thread_start|__rust_begin_short_backtrace|call_once|tokio::runtime::(task|context|scheduler|blocking)' \
     | head -"$2" \
     | sed -E 's/^ *([0-9,]+) *\(([ 0-9.]+%)\) */| \2 | /; s/$/ |/'
+  set -o pipefail
 }
 
 # ---------------------------------------------------------------- uploads
@@ -200,6 +208,20 @@ for r in $(seq "$RUNS"); do
   done
   stop "$pid"
 
+  if [ -x "$FLOOR_BIN" ]; then
+    fport="$(free_port)"; furl="http://127.0.0.1:$fport"
+    cg_start "floor$r" "$work/floor$r.log" "$FLOOR_BIN" "$data/media/${object[segment]}" "127.0.0.1:$fport"
+    pid=$CG_PID
+    wait_http "$furl/media/${object[segment]}" "$pid" "$work/floor$r.log" "serving_floor under callgrind" 300
+    for k in segment small; do
+      cfg="$(requests_config "$furl" "$k")"
+      log "serve run $r: floor, $REQUESTS x $k"
+      read -r ir dump <<<"$(cg_measure "$pid" fetch_all "$cfg")"
+      serve_counts[floor.$k]+="$ir "; cp "$dump" "$work/floor.$k.dump"
+    done
+    stop "$pid"
+  fi
+
   nport="$(free_port)"; nurl="http://127.0.0.1:$nport"
   cat >"$ngx/nginx.conf" <<EOF
 daemon off;
@@ -245,6 +267,21 @@ sseg=(${serve_counts[spool.segment]}); ssmall=(${serve_counts[spool.small]})
 # shellcheck disable=SC2206
 nseg=(${serve_counts[nginx.segment]}); nsmall=(${serve_counts[nginx.small]})
 med() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+over() { awk -v a="$(med $1)" -v b="$(med $2)" 'BEGIN{printf "%.2f", a/b}'; } # "counts" "counts"
+floor_rows="" floor_ratios="" floor_top=""
+if [ -n "${serve_counts[floor.segment]:-}" ]; then
+  # shellcheck disable=SC2206
+  fseg=(${serve_counts[floor.segment]}); fsmall=(${serve_counts[floor.small]})
+  floor_rows="$(row "floor, per request: the same segment" "$REQUESTS" "${fseg[@]}")
+$(row "floor, per request: the same range" "$REQUESTS" "${fsmall[@]}")"
+  floor_ratios="Spool / floor (what Spool's own per-request code adds): segment $(over "${sseg[*]}" "${fseg[*]}"), 30 KB range $(over "${ssmall[*]}" "${fsmall[*]}"). Floor / nginx (what the HTTP stack costs): segment $(over "${fseg[*]}" "${nseg[*]}"), 30 KB range $(over "${fsmall[*]}" "${nsmall[*]}")."
+  floor_top="
+Where the floor's 30,000-byte range goes (last run, self cost, top 12):
+
+| share | function |
+|---:|---|
+$(top_functions "$work/floor.small.dump" 12)"
+fi
 cat <<EOF
 ## Instruction counts: \`bash bench/callgrind.sh\` ($(date -u +%Y-%m-%d), git ${git_rev})
 
@@ -254,7 +291,9 @@ Method: each server runs under \`valgrind --tool=callgrind\`; the counters are z
 is divided by the work. Upload: one tus POST + one PATCH of ${UPLOAD_MIB} MiB of incompressible bytes
 (curl), a fresh data dir each run, \`SPOOL__JOBS__WORKERS=0\`. Serving: ${REQUESTS} GETs of one object on
 one keep-alive connection (curl), the object already in Spool's file cache; nginx with
-\`sendfile on\`, one worker, no master. Every run is listed (RUNS=${RUNS}), and the spread between them.
+\`sendfile on\`, one worker, no master. The floor (\`serving_floor\`, crates/api/examples): Spool's listener
+loop and HTTP stack answering with the file held in memory, none of Spool's per-request work.
+Every run is listed (RUNS=${RUNS}), and the spread between them.
 
 | measure | instructions (each run) | spread |
 |---|---:|---:|
@@ -263,8 +302,9 @@ $(row "Spool, per request: 360p segment $(stat -c %s "$data/media/${object[segme
 $(row "nginx, per request: the same segment" "$REQUESTS" "${nseg[@]}")
 $(row "Spool, per request: its first ${PART_BYTES} B (Range)" "$REQUESTS" "${ssmall[@]}")
 $(row "nginx, per request: the same range" "$REQUESTS" "${nsmall[@]}")
+${floor_rows}
 
-Spool / nginx instructions per request: segment $(awk -v a="$(med "${sseg[@]}")" -v b="$(med "${nseg[@]}")" 'BEGIN{printf "%.2f", a/b}'), 30 KB range $(awk -v a="$(med "${ssmall[@]}")" -v b="$(med "${nsmall[@]}")" 'BEGIN{printf "%.2f", a/b}').
+Spool / nginx instructions per request: segment $(over "${sseg[*]}" "${nseg[*]}"), 30 KB range $(over "${ssmall[*]}" "${nsmall[*]}"). ${floor_ratios}
 
 Where an upload's instructions go (last run, self cost, top 12):
 
@@ -277,5 +317,6 @@ Where a 30,000-byte range's instructions go (last run, self cost, top 12):
 | share | function |
 |---:|---|
 $(top_functions "$work/spool.small.dump" 12)
+${floor_top}
 EOF
 log "done"

@@ -11,6 +11,10 @@
 # Environment:
 #   SPOOL_BIN    spool binary (default: $CARGO_TARGET_DIR/release/spool if set, else target/release/spool)
 #   NGINX_BIN    nginx binary (default: nginx from PATH, else /usr/sbin/nginx)
+#   FLOOR_BIN    the serving floor (crates/api/examples/serving_floor.rs: Spool's listener and
+#                HTTP stack answering with one in-memory file, none of Spool's per-request work);
+#                default: next to SPOOL_BIN in examples/; measured as a third server when present
+#                (cargo build --release -p spool-api --example serving_floor)
 #   BENCH_DIR    scratch directory (default /tmp/spool-bench)
 #   RUNS         interleaved runs, the median is reported (default 3)
 #   DURATION     seconds of each wrk measurement (default 15)
@@ -32,6 +36,7 @@ if [ "${QUICK:-0}" = 1 ]; then
   CLIP_S="${CLIP_S:-8}"; DURATION="${DURATION:-3}"; WARMUP="${WARMUP:-1}"; RUNS="${RUNS:-1}"
 fi
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
+FLOOR_BIN="${FLOOR_BIN:-$(dirname "$SPOOL_BIN")/examples/serving_floor}"
 BENCH_DIR="${BENCH_DIR:-/tmp/spool-bench}"
 RUNS="${RUNS:-3}"
 DURATION="${DURATION:-15}"
@@ -61,6 +66,7 @@ mkdir -p "$BENCH_DIR"
 work="$(mktemp -d "$BENCH_DIR/serve.XXXXXX")"
 SRV_PID=""
 NGX_PID=""
+FLOOR_PIDS=()
 stop_pid() { # pid
   [ -n "$1" ] || return 0
   kill "$1" 2>/dev/null || true
@@ -69,6 +75,7 @@ stop_pid() { # pid
 cleanup() {
   stop_pid "$SRV_PID"; SRV_PID=""
   stop_pid "$NGX_PID"; NGX_PID=""
+  for p in "${FLOOR_PIDS[@]}"; do stop_pid "$p"; done; FLOOR_PIDS=()
   rm -rf "$work"
   rmdir "$BENCH_DIR" 2>/dev/null || true
 }
@@ -215,11 +222,33 @@ EOF
 NGX_PID=$!
 wait_http "$NGX_URL${seg_path[${targets[0]}]}" "$NGX_PID" "$ngx/error.log" nginx
 
-# Both must answer every target with exactly the file's bytes.
+# ---------------------------------------------------------------- the floor
+# One floor process per file (it serves one file, whatever the path).
+servers=(spool nginx)
+declare -A floor_url
+if [ -x "$FLOOR_BIN" ]; then
+  servers=(spool floor nginx)
+  for n in "${targets[@]}"; do
+    f="$data/media/${seg_path[$n]#/media/}"
+    for m in "${!floor_url[@]}"; do
+      [ "$data/media/${seg_path[$m]#/media/}" = "$f" ] && floor_url[$n]="${floor_url[$m]}"
+    done
+    [ -n "${floor_url[$n]:-}" ] && continue
+    port="$(free_port)"
+    "$FLOOR_BIN" "$f" "127.0.0.1:$port" >>"$work/floor.log" 2>&1 &
+    FLOOR_PIDS+=($!)
+    floor_url[$n]="http://127.0.0.1:$port"
+    wait_http "${floor_url[$n]}${seg_path[$n]}" "$!" "$work/floor.log" "serving_floor"
+  done
+else
+  log "no serving floor at $FLOOR_BIN: measuring Spool and nginx only"
+fi
+
+# Every server must answer every target with exactly the file's bytes.
 for n in "${targets[@]}"; do
   f="$data/media/${seg_path[$n]#/media/}"
   range=(); [ "$n" = part ] && range=(-H "Range: bytes=0-$(( PART_BYTES - 1 ))")
-  for u in "$SPOOL_URL" "$NGX_URL"; do
+  for u in "$SPOOL_URL" "$NGX_URL" ${floor_url[$n]:-}; do
     curl -sS --fail --max-time 10 "${range[@]}" -o "$work/check.m4s" "$u${seg_path[$n]}" || die "GET $u${seg_path[$n]} failed"
     cmp -s -n "${seg_bytes[$n]}" "$work/check.m4s" "$f" && [ "$(stat -c %s "$work/check.m4s")" = "${seg_bytes[$n]}" ] \
       || die "$u${seg_path[$n]} did not return the file's bytes"
@@ -246,24 +275,30 @@ wrk_run() { # url, connections, seconds[, header]
 }
 
 range_of() { [ "$1" = part ] && echo "Range: bytes=0-$(( PART_BYTES - 1 ))" || true; }
-url_of() { [ "$1" = spool ] && echo "$SPOOL_URL$2" || echo "$NGX_URL$2"; }
-servers=(spool nginx)
+url_of() { # server, target
+  case "$1" in
+    spool) echo "$SPOOL_URL${seg_path[$2]}" ;;
+    floor) echo "${floor_url[$2]}${seg_path[$2]}" ;;
+    *) echo "$NGX_URL${seg_path[$2]}" ;;
+  esac
+}
 read -ra conns <<<"$CONNS"
 if [ "$WARMUP" -gt 0 ]; then
   log "warm-up: ${WARMUP} s per server and segment"
   for n in "${targets[@]}"; do for s in "${servers[@]}"; do
-    wrk_run "$(url_of "$s" "${seg_path[$n]}")" "${conns[0]}" "$WARMUP" "$(range_of "$n")" >/dev/null
+    wrk_run "$(url_of "$s" "$n")" "${conns[0]}" "$WARMUP" "$(range_of "$n")" >/dev/null
   done; done
 fi
 declare -A rps_runs p99_runs
-log "${RUNS} run(s) x ${#targets[@]} segment(s) x connections ${CONNS} x 2 servers, ${DURATION} s each"
+log "${RUNS} run(s) x ${#targets[@]} segment(s) x connections ${CONNS} x ${#servers[@]} servers, ${DURATION} s each"
 for r in $(seq "$RUNS"); do
-  # Alternate which server goes first from run to run.
-  order=("${servers[@]}"); [ $(( r % 2 )) = 0 ] && order=(nginx spool)
+  # Alternate the order of the servers from run to run.
+  order=("${servers[@]}")
+  [ $(( r % 2 )) = 0 ] && mapfile -t order < <(printf '%s\n' "${servers[@]}" | tac)
   for n in "${targets[@]}"; do
     for c in "${conns[@]}"; do
       for s in "${order[@]}"; do
-        read -r rps p99 <<<"$(wrk_run "$(url_of "$s" "${seg_path[$n]}")" "$c" "$DURATION" "$(range_of "$n")")"
+        read -r rps p99 <<<"$(wrk_run "$(url_of "$s" "$n")" "$c" "$DURATION" "$(range_of "$n")")"
         rps_runs[$s.$n.$c]+="$rps "; p99_runs[$s.$n.$c]+="$p99 "
         log "run $r: $s $n c=$c: $rps req/s, p99 $p99 ms"
       done
@@ -272,6 +307,7 @@ for r in $(seq "$RUNS"); do
 done
 kill -0 "$SRV_PID" 2>/dev/null || die "spool serve died during the benchmark"
 kill -0 "$NGX_PID" 2>/dev/null || die "nginx died during the benchmark"
+for p in "${FLOOR_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || die "serving_floor died during the benchmark"; done
 
 # ---------------------------------------------------------------- report
 declare -A rps p99
@@ -283,9 +319,11 @@ done
 rows=""; target_rows=""; raw=""
 for n in "${targets[@]}"; do
   for c in "${conns[@]}"; do
-    sk="spool.$n.$c"; nk="nginx.$n.$c"
-    rows+="| $n ${seg_name[$n]}, ${seg_bytes[$n]} B | $c | ${rps[$sk]} | ${rps[$nk]} | **$(ratio "${rps[$sk]}" "${rps[$nk]}")** | ${p99[$sk]} | ${p99[$nk]} | $(mibps "${rps[$sk]}" "${seg_bytes[$n]}") | $(mibps "${rps[$nk]}" "${seg_bytes[$n]}") |"$'\n'
-    raw+="$n c=$c: Spool ${rps_runs[$sk]% } req/s, p99 ${p99_runs[$sk]% } ms; nginx ${rps_runs[$nk]% } req/s, p99 ${p99_runs[$nk]% } ms. "
+    sk="spool.$n.$c"; nk="nginx.$n.$c"; fk="floor.$n.$c"
+    rows+="| $n ${seg_name[$n]}, ${seg_bytes[$n]} B | $c | ${rps[$sk]} | ${rps[$fk]:-n/a} | ${rps[$nk]} | **$(ratio "${rps[$sk]}" "${rps[$nk]}")** | $(ratio "${rps[$sk]}" "${rps[$fk]:-n/a}") | $(ratio "${rps[$fk]:-n/a}" "${rps[$nk]}") | ${p99[$sk]} | ${p99[$nk]} | $(mibps "${rps[$sk]}" "${seg_bytes[$n]}") | $(mibps "${rps[$nk]}" "${seg_bytes[$n]}") |"$'\n'
+    raw+="$n c=$c: Spool ${rps_runs[$sk]% } req/s, p99 ${p99_runs[$sk]% } ms; nginx ${rps_runs[$nk]% } req/s, p99 ${p99_runs[$nk]% } ms"
+    [ -n "${rps_runs[$fk]:-}" ] && raw+="; floor ${rps_runs[$fk]% } req/s, p99 ${p99_runs[$fk]% } ms"
+    raw+=". "
     if [ "$c" = 64 ]; then
       if [ -n "$target_rows" ]; then target_rows+=$'\n'; fi
       target_rows+="| Spool >= 1.0x nginx requests/s at 64 connections, $n (${seg_bytes[$n]} B) | **$(ratio "${rps[$sk]}" "${rps[$nk]}")x** (${rps[$sk]} vs ${rps[$nk]} req/s; p99 ${p99[$sk]} vs ${p99[$nk]} ms) |"
@@ -310,10 +348,11 @@ Machine: $(nproc) cores, ${cpu:-unknown CPU}; memory ${mem}; disk ${fs} (scratch
 Versions: spool ${spool_ver:-unknown} (git ${git_rev}); ${ngx_ver}${ngx_pkg:+ (Debian ${ngx_pkg})}; $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}').
 Content: a ${CLIP_S} s ${CLIP_SIZE} clip (testsrc2 + sine) uploaded to Spool and processed with its defaults; public video. The middle segment of each rendition named below, and (\`part\`) the first 30,000 bytes of the 360p one as a byte range, an LL-HLS part's size, fetched at its public URL \`/media/<video>/<generation>/<rung>/seg_N.m4s\` from both servers (checked byte-identical to the file on disk).
 Spool: \`spool serve\` with its defaults (hot files served from its in-memory cache, \`playback.file_cache_bytes\` 256 MiB), restarted after processing with \`SPOOL__JOBS__WORKERS=0\` so only serving runs. nginx: its own foreground process, ${ngx_workers} worker(s) (\`worker_processes auto\`), \`sendfile on; tcp_nopush on; access_log off; keepalive_requests 1000000\`, \`root\` = Spool's data dir${NGINX_EXTRA:+, plus \`${NGINX_EXTRA}\`}.
+Floor: \`serving_floor\` (crates/api/examples), Spool's own listener loop and HTTP stack (hyper-util auto builder, axum, mimalloc) answering with the file held in memory, one route, the same headers and byte ranges, none of Spool's per-request work; "Spool / floor" is what Spool's own code costs, "floor / nginx" what the stack costs.
 Load: \`wrk -t${THREADS} -c<connections> -d${DURATION}s --latency\` on one URL, on the same cores as the server (loopback); ${WARMUP} s warm-up per server and segment first. RUNS=${RUNS}, interleaved (segment x connections x server; the server order alternates from run to run), median reported. MiB/s = requests/s x segment size.
 
-| segment | connections | Spool req/s | nginx req/s | Spool / nginx | Spool p99 ms | nginx p99 ms | Spool MiB/s | nginx MiB/s |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| segment | connections | Spool req/s | floor req/s | nginx req/s | Spool / nginx | Spool / floor | floor / nginx | Spool p99 ms | nginx p99 ms | Spool MiB/s | nginx MiB/s |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 ${rows%$'\n'}
 
 | target | result |

@@ -43,9 +43,23 @@ use utoipa_axum::routes;
 
 pub use error::ApiError;
 
-/// Everything a handler needs; cheap to clone.
+/// Everything a handler needs, behind one `Arc`: axum clones the state for every request
+/// (each route's service and each `State` extractor), and one reference count is far cheaper
+/// than one per service (measured: the field-by-field clone and drop were 15 % of a media
+/// request's instructions).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppContext>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppContext;
+
+    fn deref(&self) -> &AppContext {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppContext {
     /// Metadata store.
     pub store: Store,
     /// Upload service.
@@ -145,7 +159,7 @@ impl AppState {
             follows,
             moderation,
         } = services;
-        Ok(Self {
+        Ok(Self(Arc::new(AppContext {
             playback: Arc::new(playback::Playback::new(&config)?),
             web: Arc::new(web::WebApp::new(
                 config.web.dir.clone(),
@@ -168,7 +182,15 @@ impl AppState {
             config,
             stop,
             metrics,
-        })
+        })))
+    }
+
+    /// Sets the `/metrics` renderer while nothing else holds this state yet (a test that
+    /// installs its own recorder after building the state); false once it is shared.
+    pub fn set_metrics(&mut self, handle: PrometheusHandle) -> bool {
+        Arc::get_mut(&mut self.0)
+            .map(|context| context.metrics = Some(handle))
+            .is_some()
     }
 }
 

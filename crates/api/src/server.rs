@@ -36,6 +36,9 @@ use tower::ServiceExt;
 
 use crate::AppState;
 
+/// The most hyper reads from a connection at once; also the largest request head.
+const READ_BUFFER: usize = 128 * 1024;
+
 /// How the listener treats slow and numerous clients.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -110,6 +113,9 @@ pub async fn serve_router(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        // hyper reads up to this much per syscall (its default is 400 KiB): an upload's frames
+        // are slices of this buffer held until written, so it sets memory per upload.
+        .max_buf_size(READ_BUFFER)
         .keep_alive(true);
     builder
         .http2()

@@ -252,7 +252,10 @@ fn base64_of(text: &str) -> String {
 async fn metrics_are_for_admins_on_the_main_listener_and_for_anyone_on_their_own() {
     let mut t = support::test_state(Engine::Sqlite, |_| {}).await;
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-    t.state.metrics = Some(recorder.handle());
+    assert!(
+        t.state.set_metrics(recorder.handle()),
+        "the state is not shared yet"
+    );
     let app = t.app();
     let (_, user_token) = t.user("ann", false).await;
     let (_, admin_token) = t.user("root", true).await;

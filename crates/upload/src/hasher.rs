@@ -3,8 +3,9 @@
 //!
 //! The input is cut into 64 KiB blocks (64 BLAKE3 chunks). Each finished block's chaining value
 //! is merged into a stack exactly like BLAKE3's own incremental hasher does with chunks, using
-//! the `blake3::hazmat` subtree API. The checkpoint stored with every acknowledged offset is
-//! just that stack (at most 54 values of 32 bytes); on resume only the unfinished tail block
+//! the `blake3::hazmat` subtree API. The unfinished block is a `blake3::Hasher` of its own, so
+//! bytes are hashed where they lie, never copied. The checkpoint stored with every acknowledged
+//! offset is just the stack (at most 54 values of 32 bytes); on resume the unfinished tail block
 //! (at most 64 KiB) is read back from the partial file.
 
 use blake3::hazmat::{
@@ -19,8 +20,13 @@ const CHECKPOINT_VERSION: u8 = 1;
 #[derive(Clone, Debug)]
 pub struct ResumableHasher {
     stack: Vec<ChainingValue>,
+    /// Finished blocks merged into `stack`.
     blocks: u64,
-    tail: Vec<u8>,
+    /// The block after them, fed `current_len` bytes so far (up to a whole block: a full block
+    /// is merged only once more input follows, since the last block of the whole input may be
+    /// the root and is finalized differently).
+    current: blake3::Hasher,
+    current_len: usize,
 }
 
 /// Why a checkpoint could not be restored.
@@ -37,16 +43,23 @@ impl Default for ResumableHasher {
 impl ResumableHasher {
     /// A hasher at offset 0.
     pub fn new() -> Self {
+        Self::at_block(Vec::new(), 0)
+    }
+
+    fn at_block(stack: Vec<ChainingValue>, blocks: u64) -> Self {
+        let mut current = blake3::Hasher::new();
+        current.set_input_offset(blocks * BLOCK as u64);
         Self {
-            stack: Vec::new(),
-            blocks: 0,
-            tail: Vec::with_capacity(BLOCK),
+            stack,
+            blocks,
+            current,
+            current_len: 0,
         }
     }
 
     /// Bytes fed so far.
     pub fn len(&self) -> u64 {
-        self.blocks * BLOCK as u64 + self.tail.len() as u64
+        self.blocks * BLOCK as u64 + self.current_len as u64
     }
 
     /// True before any byte.
@@ -54,14 +67,9 @@ impl ResumableHasher {
         self.len() == 0
     }
 
-    fn block_cv(&self, block: &[u8]) -> ChainingValue {
-        let mut hasher = blake3::Hasher::new();
-        hasher.set_input_offset(self.blocks * BLOCK as u64);
-        hasher.update(block);
-        hasher.finalize_non_root()
-    }
-
-    fn push_cv(&mut self, mut cv: ChainingValue) {
+    /// Merges the full current block into the stack and starts the next one.
+    fn finish_block(&mut self) {
+        let mut cv = self.current.finalize_non_root();
         self.blocks += 1;
         let mut total = self.blocks;
         while total & 1 == 0 {
@@ -70,45 +78,39 @@ impl ResumableHasher {
             total >>= 1;
         }
         self.stack.push(cv);
+        self.current = blake3::Hasher::new();
+        self.current.set_input_offset(self.blocks * BLOCK as u64);
+        self.current_len = 0;
     }
 
     /// Feeds bytes.
     pub fn update(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
-            // A full block is merged only once more input follows: the last block of the
-            // whole input must be finalized differently (it may be the root).
-            if self.tail.len() == BLOCK {
-                let cv = self.block_cv(&self.tail);
-                self.tail.clear();
-                self.push_cv(cv);
+            if self.current_len == BLOCK {
+                self.finish_block();
             }
-            if self.tail.is_empty() && data.len() > BLOCK {
-                let cv = self.block_cv(&data[..BLOCK]);
-                self.push_cv(cv);
-                data = &data[BLOCK..];
-                continue;
-            }
-            let take = (BLOCK - self.tail.len()).min(data.len());
-            self.tail.extend_from_slice(&data[..take]);
+            let take = (BLOCK - self.current_len).min(data.len());
+            self.current.update(&data[..take]);
+            self.current_len += take;
             data = &data[take..];
         }
     }
 
     /// The BLAKE3 hash of everything fed, identical to `blake3::hash` of the whole input.
     pub fn finalize(&self) -> blake3::Hash {
-        if self.stack.is_empty() {
-            return blake3::hash(&self.tail);
-        }
-        let mut cv = self.block_cv(&self.tail);
-        let (root_left, rest) = self.stack.split_first().expect("stack is not empty");
+        let Some((root_left, rest)) = self.stack.split_first() else {
+            // One block at most: the current block is the whole input, its hash the root.
+            return self.current.finalize();
+        };
+        let mut cv = self.current.finalize_non_root();
         for left in rest.iter().rev() {
             cv = merge_subtrees_non_root(left, &cv, Mode::Hash);
         }
         merge_subtrees_root(root_left, &cv, Mode::Hash)
     }
 
-    /// The checkpoint: everything but the tail, which the caller can read back from the file
-    /// at [`Self::tail_offset`].
+    /// The checkpoint: everything but the current block, which the caller can read back from
+    /// the file at [`Self::tail_offset`].
     pub fn checkpoint(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(10 + 32 * self.stack.len());
         out.push(CHECKPOINT_VERSION);
@@ -153,13 +155,9 @@ impl ResumableHasher {
         if tail.len() > BLOCK || (blocks > 0 && tail.is_empty()) {
             return Err(CheckpointError("tail length out of range"));
         }
-        let mut out_tail = Vec::with_capacity(BLOCK);
-        out_tail.extend_from_slice(tail);
-        Ok(Self {
-            stack,
-            blocks,
-            tail: out_tail,
-        })
+        let mut hasher = Self::at_block(stack, blocks);
+        hasher.update(tail);
+        Ok(hasher)
     }
 }
 

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Display;
-use std::io::Write;
+use std::io::{IoSlice, Write};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -27,9 +27,12 @@ use crate::error::{Result, UploadError};
 use crate::hasher::ResumableHasher;
 use crate::tus::{ExpectedChecksum, RunningChecksum, parse_metadata};
 
-/// Bytes handed to the disk in one write; two are in flight per request at most, so memory per
-/// upload stays at about 2 × this, whatever the file size.
-const WRITE_BUFFER: usize = 256 * 1024;
+/// Bytes handed to the disk in one write; two batches are held per request at most, so memory
+/// per upload stays at about 2 × this (plus one frame), whatever the file size.
+const WRITE_BATCH: usize = 128 * 1024;
+/// Frames in one batch at most, so a body cut into tiny frames cannot grow the list of them
+/// without bound (each costs a `Bytes` and an `iovec`).
+const WRITE_BATCH_FRAMES: usize = 256;
 /// Size of each proof-of-possession range.
 const PROOF_RANGE: u64 = 64 * 1024;
 /// Number of proof-of-possession ranges.
@@ -148,14 +151,54 @@ struct Sink {
 }
 
 impl Sink {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<()> {
-        self.file.write_all(data)?;
-        self.hasher.update(data);
-        if let Some(c) = &mut self.checksum {
-            c.update(data);
+    /// Writes the frames with vectored writes and hashes them where they lie: the body's bytes
+    /// are never copied in user space.
+    fn write(&mut self, frames: &[Bytes]) -> std::io::Result<()> {
+        write_all_vectored(&mut self.file, frames)?;
+        for frame in frames {
+            self.hasher.update(frame);
+            if let Some(c) = &mut self.checksum {
+                c.update(frame);
+            }
+            self.offset += frame.len() as u64;
         }
-        self.offset += data.len() as u64;
         Ok(())
+    }
+}
+
+fn write_all_vectored(file: &mut std::fs::File, frames: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = frames.iter().map(|f| IoSlice::new(f)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut rest, written),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Frames received and not yet written, kept as the HTTP server handed them over.
+#[derive(Default)]
+struct Batch {
+    frames: Vec<Bytes>,
+    bytes: usize,
+}
+
+impl Batch {
+    fn push(&mut self, frame: Bytes) {
+        self.bytes += frame.len();
+        self.frames.push(frame);
+    }
+
+    fn is_full(&self) -> bool {
+        self.bytes >= WRITE_BATCH || self.frames.len() >= WRITE_BATCH_FRAMES
+    }
+
+    fn is_empty(&self) -> bool {
+        self.frames.is_empty()
     }
 }
 
@@ -179,7 +222,7 @@ impl PendingSync {
 }
 
 /// A blocking write in progress; it hands back the sink and the buffer for reuse.
-type InflightWrite = JoinHandle<(Sink, Vec<u8>, std::io::Result<()>)>;
+type InflightWrite = JoinHandle<(Sink, std::io::Result<()>)>;
 
 /// How reading a PATCH body ended.
 enum Ending {
@@ -495,8 +538,7 @@ impl UploadService {
 
         let mut committed = start;
         let mut received = start;
-        let mut buf = Vec::with_capacity(WRITE_BUFFER);
-        let mut spare = Vec::with_capacity(WRITE_BUFFER);
+        let mut batch = Batch::default();
         let mut inflight: Option<InflightWrite> = None;
         let mut sink_slot = Some(sink);
         let can_commit_midway = sink_slot.as_ref().is_some_and(|s| s.checksum.is_none());
@@ -528,14 +570,9 @@ impl UploadService {
             }
             received += data.len() as u64;
             metrics::counter!("spool_upload_bytes_total").increment(data.len() as u64);
-            let mut rest = &data[..];
-            while !rest.is_empty() {
-                let take = (WRITE_BUFFER - buf.len()).min(rest.len());
-                buf.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if buf.len() == WRITE_BUFFER {
-                    start_write(&mut inflight, &mut sink_slot, &mut buf, &mut spare).await?;
-                }
+            batch.push(data);
+            if batch.is_full() {
+                start_write(&mut inflight, &mut sink_slot, &mut batch).await?;
             }
             if let Some(done) = pending.take_if(|p| p.handle.is_finished()) {
                 committed = self.acknowledge(id, committed, done).await?;
@@ -545,7 +582,7 @@ impl UploadService {
                 && received - committed >= self.config.commit_every_bytes
                 && Some(received) != length
             {
-                start_write(&mut inflight, &mut sink_slot, &mut buf, &mut spare).await?;
+                start_write(&mut inflight, &mut sink_slot, &mut batch).await?;
                 sink = finish_writes(&mut inflight, &mut sink_slot).await?;
                 pending = Some(PendingSync::start(&sink)?);
                 sink_slot = Some(sink);
@@ -554,8 +591,8 @@ impl UploadService {
         if let Some(last) = pending.take() {
             committed = self.acknowledge(id, committed, last).await?;
         }
-        if !buf.is_empty() {
-            start_write(&mut inflight, &mut sink_slot, &mut buf, &mut spare).await?;
+        if !batch.is_empty() {
+            start_write(&mut inflight, &mut sink_slot, &mut batch).await?;
         }
         sink = finish_writes(&mut inflight, &mut sink_slot).await?;
 
@@ -783,39 +820,33 @@ impl UploadService {
     }
 }
 
-/// Hands the filled buffer to a blocking write, first waiting for the previous one, so at most
-/// one write is in flight while the next buffer fills.
+/// Hands the batch to a blocking write, first waiting for the previous one, so at most one
+/// write is in flight while the next batch fills.
 async fn start_write(
     inflight: &mut Option<InflightWrite>,
     sink_slot: &mut Option<Sink>,
-    buf: &mut Vec<u8>,
-    spare: &mut Vec<u8>,
+    batch: &mut Batch,
 ) -> Result<()> {
-    if let Some(sink) = finish_writes_inner(inflight, spare).await? {
+    if let Some(sink) = finish_inflight(inflight).await? {
         *sink_slot = Some(sink);
     }
     let mut sink = sink_slot
         .take()
         .expect("sink is home when no write is in flight");
-    let data = std::mem::replace(buf, std::mem::take(spare));
+    let frames = std::mem::take(batch).frames;
     *inflight = Some(tokio::task::spawn_blocking(move || {
-        let result = sink.write(&data);
-        (sink, data, result)
+        let result = sink.write(&frames);
+        (sink, result)
     }));
     Ok(())
 }
 
-async fn finish_writes_inner(
-    inflight: &mut Option<InflightWrite>,
-    spare: &mut Vec<u8>,
-) -> Result<Option<Sink>> {
+async fn finish_inflight(inflight: &mut Option<InflightWrite>) -> Result<Option<Sink>> {
     let Some(handle) = inflight.take() else {
         return Ok(None);
     };
-    let (sink, mut data, result) = handle.await.map_err(join_error)?;
+    let (sink, result) = handle.await.map_err(join_error)?;
     result.map_err(io_error)?;
-    data.clear();
-    *spare = data;
     Ok(Some(sink))
 }
 
@@ -823,8 +854,7 @@ async fn finish_writes(
     inflight: &mut Option<InflightWrite>,
     sink_slot: &mut Option<Sink>,
 ) -> Result<Sink> {
-    let mut spare = Vec::new();
-    match finish_writes_inner(inflight, &mut spare).await? {
+    match finish_inflight(inflight).await? {
         Some(sink) => Ok(sink),
         None => Ok(sink_slot
             .take()

@@ -169,10 +169,27 @@ enum Access {
 }
 
 impl Access {
-    fn cache_scope(&self) -> &'static str {
-        match self {
-            Self::Public | Self::Signed => "public",
-            Self::Owner => "private",
+    fn is_shared(&self) -> bool {
+        matches!(self, Self::Public | Self::Signed)
+    }
+
+    /// Files that never change under their name: segments, storyboards, covers.
+    fn immutable_cache_control(&self) -> &'static str {
+        if self.is_shared() {
+            "public, max-age=31536000, immutable"
+        } else {
+            "private, max-age=31536000, immutable"
+        }
+    }
+
+    /// Playlists and manifests. Still growing: a few seconds, so new renditions show up
+    /// quickly; complete: a few minutes (visibility or a reprocess may still change it).
+    fn growing_cache_control(&self, complete: bool) -> &'static str {
+        match (self.is_shared(), complete) {
+            (true, true) => "public, max-age=300",
+            (true, false) => "public, max-age=2",
+            (false, true) => "private, max-age=300",
+            (false, false) => "private, max-age=2",
         }
     }
 }
@@ -327,28 +344,21 @@ async fn respond(
                         .playback
                         .layout
                         .generation_file(&video.id, &generation, MANIFEST_FILE);
-                let cache = growing_cache_control(&access, media.complete);
-                serve_file(state, &path, request, &cache, false).await
+                let cache = access.growing_cache_control(media.complete);
+                serve_file(state, &path, request, cache, false).await
             }
             rest => {
                 let cmcd = Cmcd::from_request(request);
                 remember_throughput(state, request, &cmcd).await;
                 record_qoe(state, cmcd, &video.id, rest);
                 let path = media_file_path(&state.playback.layout, &video.id, rest)?;
-                let cache = format!("{}, max-age=31536000, immutable", access.cache_scope());
-                serve_file(state, &path, request, &cache, true).await
+                let cache = access.immutable_cache_control();
+                serve_file(state, &path, request, cache, true).await
             }
         }
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
-}
-
-fn growing_cache_control(access: &Access, complete: bool) -> String {
-    // Still growing: a few seconds, so new renditions show up quickly; complete: a few minutes
-    // (visibility or a reprocess may still change it).
-    let max_age = if complete { 300 } else { 2 };
-    format!("{}, max-age={max_age}", access.cache_scope())
 }
 
 /// The file a media path names, refusing anything but plain names under the video's dir
@@ -402,16 +412,16 @@ async fn master(
     // A start rendition chosen from what we remember about this client must not be cached for
     // others; one chosen from the request's own CMCD is part of the URL or headers.
     let cache = if first.is_some() && personal {
-        "private, no-store".to_owned()
+        "private, no-store"
     } else {
-        growing_cache_control(access, media.complete)
+        access.growing_cache_control(media.complete)
     };
     let mut response = text_response(
         &request.headers,
         &request.method,
         "application/vnd.apple.mpegurl",
         Bytes::from(body),
-        &cache,
+        cache,
     );
     response.headers_mut().append(
         http::header::VARY,
@@ -441,6 +451,14 @@ pub(crate) struct Cmcd {
     pub(crate) present: bool,
 }
 
+/// CMCD's request headers, named once (a lookup by `&str` parses the name every time).
+static CMCD_HEADERS: [http::HeaderName; 4] = [
+    http::HeaderName::from_static("cmcd-request"),
+    http::HeaderName::from_static("cmcd-session"),
+    http::HeaderName::from_static("cmcd-object"),
+    http::HeaderName::from_static("cmcd-status"),
+];
+
 impl Cmcd {
     pub(crate) fn from_request(request: &Parts) -> Self {
         let mut cmcd = Self::default();
@@ -451,7 +469,7 @@ impl Cmcd {
                 }
             }
         }
-        for name in ["cmcd-request", "cmcd-session", "cmcd-object", "cmcd-status"] {
+        for name in &CMCD_HEADERS {
             if let Some(value) = request.headers.get(name).and_then(|v| v.to_str().ok()) {
                 cmcd.absorb(value);
             }
@@ -586,7 +604,7 @@ fn text_response(
     method: &http::Method,
     content_type: &'static str,
     body: Bytes,
-    cache_control: &str,
+    cache_control: &'static str,
 ) -> Response {
     let (body, gzipped) = maybe_gzip(headers, body);
     let mut response = Response::new(if method == http::Method::HEAD {
@@ -600,9 +618,10 @@ fn text_response(
         HeaderValue::from_static(content_type),
     );
     h.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-    if let Ok(value) = HeaderValue::from_str(cache_control) {
-        h.insert(http::header::CACHE_CONTROL, value);
-    }
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     if gzipped {
         h.insert(
             http::header::CONTENT_ENCODING,
@@ -655,7 +674,7 @@ async fn serve_file(
     state: &AppState,
     path: &std::path::Path,
     request: &Parts,
-    cache_control: &str,
+    cache_control: &'static str,
     immutable: bool,
 ) -> ApiResult<Response> {
     let (headers, method) = (&request.headers, &request.method);
@@ -671,9 +690,10 @@ async fn serve_file(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(content_type),
     );
-    if let Ok(value) = HeaderValue::from_str(cache_control) {
-        response_headers.insert(http::header::CACHE_CONTROL, value);
-    }
+    response_headers.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
     response_headers.insert(
         http::header::ACCEPT_RANGES,
         HeaderValue::from_static("bytes"),
