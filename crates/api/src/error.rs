@@ -9,10 +9,8 @@
 //! body) are wrapped into the envelope by [`envelope`], so no 4xx/5xx ever leaves without it.
 
 use axum::Json;
-use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use spool_metadata::MetadataError;
@@ -766,8 +764,7 @@ const MAX_WRAPPED_BODY: usize = 4096;
 
 /// Wraps every 4xx/5xx answer that is not JSON (nor an HTML page for a browser) into the
 /// envelope: axum's own rejections, the body limit, 405, a bare 416.
-pub async fn envelope(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+pub async fn envelope(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

@@ -432,13 +432,10 @@ pub fn router(state: AppState) -> Router {
     let (routes, _) = api_routes().split_for_parts();
     routes
         .fallback(get(web::not_found_page).fallback(|| async { ApiError::not_found("route") }))
-        .layer(middleware::from_fn(api_cache_control))
-        .layer(middleware::from_fn(error::envelope))
         .layer(middleware::from_fn_with_state(
             Arc::new(RequestMetrics::default()),
-            track_requests,
+            edge,
         ))
-        .layer(middleware::from_fn(cors))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_| {
             ApiError::internal("a request handler panicked").into_response()
         }))
@@ -461,18 +458,47 @@ pub fn metrics_router(state: AppState) -> Router {
 #[derive(Clone, Copy)]
 struct MetricsListener;
 
-/// API answers that say nothing about caching are `private, no-store`: they may be a private
-/// video's JSON or carry signed URLs, which no shared cache may keep.
-async fn api_cache_control(request: Request, next: Next) -> Response {
+/// What every answer passes through, in one middleware (each layer of its own would clone
+/// the route's service and box a future for every request): a CORS preflight is answered here;
+/// anything else runs, then API answers get their cache policy, error answers the envelope,
+/// the request its metrics and the answer its CORS headers.
+async fn edge(
+    State(metrics): State<Arc<RequestMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let origin = request.headers().get(http::header::ORIGIN).cloned();
+    if is_preflight(&request) {
+        return with_cors(preflight(&request), origin);
+    }
+    let start = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let api = request.uri().path().starts_with("/api/");
     let mut response = next.run(request).await;
-    if api && !response.headers().contains_key(http::header::CACHE_CONTROL) {
+    if api {
+        api_cache_control(&mut response);
+    }
+    let response = error::envelope(response).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.record(
+        route,
+        &method,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    with_cors(response, origin)
+}
+
+/// API answers that say nothing about caching are `private, no-store`: they may be a private
+/// video's JSON or carry signed URLs, which no shared cache may keep.
+fn api_cache_control(response: &mut Response) {
+    if !response.headers().contains_key(http::header::CACHE_CONTROL) {
         response.headers_mut().insert(
             http::header::CACHE_CONTROL,
             HeaderValue::from_static("private, no-store"),
         );
     }
-    response
 }
 
 const CORS_EXPOSED: &str = "location, upload-offset, upload-length, upload-metadata, \
@@ -482,33 +508,35 @@ const CORS_EXPOSED: &str = "location, upload-offset, upload-length, upload-metad
 /// CORS for browser players and uploaders. Hand-written because tower-http's layer answers every
 /// OPTIONS as a preflight, which would swallow tus discovery (a plain OPTIONS without
 /// `Access-Control-Request-Method`).
-async fn cors(request: Request, next: Next) -> Response {
-    let origin = request.headers().get(http::header::ORIGIN).cloned();
-    let preflight = request.method() == http::Method::OPTIONS
+fn is_preflight(request: &Request) -> bool {
+    request.method() == http::Method::OPTIONS
         && request
             .headers()
-            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD);
-    let mut response = if preflight {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            http::header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
-        );
-        if let Some(asked) = request
-            .headers()
-            .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
-        {
-            h.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
-        }
-        h.insert(
-            http::header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("86400"),
-        );
-        r
-    } else {
-        next.run(request).await
-    };
+            .contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+fn preflight(request: &Request) -> Response {
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        http::header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+    );
+    if let Some(asked) = request
+        .headers()
+        .get(http::header::ACCESS_CONTROL_REQUEST_HEADERS)
+    {
+        h.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    h.insert(
+        http::header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    r
+}
+
+/// Reflects the request's `Origin`, exposing the headers uploaders and players read.
+fn with_cors(mut response: Response, origin: Option<HeaderValue>) -> Response {
     if let Some(origin) = origin {
         let h = response.headers_mut();
         h.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -589,26 +617,6 @@ const STANDARD_METHODS: [http::Method; 9] = [
     http::Method::CONNECT,
     http::Method::TRACE,
 ];
-
-/// Counts requests and records latency per route, method and status.
-async fn track_requests(
-    State(metrics): State<Arc<RequestMetrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let start = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    metrics.record(
-        route,
-        &method,
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    response
-}
 
 /// Liveness and store reachability.
 #[utoipa::path(get, path = "/healthz", tag = "ops",
