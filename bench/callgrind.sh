@@ -193,19 +193,25 @@ fetch_all() { curl -sS --fail --max-time 1800 -K "$1"; }
 
 ngx="$work/nginx"; mkdir -p "$ngx"
 user_line=""; [ "$(id -u)" = 0 ] && user_line="user root root;"
-declare -A serve_counts serve_dump
+declare -A serve_counts
+# Fetches both objects from a server under callgrind, one measurement each: adds to
+# serve_counts[NAME.object] and keeps the dump as NAME.object.dump.
+measure_objects() { # name, pid, base url
+  local k cfg ir dump
+  for k in segment small; do
+    cfg="$(requests_config "$3" "$k")"
+    curl -sS --fail -o /dev/null "$3/media/${object[$k]}" # into Spool's file cache
+    log "serve run $r: $1, $REQUESTS x $k"
+    read -r ir dump <<<"$(cg_measure "$2" fetch_all "$cfg")"
+    serve_counts[$1.$k]+="$ir "; cp "$dump" "$work/$1.$k.dump"
+  done
+}
 for r in $(seq "$RUNS"); do
   port="$(free_port)"; url="http://127.0.0.1:$port"
   cg_start "serve$r" "$work/serve$r.log" "$SPOOL_BIN" serve --data "$data" --listen "127.0.0.1:$port"
   pid=$CG_PID
   wait_http "$url/healthz" "$pid" "$work/serve$r.log" "spool serve under callgrind" 600
-  for k in segment small; do
-    cfg="$(requests_config "$url" "$k")"
-    curl -sS --fail -o /dev/null "$url/media/${object[$k]}" # into the file cache
-    log "serve run $r: spool, $REQUESTS x $k"
-    read -r ir dump <<<"$(cg_measure "$pid" fetch_all "$cfg")"
-    serve_counts[spool.$k]+="$ir "; cp "$dump" "$work/spool.$k.dump"
-  done
+  measure_objects spool "$pid" "$url"
   stop "$pid"
 
   if [ -x "$FLOOR_BIN" ]; then
@@ -213,12 +219,7 @@ for r in $(seq "$RUNS"); do
     cg_start "floor$r" "$work/floor$r.log" "$FLOOR_BIN" "$data/media/${object[segment]}" "127.0.0.1:$fport"
     pid=$CG_PID
     wait_http "$furl/media/${object[segment]}" "$pid" "$work/floor$r.log" "serving_floor under callgrind" 300
-    for k in segment small; do
-      cfg="$(requests_config "$furl" "$k")"
-      log "serve run $r: floor, $REQUESTS x $k"
-      read -r ir dump <<<"$(cg_measure "$pid" fetch_all "$cfg")"
-      serve_counts[floor.$k]+="$ir "; cp "$dump" "$work/floor.$k.dump"
-    done
+    measure_objects floor "$pid" "$furl"
     stop "$pid"
   fi
 
@@ -243,12 +244,7 @@ EOF
   cg_start "nginx$r" "$ngx/stdout.log" "$NGINX_BIN" -p "$ngx/" -e "$ngx/error.log" -c "$ngx/nginx.conf"
   pid=$CG_PID
   wait_http "$nurl/media/${object[small]}" "$pid" "$ngx/error.log" "nginx under callgrind" 120
-  for k in segment small; do
-    cfg="$(requests_config "$nurl" "$k")"
-    log "serve run $r: nginx, $REQUESTS x $k"
-    read -r ir _ <<<"$(cg_measure "$pid" fetch_all "$cfg")"
-    serve_counts[nginx.$k]+="$ir "
-  done
+  measure_objects nginx "$pid" "$nurl"
   stop "$pid"
 done
 

@@ -221,7 +221,7 @@ impl PendingSync {
     }
 }
 
-/// A blocking write in progress; it hands back the sink and the buffer for reuse.
+/// A blocking write in progress; it hands back the sink.
 type InflightWrite = JoinHandle<(Sink, std::io::Result<()>)>;
 
 /// How reading a PATCH body ended.
