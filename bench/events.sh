@@ -84,8 +84,11 @@ to_ms() { awk -v v="$1" 'BEGIN{ if (v ~ /us$/) printf "%.3f", v/1000; else if (v
 data="$work/data"; mkdir -p "$data"
 start_spool() {
   PORT="$(free_port)"; URL="http://127.0.0.1:$PORT"
-  # No rate limit: one address (wrk) is the whole load. No job workers: nothing else runs.
+  # No rate limit and room for wrk's connections and the sampler's beside them: one address
+  # (wrk) is the whole load (the default cap of 64 per address would shut the sampler out). No
+  # job workers: nothing else runs.
   (cd "$work" && SPOOL__EVENTS__RATE_LIMIT_PER_S=0 SPOOL__JOBS__WORKERS=0 \
+    SPOOL__SERVER__MAX_CONNECTIONS_PER_ADDRESS=$(( CONNS + 16 )) \
     SPOOL__EVENTS__LOG_URL="$EVENTS_LOG" SPOOL__EVENTS__NATS_STREAM="$STREAM" exec "$SPOOL_BIN" serve \
     --data "$data" --listen "127.0.0.1:$PORT") >>"$work/spool.log" 2>&1 &
   SRV_PID=$!
@@ -107,7 +110,9 @@ VIDEO="$(cd "$work" && "$SPOOL_BIN" upload "$work/clip.bin" --server "$URL" --to
 export VIDEO BATCH
 
 # Samples every 50 ms: the log's end (tail endpoint) and what the aggregates have counted
-# (stats endpoint). Lag of a sample = the time until the aggregates counted that log end.
+# (stats endpoint). Lag of a sample = the time until the aggregates counted that log end. The
+# log also holds records that are not this video's (the upload's own server-side events), so
+# both are taken relative to the first sample, before the load starts.
 cat >"$work/sampler.py" <<'EOF'
 import json, sys, time, urllib.request
 url, token, video, out = sys.argv[1:5]
@@ -126,6 +131,9 @@ lag_p99() { # samples file -> p99 lag in ms over samples taken under load
   python3 - "$1" <<'EOF'
 import sys
 rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
+if rows:
+    _, end0, counted0 = rows[0]
+    rows = [(t, end - end0, c - counted0) for (t, end, c) in rows]
 lags = []
 for i, (t, end, _) in enumerate(rows):
     if end == 0: continue
