@@ -47,12 +47,10 @@ impl ResumableHasher {
     }
 
     fn at_block(stack: Vec<ChainingValue>, blocks: u64) -> Self {
-        let mut current = blake3::Hasher::new();
-        current.set_input_offset(blocks * BLOCK as u64);
         Self {
             stack,
             blocks,
-            current,
+            current: block_hasher(blocks),
             current_len: 0,
         }
     }
@@ -78,8 +76,7 @@ impl ResumableHasher {
             total >>= 1;
         }
         self.stack.push(cv);
-        self.current = blake3::Hasher::new();
-        self.current.set_input_offset(self.blocks * BLOCK as u64);
+        self.current = block_hasher(self.blocks);
         self.current_len = 0;
     }
 
@@ -159,6 +156,13 @@ impl ResumableHasher {
         hasher.update(tail);
         Ok(hasher)
     }
+}
+
+/// A hasher for the block after `blocks` finished ones (a subtree at that input offset).
+fn block_hasher(blocks: u64) -> blake3::Hasher {
+    let mut hasher = blake3::Hasher::new();
+    hasher.set_input_offset(blocks * BLOCK as u64);
+    hasher
 }
 
 #[cfg(test)]
