@@ -218,12 +218,17 @@ async fn discovery_and_version_negotiation() {
     }
 
     // A method no tus route takes is 405 whatever the version header (found by schemathesis:
-    // TRACE answered 412).
-    for path in ["/api/v1/uploads", "/api/v1/uploads/x1"] {
+    // TRACE answered 412, then POST on an upload's own URL did).
+    for (method, path) in [
+        ("TRACE", "/api/v1/uploads"),
+        ("TRACE", "/api/v1/uploads/x1"),
+        ("POST", "/api/v1/uploads/x1"),
+        ("PUT", "/api/v1/uploads/x1"),
+    ] {
         let r = h
-            .send_empty(Request::builder().method("TRACE").uri(path))
+            .send_empty(Request::builder().method(method).uri(path))
             .await;
-        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "TRACE {path}");
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
     }
 }
 

@@ -109,11 +109,17 @@ fn progress_headers(headers: &mut HeaderMap, info: &UploadInfo) {
 /// DELETE) of another protocol version with 412. OPTIONS is exempt, as the spec says; so are
 /// Spool's own GET and proof routes, and methods no route takes (they answer 405).
 pub async fn tus_resumable(request: Request, next: Next) -> Response {
-    let tus_method = matches!(
-        *request.method(),
-        http::Method::POST | http::Method::HEAD | http::Method::PATCH | http::Method::DELETE
-    );
-    let exempt = !tus_method || request.uri().path().ends_with("/proof");
+    // POST creates at the collection; HEAD, PATCH and DELETE act on an upload's own URL.
+    let path = request.uri().path();
+    let collection = path.trim_end_matches('/') == "/api/v1/uploads";
+    let tus_request = match *request.method() {
+        http::Method::POST => collection,
+        http::Method::HEAD | http::Method::PATCH | http::Method::DELETE => {
+            !collection && !path.ends_with("/proof")
+        }
+        _ => false,
+    };
+    let exempt = !tus_request;
     let version = request
         .headers()
         .get("tus-resumable")
