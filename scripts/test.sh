@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: formatting, clippy, every crate's tests on SQLite and MariaDB
-# (the event log also on NATS JetStream),
+# Runs the whole test suite: formatting, clippy, every crate's tests on SQLite, MariaDB and
+# PostgreSQL (the event log also on NATS JetStream),
 # the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the media
 # pipeline with the real ffmpeg, playlists through a strict HLS parser, the OpenAPI document
 # against the server under schemathesis, and playback with
@@ -10,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 apt_need gcc:cc pkg-config:pkg-config nodejs:node npm:npm python3:python3 \
-    mariadb-server:mariadbd curl:curl ffmpeg:ffmpeg ffmpeg:ffprobe chromium:chromium \
-    nats-server:nats-server
+    mariadb-server:mariadbd postgresql:pg_ctlcluster postgresql-client:psql curl:curl \
+    ffmpeg:ffmpeg ffmpeg:ffprobe chromium:chromium nats-server:nats-server
 need_cargo
 
 # MariaDB for the metadata tests (127.0.0.1:3306, root without password).
@@ -21,6 +21,25 @@ if ! mysqladmin -h127.0.0.1 -uroot status >/dev/null 2>&1; then
     for _ in $(seq 60); do mysqladmin -h127.0.0.1 -uroot status >/dev/null 2>&1 && break; sleep 1; done
 fi
 mysqladmin -h127.0.0.1 -uroot status >/dev/null
+
+# PostgreSQL for the metadata tests (127.0.0.1:5432). The tests connect as postgres without a
+# password (SPOOL_TEST_POSTGRES); where the server asks for one (Debian's default for TCP), they
+# use a role of their own, created once through the local socket.
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+    echo "starting PostgreSQL" >&2
+    for version in $(ls /etc/postgresql); do
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    for _ in $(seq 60); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432
+if [ -z "${SPOOL_TEST_POSTGRES:-}" ] && ! psql -qAt -w -h 127.0.0.1 -U postgres -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+    as_root runuser -u postgres -- psql -qAt -d postgres -c "DO \$\$ BEGIN
+        IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'spool_test') THEN
+            CREATE ROLE spool_test LOGIN CREATEDB PASSWORD 'spool_test';
+        END IF; END \$\$" >/dev/null
+    export SPOOL_TEST_POSTGRES=postgres://spool_test:spool_test@127.0.0.1:5432
+fi
 
 # NATS JetStream for the event log tests (127.0.0.1:4222).
 nats_up() { (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; }

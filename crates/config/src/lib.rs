@@ -177,7 +177,8 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://PATH` or `mysql://user:pass@host:port/db`; empty means SQLite in the data dir.
+    /// `sqlite://PATH`, `mysql://user:pass@host:port/db` or `postgres://user:pass@host:port/db`;
+    /// empty means SQLite in the data dir.
     pub url: String,
     /// A file holding the URL (for secrets); read when `url` is empty.
     pub url_file: Option<PathBuf>,

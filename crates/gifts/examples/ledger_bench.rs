@@ -45,8 +45,9 @@ async fn main() {
     let engine = match args.next().as_deref() {
         Some("sqlite") => Engine::Sqlite,
         Some("mysql") => Engine::MySql,
+        Some("postgres") => Engine::Postgres,
         _ => {
-            eprintln!("usage: ledger_bench sqlite|mysql [SENDS] [CONCURRENCY]");
+            eprintln!("usage: ledger_bench sqlite|mysql|postgres [SENDS] [CONCURRENCY]");
             std::process::exit(2);
         }
     };
@@ -207,6 +208,7 @@ async fn main() {
     let name = match engine {
         Engine::Sqlite => "SQLite",
         Engine::MySql => "MariaDB",
+        Engine::Postgres => "PostgreSQL",
     };
     println!(
         "| {name} | {sends} | {concurrency} | {elapsed:.2} | {:.0} | {bare_per_s:.0} | {:.2} | {applied} | {replayed} | {refused} | {} |",

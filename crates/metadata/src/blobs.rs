@@ -21,9 +21,9 @@ pub struct Blob {
 impl Store {
     /// The blob with this hash, if stored.
     pub async fn blob(&self, hash: &ContentHash) -> Result<Option<Blob>> {
-        let row = sqlx::query(
+        let row = sqlx::query(&self.sql(
             "SELECT storage_key, size_bytes, refcount FROM blobs WHERE hash = ? AND refcount > 0",
-        )
+        ))
         .bind(hash.to_hex())
         .fetch_optional(self.pool())
         .await?;

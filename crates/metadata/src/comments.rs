@@ -139,24 +139,25 @@ impl Store {
     async fn try_insert_comment(&self, new: &NewComment<'_>) -> Result<CommentInsert> {
         let mut tx = self.begin_write().await?;
         // The video's row lock orders its comments: seq is handed out in commit order.
-        let bumped = sqlx::query("UPDATE videos SET comment_seq = comment_seq + 1 WHERE id = ?")
-            .bind(new.video_id.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let bumped =
+            sqlx::query(&self.sql("UPDATE videos SET comment_seq = comment_seq + 1 WHERE id = ?"))
+                .bind(new.video_id.as_str())
+                .execute(&mut *tx)
+                .await?;
         if bumped.rows_affected() != 1 {
             tx.rollback().await?;
             return Ok(CommentInsert::NoVideo);
         }
-        let seq: i64 = sqlx::query("SELECT comment_seq FROM videos WHERE id = ?")
+        let seq: i64 = sqlx::query(&self.sql("SELECT comment_seq FROM videos WHERE id = ?"))
             .bind(new.video_id.as_str())
             .fetch_one(&mut *tx)
             .await?
             .try_get("comment_seq")?;
         if let Some(parent) = new.parent_id {
-            let counted = sqlx::query(
+            let counted = sqlx::query(&self.sql(
                 "UPDATE comments SET reply_count = reply_count + 1 \
                  WHERE id = ? AND video_id = ? AND parent_id IS NULL AND deleted = 0",
-            )
+            ))
             .bind(parent.as_str())
             .bind(new.video_id.as_str())
             .execute(&mut *tx)
@@ -166,10 +167,10 @@ impl Store {
                 return Ok(CommentInsert::NoParent);
             }
         }
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO comments (id, video_id, author_id, parent_id, seq, body, reply_count, \
              likes, pinned, deleted, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, 0, 0, 0, ?)",
-        )
+        ))
         .bind(new.id.as_str())
         .bind(new.video_id.as_str())
         .bind(new.author)
@@ -179,7 +180,7 @@ impl Store {
         .bind(now_millis())
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query(&format!("{COMMENT_SELECT} WHERE c.id = ?"))
+        let row = sqlx::query(&self.sql(&format!("{COMMENT_SELECT} WHERE c.id = ?")))
             .bind(new.id.as_str())
             .fetch_one(&mut *tx)
             .await?;
@@ -190,7 +191,7 @@ impl Store {
 
     /// One comment, deleted or not.
     pub async fn comment(&self, id: &CommentId) -> Result<Option<CommentRow>> {
-        let row = sqlx::query(&format!("{COMMENT_SELECT} WHERE c.id = ?"))
+        let row = sqlx::query(&self.sql(&format!("{COMMENT_SELECT} WHERE c.id = ?")))
             .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
@@ -218,6 +219,7 @@ impl Store {
         let sql = format!(
             "{COMMENT_SELECT} WHERE {LISTED_TOP_LEVEL}{keyset} ORDER BY {order_by} LIMIT ?"
         );
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql).bind(video.as_str());
         if let Some(cursor) = after {
             if order == CommentOrder::Top {
@@ -231,9 +233,9 @@ impl Store {
 
     /// The video's pinned comment, if any.
     pub async fn pinned_comment(&self, video: &VideoId) -> Result<Option<CommentRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "{COMMENT_SELECT} WHERE c.video_id = ? AND c.pinned = 1"
-        ))
+        )))
         .bind(video.as_str())
         .fetch_optional(self.pool())
         .await?;
@@ -258,6 +260,7 @@ impl Store {
              WHERE c.parent_id IN ({marks}) AND c.deleted = 0) r \
              WHERE r.nth <= ? ORDER BY r.parent_id, r.seq"
         );
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
         for parent in parents {
             query = query.bind(parent.as_str());
@@ -276,10 +279,10 @@ impl Store {
         after_seq: Option<i64>,
         limit: u32,
     ) -> Result<Vec<CommentRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "{COMMENT_SELECT} WHERE c.parent_id = ? AND c.deleted = 0 AND c.seq > ? \
              ORDER BY c.seq LIMIT ?"
-        ))
+        )))
         .bind(parent.as_str())
         .bind(after_seq.unwrap_or(0))
         .bind(i64::from(limit))
@@ -296,9 +299,9 @@ impl Store {
 
     async fn try_delete_comment(&self, id: &CommentId) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let gone = sqlx::query(
+        let gone = sqlx::query(&self.sql(
             "UPDATE comments SET deleted = 1, body = '', pinned = 0 WHERE id = ? AND deleted = 0",
-        )
+        ))
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
@@ -306,16 +309,19 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let parent: Option<String> = sqlx::query("SELECT parent_id FROM comments WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("parent_id")?;
+        let parent: Option<String> =
+            sqlx::query(&self.sql("SELECT parent_id FROM comments WHERE id = ?"))
+                .bind(id.as_str())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("parent_id")?;
         if let Some(parent) = parent {
-            sqlx::query("UPDATE comments SET reply_count = reply_count - 1 WHERE id = ?")
-                .bind(parent)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                &self.sql("UPDATE comments SET reply_count = reply_count - 1 WHERE id = ?"),
+            )
+            .bind(parent)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(true)
@@ -330,18 +336,18 @@ impl Store {
     async fn try_pin_comment(&self, video: &VideoId, id: &CommentId) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         // The video's row lock: two pins on one video serialize, so one stays pinned.
-        sqlx::query("UPDATE videos SET comment_seq = comment_seq + 0 WHERE id = ?")
+        sqlx::query(&self.sql("UPDATE videos SET comment_seq = comment_seq + 0 WHERE id = ?"))
             .bind(video.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE comments SET pinned = 0 WHERE video_id = ? AND pinned = 1")
+        sqlx::query(&self.sql("UPDATE comments SET pinned = 0 WHERE video_id = ? AND pinned = 1"))
             .bind(video.as_str())
             .execute(&mut *tx)
             .await?;
-        let pinned = sqlx::query(
+        let pinned = sqlx::query(&self.sql(
             "UPDATE comments SET pinned = 1 \
              WHERE id = ? AND video_id = ? AND parent_id IS NULL AND deleted = 0",
-        )
+        ))
         .bind(id.as_str())
         .bind(video.as_str())
         .execute(&mut *tx)
@@ -356,7 +362,7 @@ impl Store {
 
     /// Unpins `id` (a no-op when it is not pinned).
     pub async fn unpin_comment(&self, id: &CommentId) -> Result<()> {
-        sqlx::query("UPDATE comments SET pinned = 0 WHERE id = ?")
+        sqlx::query(&self.sql("UPDATE comments SET pinned = 0 WHERE id = ?"))
             .bind(id.as_str())
             .execute(self.pool())
             .await?;
@@ -382,12 +388,12 @@ impl Store {
     ) -> Result<Option<i64>> {
         let mut tx = self.begin_write().await?;
         // The comment's row lock first (MySQL), so one user's likes serialize here.
-        let found = sqlx::query("UPDATE comments SET likes = likes + 0 WHERE id = ?")
+        let found = sqlx::query(&self.sql("UPDATE comments SET likes = likes + 0 WHERE id = ?"))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
         let exists = found.rows_affected() == 1
-            || sqlx::query("SELECT id FROM comments WHERE id = ?")
+            || sqlx::query(&self.sql("SELECT id FROM comments WHERE id = ?"))
                 .bind(id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
@@ -396,37 +402,40 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        let had =
-            sqlx::query("SELECT user_id FROM comment_likes WHERE user_id = ? AND comment_id = ?")
-                .bind(user)
-                .bind(id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
+        let had = sqlx::query(
+            &self.sql("SELECT user_id FROM comment_likes WHERE user_id = ? AND comment_id = ?"),
+        )
+        .bind(user)
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
         if had != liked {
             if liked {
-                sqlx::query(
+                sqlx::query(&self.sql(
                     "INSERT INTO comment_likes (user_id, comment_id, created_at) VALUES (?, ?, ?)",
-                )
+                ))
                 .bind(user)
                 .bind(id.as_str())
                 .bind(now_millis())
                 .execute(&mut *tx)
                 .await?;
             } else {
-                sqlx::query("DELETE FROM comment_likes WHERE user_id = ? AND comment_id = ?")
-                    .bind(user)
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self.sql("DELETE FROM comment_likes WHERE user_id = ? AND comment_id = ?"),
+                )
+                .bind(user)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
             }
-            sqlx::query("UPDATE comments SET likes = likes + ? WHERE id = ?")
+            sqlx::query(&self.sql("UPDATE comments SET likes = likes + ? WHERE id = ?"))
                 .bind(if liked { 1i64 } else { -1 })
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
-        let likes: i64 = sqlx::query("SELECT likes FROM comments WHERE id = ?")
+        let likes: i64 = sqlx::query(&self.sql("SELECT likes FROM comments WHERE id = ?"))
             .bind(id.as_str())
             .fetch_one(&mut *tx)
             .await?
@@ -448,6 +457,7 @@ impl Store {
         let sql = format!(
             "SELECT comment_id FROM comment_likes WHERE user_id = ? AND comment_id IN ({marks})"
         );
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql).bind(user);
         for id in ids {
             query = query.bind(id.as_str());
@@ -469,10 +479,10 @@ impl Store {
         reporter: UserId,
         reason: &str,
     ) -> Result<bool> {
-        let result = sqlx::query(
+        let result = sqlx::query(&self.sql(
             "INSERT INTO comment_reports (comment_id, reporter_id, reason, created_at) \
              VALUES (?, ?, ?, ?)",
-        )
+        ))
         .bind(id.as_str())
         .bind(reporter)
         .bind(reason)
@@ -492,7 +502,7 @@ impl Store {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<CommentReport>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT r.id AS report_id, r.reason, r.created_at AS reported_at, \
              ru.name AS reporter_name, c.id, c.video_id, c.author_id, u.name AS author_name, \
              c.parent_id, c.seq, c.body, c.reply_count, c.likes, c.pinned, c.deleted, \
@@ -501,7 +511,7 @@ impl Store {
              JOIN users u ON u.id = c.author_id \
              JOIN users ru ON ru.id = r.reporter_id \
              WHERE r.id < ? ORDER BY r.id DESC LIMIT ?",
-        )
+        ))
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(self.pool())

@@ -124,10 +124,10 @@ impl Store {
             let at = now_millis();
             let mut ids = Vec::with_capacity(batch.len());
             for new in batch {
-                sqlx::query(
+                sqlx::query(&self.sql(
                     "INSERT INTO danmaku (video_id, room_id, author_id, text, time_ms, mode, \
                      color, size, weight, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
+                ))
                 .bind(new.video_id.as_str())
                 .bind(new.room_id.map(RoomId::as_str))
                 .bind(new.author_id)
@@ -150,7 +150,7 @@ impl Store {
 
     /// One danmaku by id (deleted ones too).
     pub async fn danmaku(&self, id: i64) -> Result<Option<DanmakuRow>> {
-        let row = sqlx::query(&format!("{DANMAKU_SELECT} WHERE d.id = ?"))
+        let row = sqlx::query(&self.sql(&format!("{DANMAKU_SELECT} WHERE d.id = ?")))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -173,6 +173,7 @@ impl Store {
             not_by(blocked)
         );
         let count_sql = format!("SELECT COUNT(*) AS n FROM danmaku d WHERE {filter}");
+        let count_sql = self.sql(&count_sql);
         let mut count = sqlx::query(&count_sql)
             .bind(video.as_str())
             .bind(from_ms)
@@ -183,6 +184,7 @@ impl Store {
         let total: i64 = count.fetch_one(self.pool()).await?.try_get("n")?;
         let select_sql =
             format!("{DANMAKU_SELECT} WHERE {filter} ORDER BY d.weight DESC, d.id LIMIT ?");
+        let select_sql = self.sql(&select_sql);
         let mut query = sqlx::query(&select_sql)
             .bind(video.as_str())
             .bind(from_ms)
@@ -211,9 +213,9 @@ impl Store {
     ) -> Result<Vec<DanmakuRow>> {
         let rows = match room {
             Some(room) => {
-                sqlx::query(&format!(
+                sqlx::query(&self.sql(&format!(
                     "{DANMAKU_SELECT} WHERE d.room_id = ? AND d.id > ? ORDER BY d.id LIMIT ?"
-                ))
+                )))
                 .bind(room.as_str())
                 .bind(after)
                 .bind(limit)
@@ -221,10 +223,10 @@ impl Store {
                 .await?
             }
             None => {
-                sqlx::query(&format!(
+                sqlx::query(&self.sql(&format!(
                     "{DANMAKU_SELECT} WHERE d.video_id = ? AND d.room_id IS NULL AND d.id > ? \
                      ORDER BY d.id LIMIT ?"
-                ))
+                )))
                 .bind(video.as_str())
                 .bind(after)
                 .bind(limit)
@@ -237,18 +239,19 @@ impl Store {
 
     /// Marks a danmaku deleted; false when it was already deleted or does not exist.
     pub async fn delete_danmaku(&self, id: i64) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE danmaku SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-                .bind(now_millis())
-                .bind(id)
-                .execute(self.pool())
-                .await?;
+        let done = sqlx::query(
+            &self.sql("UPDATE danmaku SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL"),
+        )
+        .bind(now_millis())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// The keyword filter's words.
     pub async fn chat_filter_words(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT word FROM chat_filter_words ORDER BY word")
+        let rows = sqlx::query(&self.sql("SELECT word FROM chat_filter_words ORDER BY word"))
             .fetch_all(self.pool())
             .await?;
         rows.iter()
@@ -260,16 +263,18 @@ impl Store {
     pub async fn set_chat_filter_words(&self, words: &[String]) -> Result<()> {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
-            sqlx::query("DELETE FROM chat_filter_words")
+            sqlx::query(&self.sql("DELETE FROM chat_filter_words"))
                 .execute(&mut *tx)
                 .await?;
             let at = now_millis();
             for word in words {
-                sqlx::query("INSERT INTO chat_filter_words (word, created_at) VALUES (?, ?)")
-                    .bind(word)
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self.sql("INSERT INTO chat_filter_words (word, created_at) VALUES (?, ?)"),
+                )
+                .bind(word)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             Ok(())
@@ -280,17 +285,18 @@ impl Store {
     /// Adds `blocked` to `user`'s block list (or takes it off). Idempotent.
     pub async fn set_block(&self, user: UserId, blocked: UserId, on: bool) -> Result<()> {
         if on {
-            let exists =
-                sqlx::query("SELECT 1 AS x FROM user_blocks WHERE user_id = ? AND blocked_id = ?")
-                    .bind(user)
-                    .bind(blocked)
-                    .fetch_optional(self.pool())
-                    .await?
-                    .is_some();
+            let exists = sqlx::query(
+                &self.sql("SELECT 1 AS x FROM user_blocks WHERE user_id = ? AND blocked_id = ?"),
+            )
+            .bind(user)
+            .bind(blocked)
+            .fetch_optional(self.pool())
+            .await?
+            .is_some();
             if !exists {
-                let inserted = sqlx::query(
+                let inserted = sqlx::query(&self.sql(
                     "INSERT INTO user_blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)",
-                )
+                ))
                 .bind(user)
                 .bind(blocked)
                 .bind(now_millis())
@@ -304,7 +310,7 @@ impl Store {
                 }
             }
         } else {
-            sqlx::query("DELETE FROM user_blocks WHERE user_id = ? AND blocked_id = ?")
+            sqlx::query(&self.sql("DELETE FROM user_blocks WHERE user_id = ? AND blocked_id = ?"))
                 .bind(user)
                 .bind(blocked)
                 .execute(self.pool())
@@ -315,10 +321,10 @@ impl Store {
 
     /// Who `user` blocked: (id, name), by name.
     pub async fn blocks(&self, user: UserId) -> Result<Vec<(UserId, String)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT b.blocked_id, u.name FROM user_blocks b JOIN users u ON u.id = b.blocked_id \
              WHERE b.user_id = ? ORDER BY u.name",
-        )
+        ))
         .bind(user)
         .fetch_all(self.pool())
         .await?;
@@ -329,14 +335,16 @@ impl Store {
 
     /// Appoints (or dismisses) `moderator` for `owner`'s videos and rooms. Idempotent.
     pub async fn set_moderator(&self, owner: UserId, moderator: UserId, on: bool) -> Result<()> {
-        sqlx::query("DELETE FROM channel_moderators WHERE owner_id = ? AND moderator_id = ?")
-            .bind(owner)
-            .bind(moderator)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            &self.sql("DELETE FROM channel_moderators WHERE owner_id = ? AND moderator_id = ?"),
+        )
+        .bind(owner)
+        .bind(moderator)
+        .execute(self.pool())
+        .await?;
         if on {
             sqlx::query(
-                "INSERT INTO channel_moderators (owner_id, moderator_id, created_at) VALUES (?, ?, ?)",
+                &self.sql("INSERT INTO channel_moderators (owner_id, moderator_id, created_at) VALUES (?, ?, ?)"),
             )
             .bind(owner)
             .bind(moderator)
@@ -349,10 +357,10 @@ impl Store {
 
     /// `owner`'s moderators: (id, name), by name.
     pub async fn moderators(&self, owner: UserId) -> Result<Vec<(UserId, String)>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT m.moderator_id, u.name FROM channel_moderators m \
              JOIN users u ON u.id = m.moderator_id WHERE m.owner_id = ? ORDER BY u.name",
-        )
+        ))
         .bind(owner)
         .fetch_all(self.pool())
         .await?;
@@ -364,7 +372,9 @@ impl Store {
     /// True when `user` moderates `owner`'s conversations.
     pub async fn is_moderator(&self, owner: UserId, user: UserId) -> Result<bool> {
         Ok(sqlx::query(
-            "SELECT 1 AS x FROM channel_moderators WHERE owner_id = ? AND moderator_id = ?",
+            &self.sql(
+                "SELECT 1 AS x FROM channel_moderators WHERE owner_id = ? AND moderator_id = ?",
+            ),
         )
         .bind(owner)
         .bind(user)
@@ -383,14 +393,14 @@ impl Store {
     ) -> Result<()> {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
-            sqlx::query("DELETE FROM chat_mutes WHERE scope = ? AND user_id = ?")
+            sqlx::query(&self.sql("DELETE FROM chat_mutes WHERE scope = ? AND user_id = ?"))
                 .bind(scope)
                 .bind(user)
                 .execute(&mut *tx)
                 .await?;
             if until_ms > 0 {
                 sqlx::query(
-                    "INSERT INTO chat_mutes (scope, user_id, until_ms, muted_by) VALUES (?, ?, ?, ?)",
+                    &self.sql("INSERT INTO chat_mutes (scope, user_id, until_ms, muted_by) VALUES (?, ?, ?, ?)"),
                 )
                 .bind(scope)
                 .bind(user)
@@ -407,11 +417,13 @@ impl Store {
 
     /// Until when `user` is muted in `scope` (Unix ms), if at all.
     pub async fn muted_until(&self, scope: &str, user: UserId) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT until_ms FROM chat_mutes WHERE scope = ? AND user_id = ?")
-            .bind(scope)
-            .bind(user)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            &self.sql("SELECT until_ms FROM chat_mutes WHERE scope = ? AND user_id = ?"),
+        )
+        .bind(scope)
+        .bind(user)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(|r| r.try_get("until_ms")).transpose()?)
     }
 }

@@ -28,14 +28,15 @@ impl Store {
         following: bool,
     ) -> Result<bool> {
         if following {
-            let inserted = sqlx::query(
-                "INSERT INTO follows (follower_id, channel_id, created_at) VALUES (?, ?, ?)",
-            )
-            .bind(follower)
-            .bind(channel)
-            .bind(now_millis())
-            .execute(self.pool())
-            .await;
+            let inserted =
+                sqlx::query(&self.sql(
+                    "INSERT INTO follows (follower_id, channel_id, created_at) VALUES (?, ?, ?)",
+                ))
+                .bind(follower)
+                .bind(channel)
+                .bind(now_millis())
+                .execute(self.pool())
+                .await;
             match inserted {
                 Ok(_) => Ok(true),
                 // Followed already (or a concurrent request did it): the row is there.
@@ -43,29 +44,32 @@ impl Store {
                 Err(e) => Err(e.into()),
             }
         } else {
-            let gone = sqlx::query("DELETE FROM follows WHERE follower_id = ? AND channel_id = ?")
-                .bind(follower)
-                .bind(channel)
-                .execute(self.pool())
-                .await?;
+            let gone = sqlx::query(
+                &self.sql("DELETE FROM follows WHERE follower_id = ? AND channel_id = ?"),
+            )
+            .bind(follower)
+            .bind(channel)
+            .execute(self.pool())
+            .await?;
             Ok(gone.rows_affected() == 1)
         }
     }
 
     /// True when `follower` follows `channel`.
     pub async fn follows(&self, follower: UserId, channel: UserId) -> Result<bool> {
-        let row =
-            sqlx::query("SELECT 1 AS one FROM follows WHERE follower_id = ? AND channel_id = ?")
-                .bind(follower)
-                .bind(channel)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query(
+            &self.sql("SELECT 1 AS one FROM follows WHERE follower_id = ? AND channel_id = ?"),
+        )
+        .bind(follower)
+        .bind(channel)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.is_some())
     }
 
     /// How many users follow `channel`.
     pub async fn follower_count(&self, channel: UserId) -> Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM follows WHERE channel_id = ?")
+        let row = sqlx::query(&self.sql("SELECT COUNT(*) AS n FROM follows WHERE channel_id = ?"))
             .bind(channel)
             .fetch_one(self.pool())
             .await?;
@@ -78,10 +82,10 @@ impl Store {
         follower: UserId,
         limit: u32,
     ) -> Result<Vec<FollowedChannel>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT u.id, u.name, f.created_at FROM follows f JOIN users u ON u.id = f.channel_id \
              WHERE f.follower_id = ? ORDER BY f.created_at DESC, u.id DESC LIMIT ?",
-        )
+        ))
         .bind(follower)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -103,11 +107,11 @@ impl Store {
         follower: UserId,
         limit: u32,
     ) -> Result<Vec<VideoRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "{VIDEO_SELECT} JOIN follows f ON f.channel_id = v.owner_id \
              WHERE f.follower_id = ? AND v.visibility = 'public' AND v.status = 'ready' \
              ORDER BY v.created_at DESC, v.id DESC LIMIT ?"
-        ))
+        )))
         .bind(follower)
         .bind(i64::from(limit))
         .fetch_all(self.pool())

@@ -15,32 +15,43 @@ use spool_model::{VideoId, now_millis};
 use sqlx::Row;
 
 use crate::videos::corrupt;
-use crate::{MetadataError, Result, Store, is_unique_violation};
+use crate::{Backend, MetadataError, Result, Store, is_unique_violation};
 
-/// Inserts a queued `kind` job for `video_id`, runnable at `now`; `false` when the video already
-/// has one of that kind (the unique `(kind, video_id)` key makes enqueueing idempotent). Takes
-/// any executor so the upload-completion transaction enqueues through the same statement.
-pub(crate) async fn insert_job<'e>(
-    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
-    kind: &str,
-    video_id: &VideoId,
-    now: i64,
-) -> Result<bool> {
-    let inserted = sqlx::query(
-        "INSERT INTO jobs (kind, video_id, state, attempts, run_after, created_at, updated_at) \
-         VALUES (?, ?, 'queued', 0, ?, ?, ?)",
-    )
-    .bind(kind)
-    .bind(video_id.as_str())
-    .bind(now)
-    .bind(now)
-    .bind(now)
-    .execute(executor)
-    .await;
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
+impl Store {
+    /// Inserts a queued `kind` job for `video_id`, runnable at `now`; `false` when the video already
+    /// has one of that kind (the unique `(kind, video_id)` key makes enqueueing idempotent). Takes
+    /// any executor so the upload-completion transaction enqueues through the same statement.
+    pub(crate) async fn insert_job<'e>(
+        &self,
+        executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+        kind: &str,
+        video_id: &VideoId,
+        now: i64,
+    ) -> Result<bool> {
+        // PostgreSQL aborts the whole transaction on a failed statement, so there the duplicate
+        // is skipped by the statement itself; MySQL has no such clause short of `INSERT
+        // IGNORE` (which would hide other errors) and keeps the transaction usable.
+        let on_conflict = match self.backend() {
+            Backend::Sqlite | Backend::Postgres => " ON CONFLICT (kind, video_id) DO NOTHING",
+            Backend::MySql => "",
+        };
+        let sql = format!(
+            "INSERT INTO jobs (kind, video_id, state, attempts, run_after, created_at, updated_at) \
+             VALUES (?, ?, 'queued', 0, ?, ?, ?){on_conflict}"
+        );
+        let inserted = sqlx::query(&self.sql(&sql))
+            .bind(kind)
+            .bind(video_id.as_str())
+            .bind(now)
+            .bind(now)
+            .bind(now)
+            .execute(executor)
+            .await;
+        match inserted {
+            Ok(done) => Ok(done.rows_affected() > 0),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 
@@ -171,7 +182,7 @@ impl Store {
         check_worker_id(id)?;
         // Portable upsert: UPDATE, then INSERT when no row matched. A unique violation means the
         // row appeared meanwhile (only this worker writes it), so it is alive either way.
-        let updated = sqlx::query("UPDATE workers SET last_seen = ? WHERE id = ?")
+        let updated = sqlx::query(&self.sql("UPDATE workers SET last_seen = ? WHERE id = ?"))
             .bind(now)
             .bind(id)
             .execute(self.pool())
@@ -179,13 +190,14 @@ impl Store {
         if updated.rows_affected() > 0 {
             return Ok(());
         }
-        let inserted =
-            sqlx::query("INSERT INTO workers (id, started_at, last_seen) VALUES (?, ?, ?)")
-                .bind(id)
-                .bind(now)
-                .bind(now)
-                .execute(self.pool())
-                .await;
+        let inserted = sqlx::query(
+            &self.sql("INSERT INTO workers (id, started_at, last_seen) VALUES (?, ?, ?)"),
+        )
+        .bind(id)
+        .bind(now)
+        .bind(now)
+        .execute(self.pool())
+        .await;
         match inserted {
             Err(e) if is_unique_violation(&e) => Ok(()),
             other => other.map(|_| ()).map_err(Into::into),
@@ -194,7 +206,7 @@ impl Store {
 
     /// Forgets worker `id` (a clean shutdown); its videos pass to their next owner at once.
     pub async fn remove_worker(&self, id: &str) -> Result<()> {
-        sqlx::query("DELETE FROM workers WHERE id = ?")
+        sqlx::query(&self.sql("DELETE FROM workers WHERE id = ?"))
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -203,10 +215,11 @@ impl Store {
 
     /// Ids of the workers seen at or after `since` (Unix ms), sorted.
     pub async fn live_workers(&self, since: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM workers WHERE last_seen >= ? ORDER BY id")
-            .bind(since)
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query(&self.sql("SELECT id FROM workers WHERE last_seen >= ? ORDER BY id"))
+                .bind(since)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|row| row.try_get::<String, _>("id").map_err(Into::into))
             .collect()
@@ -220,7 +233,9 @@ impl Store {
                 "job kind must be 1 to {MAX_JOB_KIND_LEN} bytes"
             )));
         }
-        let queued = insert_job(self.pool(), kind, video_id, now_millis()).await?;
+        let queued = self
+            .insert_job(self.pool(), kind, video_id, now_millis())
+            .await?;
         self.notify_job_queued();
         Ok(queued)
     }
@@ -228,9 +243,9 @@ impl Store {
     /// Up to `limit` jobs runnable at `now`: queued and due, or running under an expired lease
     /// (a dead worker's job). Oldest due first.
     pub async fn runnable_jobs(&self, now: i64, limit: u32) -> Result<Vec<JobRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE {RUNNABLE} ORDER BY run_after, id LIMIT ?"
-        ))
+        )))
         .bind(now)
         .bind(now)
         .bind(i64::from(limit))
@@ -247,9 +262,9 @@ impl Store {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<JobRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE id > ? AND {RUNNABLE} ORDER BY id LIMIT ?"
-        ))
+        )))
         .bind(after_id)
         .bind(now)
         .bind(now)
@@ -263,10 +278,10 @@ impl Store {
     /// if the job is still runnable at `now`; of two racing workers exactly one wins.
     pub async fn claim_job(&self, id: i64, worker: &str, now: i64, lease_ms: i64) -> Result<bool> {
         check_worker_id(worker)?;
-        let claimed = sqlx::query(&format!(
+        let claimed = sqlx::query(&self.sql(&format!(
             "UPDATE jobs SET state = 'running', worker_id = ?, lease_until = ?, \
              attempts = attempts + 1, updated_at = ? WHERE id = ? AND {RUNNABLE}"
-        ))
+        )))
         .bind(worker)
         .bind(now + lease_ms)
         .bind(now)
@@ -281,10 +296,10 @@ impl Store {
     /// Extends `worker`'s lease on job `id` to `until`. False when the worker no longer holds
     /// the job (it finished, or another worker took it over after the lease passed).
     pub async fn renew_lease(&self, id: i64, worker: &str, until: i64) -> Result<bool> {
-        let renewed = sqlx::query(
+        let renewed = sqlx::query(&self.sql(
             "UPDATE jobs SET lease_until = ?, updated_at = ? \
              WHERE id = ? AND state = 'running' AND worker_id = ?",
-        )
+        ))
         .bind(until)
         .bind(now_millis())
         .bind(id)
@@ -296,10 +311,10 @@ impl Store {
 
     /// Marks job `id` done. False (and no change) when `worker` does not hold it.
     pub async fn finish_job(&self, id: i64, worker: &str) -> Result<bool> {
-        let finished = sqlx::query(
+        let finished = sqlx::query(&self.sql(
             "UPDATE jobs SET state = 'done', lease_until = NULL, updated_at = ? \
              WHERE id = ? AND state = 'running' AND worker_id = ?",
-        )
+        ))
         .bind(now_millis())
         .bind(id)
         .bind(worker)
@@ -322,11 +337,11 @@ impl Store {
         let error = bounded_error(error);
         let failed = match retry_at {
             Some(at) => {
-                sqlx::query(
+                sqlx::query(&self.sql(
                     "UPDATE jobs SET state = 'queued', run_after = ?, last_error = ?, \
                      worker_id = NULL, lease_until = NULL, updated_at = ? \
                      WHERE id = ? AND state = 'running' AND worker_id = ?",
-                )
+                ))
                 .bind(at)
                 .bind(error)
                 .bind(now)
@@ -336,10 +351,10 @@ impl Store {
                 .await?
             }
             None => {
-                sqlx::query(
+                sqlx::query(&self.sql(
                     "UPDATE jobs SET state = 'dead', last_error = ?, lease_until = NULL, \
                      updated_at = ? WHERE id = ? AND state = 'running' AND worker_id = ?",
-                )
+                ))
                 .bind(error)
                 .bind(now)
                 .bind(id)
@@ -353,7 +368,7 @@ impl Store {
 
     /// One job by id.
     pub async fn job(&self, id: i64) -> Result<Option<JobRow>> {
-        let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"))
+        let row = sqlx::query(&self.sql(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?")))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -362,9 +377,9 @@ impl Store {
 
     /// The job of `kind` for `video_id`, if any.
     pub async fn job_for(&self, kind: &str, video_id: &VideoId) -> Result<Option<JobRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE kind = ? AND video_id = ?"
-        ))
+        )))
         .bind(kind)
         .bind(video_id.as_str())
         .fetch_optional(self.pool())

@@ -13,7 +13,7 @@ use spool_model::{UserId, now_millis};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{MetadataError, Result, Store, is_unique_violation, with_retry};
+use crate::{Backend, MetadataError, Result, Store, is_unique_violation, with_retry};
 
 /// The platform's account: its share of every gift.
 pub const PLATFORM_ACCOUNT: i64 = -1;
@@ -185,9 +185,16 @@ pub struct LedgerAudit {
     pub transfers: i64,
 }
 
-/// SUM as a 64-bit integer on both engines (MariaDB's SUM is a DECIMAL).
-fn sum(expr: &str) -> String {
-    format!("CAST(COALESCE(SUM({expr}), 0) AS SIGNED INTEGER)")
+impl Store {
+    /// SUM as a 64-bit integer on every engine (MariaDB's SUM is a DECIMAL, PostgreSQL's a
+    /// NUMERIC, which the `Any` driver cannot decode).
+    fn sum(&self, expr: &str) -> String {
+        let integer = match self.backend() {
+            Backend::Postgres => "BIGINT",
+            Backend::Sqlite | Backend::MySql => "SIGNED INTEGER",
+        };
+        format!("CAST(COALESCE(SUM({expr}), 0) AS {integer})")
+    }
 }
 
 const TRANSFER_COLUMNS: &str = "t.id, t.fingerprint, t.kind, t.from_account, t.to_account, \
@@ -223,19 +230,22 @@ fn gift_from_row(row: &AnyRow) -> Result<GiftRow> {
 impl Store {
     /// The gift catalogue, cheapest first.
     pub async fn gift_catalog(&self) -> Result<Vec<GiftRow>> {
-        let rows =
-            sqlx::query("SELECT id, name, price, animation FROM gift_catalog ORDER BY price, id")
-                .fetch_all(self.pool())
-                .await?;
+        let rows = sqlx::query(
+            &self.sql("SELECT id, name, price, animation FROM gift_catalog ORDER BY price, id"),
+        )
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(gift_from_row).collect()
     }
 
     /// One gift by id.
     pub async fn gift(&self, id: &str) -> Result<Option<GiftRow>> {
-        let row = sqlx::query("SELECT id, name, price, animation FROM gift_catalog WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            &self.sql("SELECT id, name, price, animation FROM gift_catalog WHERE id = ?"),
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(gift_from_row).transpose()
     }
 
@@ -246,7 +256,7 @@ impl Store {
 
     /// The balance of any account (a user's id, [`PLATFORM_ACCOUNT`], [`ISSUANCE_ACCOUNT`]).
     pub async fn account_balance(&self, account: i64) -> Result<i64> {
-        let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = ?")
+        let row = sqlx::query(&self.sql("SELECT balance FROM ledger_accounts WHERE id = ?"))
             .bind(account)
             .fetch_optional(self.pool())
             .await?;
@@ -258,10 +268,10 @@ impl Store {
 
     /// The sum of an account's entries: what its balance must equal.
     pub async fn account_entries_sum(&self, account: i64) -> Result<i64> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "SELECT {} AS total FROM ledger_entries WHERE account_id = ?",
-            sum("amount")
-        ))
+            self.sum("amount")
+        )))
         .bind(account)
         .fetch_one(self.pool())
         .await?;
@@ -271,7 +281,7 @@ impl Store {
     /// Opens the wallets of `users` that have none yet (idempotent, safe under races).
     async fn open_wallets(&self, users: &[i64]) -> Result<()> {
         for &user in users.iter().filter(|&&id| id > 0) {
-            let exists = sqlx::query("SELECT id FROM ledger_accounts WHERE id = ?")
+            let exists = sqlx::query(&self.sql("SELECT id FROM ledger_accounts WHERE id = ?"))
                 .bind(user)
                 .fetch_optional(self.pool())
                 .await?;
@@ -279,7 +289,7 @@ impl Store {
                 continue;
             }
             let inserted = sqlx::query(
-                "INSERT INTO ledger_accounts (id, kind, balance, created_at) VALUES (?, 'user', 0, ?)",
+                &self.sql("INSERT INTO ledger_accounts (id, kind, balance, created_at) VALUES (?, 'user', 0, ?)"),
             )
             .bind(user)
             .bind(now_millis())
@@ -328,10 +338,10 @@ impl Store {
     /// None when the transfer row's insert hit the unique key (a concurrent identical key).
     async fn try_post_transfer(&self, transfer: &NewTransfer) -> Result<Option<Posted>> {
         let mut tx = self.begin_write().await?;
-        let existing = sqlx::query(&format!(
+        let existing = sqlx::query(&self.sql(&format!(
             "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers t \
              WHERE t.scope_account = ? AND t.idempotency_key = ?"
-        ))
+        )))
         .bind(transfer.scope_account)
         .bind(&transfer.idempotency_key)
         .fetch_optional(&mut *tx)
@@ -345,10 +355,10 @@ impl Store {
         let mut legs = transfer.legs.clone();
         legs.sort_unstable();
         for &(account, amount) in &legs {
-            let applied = sqlx::query(
+            let applied = sqlx::query(&self.sql(
                 "UPDATE ledger_accounts SET balance = balance + ? \
                  WHERE id = ? AND (kind = 'issuance' OR balance + ? >= 0)",
-            )
+            ))
             .bind(amount)
             .bind(account)
             .bind(amount)
@@ -360,18 +370,19 @@ impl Store {
                 return Ok(Some(Posted::Insufficient { account, balance }));
             }
         }
-        let balance_after: i64 = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = ?")
-            .bind(transfer.reported_account)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("balance")?;
+        let balance_after: i64 =
+            sqlx::query(&self.sql("SELECT balance FROM ledger_accounts WHERE id = ?"))
+                .bind(transfer.reported_account)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("balance")?;
         let created_at = now_millis();
         let (gift_id, gift_count) = transfer.gift.clone().unzip();
-        let inserted = sqlx::query(
+        let inserted = sqlx::query(&self.sql(
             "INSERT INTO ledger_transfers (id, scope_account, idempotency_key, fingerprint, kind, \
              from_account, to_account, amount, gift_id, gift_count, video_id, room_id, \
              balance_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
+        ))
         .bind(&transfer.id)
         .bind(transfer.scope_account)
         .bind(&transfer.idempotency_key)
@@ -400,6 +411,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO ledger_entries (transfer_id, account_id, amount) VALUES {placeholders}"
         );
+        let sql = self.sql(&sql);
         let mut insert = sqlx::query(&sql);
         for &(account, amount) in &legs {
             insert = insert.bind(&transfer.id).bind(account).bind(amount);
@@ -423,10 +435,10 @@ impl Store {
 
     /// The transfer with `key` in `scope`.
     pub async fn transfer_by_key(&self, scope: i64, key: &str) -> Result<Option<TransferRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers t \
              WHERE t.scope_account = ? AND t.idempotency_key = ?"
-        ))
+        )))
         .bind(scope)
         .bind(key)
         .fetch_optional(self.pool())
@@ -436,11 +448,11 @@ impl Store {
 
     /// An account's latest movements, newest first.
     pub async fn movements(&self, account: i64, limit: u32) -> Result<Vec<Movement>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT {TRANSFER_COLUMNS}, e.amount AS leg FROM ledger_entries e \
              JOIN ledger_transfers t ON t.id = e.transfer_id \
              WHERE e.account_id = ? ORDER BY e.id DESC LIMIT ?"
-        ))
+        )))
         .bind(account)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -464,16 +476,16 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<LeaderRow>> {
         let column = if room { "room_id" } else { "video_id" };
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT u.name AS name, {paid} AS paid, {gifts} AS gifts \
              FROM ledger_transfers t \
              JOIN ledger_entries e ON e.transfer_id = t.id AND e.account_id = t.from_account \
              JOIN users u ON u.id = t.from_account \
              WHERE t.kind = 'gift' AND t.{column} = ? \
              GROUP BY u.name ORDER BY paid DESC, u.name LIMIT ?",
-            paid = sum("-e.amount"),
-            gifts = sum("t.gift_count"),
-        ))
+            paid = self.sum("-e.amount"),
+            gifts = self.sum("t.gift_count"),
+        )))
         .bind(target)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -492,15 +504,15 @@ impl Store {
     /// A creator's gift earnings per video and room (from their credit entries), largest
     /// first.
     pub async fn gift_earnings(&self, creator: UserId, limit: u32) -> Result<Vec<EarningRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT t.video_id AS video_id, t.room_id AS room_id, {earned} AS earned, \
              {gifts} AS gifts FROM ledger_entries e \
              JOIN ledger_transfers t ON t.id = e.transfer_id \
              WHERE e.account_id = ? AND t.kind = 'gift' AND t.to_account = e.account_id \
              GROUP BY t.video_id, t.room_id ORDER BY earned DESC, t.video_id, t.room_id LIMIT ?",
-            earned = sum("e.amount"),
-            gifts = sum("t.gift_count"),
-        ))
+            earned = self.sum("e.amount"),
+            gifts = self.sum("t.gift_count"),
+        )))
         .bind(creator)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -519,12 +531,12 @@ impl Store {
 
     /// What a creator earned from gifts in total (the sum of their gift credit entries).
     pub async fn gift_earned_total(&self, creator: UserId) -> Result<i64> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "SELECT {} AS earned FROM ledger_entries e \
              JOIN ledger_transfers t ON t.id = e.transfer_id \
              WHERE e.account_id = ? AND t.kind = 'gift' AND t.to_account = e.account_id",
-            sum("e.amount")
-        ))
+            self.sum("e.amount")
+        )))
         .bind(creator)
         .fetch_one(self.pool())
         .await?;
@@ -534,22 +546,22 @@ impl Store {
     /// Checks the whole ledger (a full scan: tests and benchmarks, not requests).
     pub async fn ledger_audit(&self) -> Result<LedgerAudit> {
         let one = |sql: String| async move {
-            let row = sqlx::query(&sql).fetch_one(self.pool()).await?;
+            let row = sqlx::query(&self.sql(&sql)).fetch_one(self.pool()).await?;
             Ok::<i64, MetadataError>(row.try_get("n")?)
         };
         Ok(LedgerAudit {
-            entries_sum: one(format!("SELECT {} AS n FROM ledger_entries", sum("amount"))).await?,
+            entries_sum: one(format!("SELECT {} AS n FROM ledger_entries", self.sum("amount"))).await?,
             mismatched_balances: one(format!(
                 "SELECT COUNT(*) AS n FROM ledger_accounts a WHERE a.balance <> \
                  (SELECT {} FROM ledger_entries e WHERE e.account_id = a.id)",
-                sum("e.amount")
+                self.sum("e.amount")
             ))
             .await?,
             unbalanced_transfers: one(format!(
                 "SELECT COUNT(*) AS n FROM ledger_transfers t WHERE 0 <> \
                  (SELECT {} FROM ledger_entries e WHERE e.transfer_id = t.id) \
                  OR NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.transfer_id = t.id)",
-                sum("e.amount")
+                self.sum("e.amount")
             ))
             .await?,
             negative_balances: one(

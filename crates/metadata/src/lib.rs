@@ -1,9 +1,11 @@
 //! The metadata store: the only code that writes SQL.
 //!
-//! One code path serves SQLite (the embedded default) and MySQL/MariaDB through sqlx's `Any`
-//! driver. Every query uses `?` placeholders and portable SQL; the two migration folders hold
-//! the same schema in each dialect. Integers are BIGINT and timestamps Unix milliseconds so the
-//! `Any` driver decodes the same Rust types from both engines.
+//! One code path serves SQLite (the embedded default), MySQL/MariaDB and PostgreSQL through
+//! sqlx's `Any` driver. Every query is written once with `?` placeholders in portable SQL and
+//! passes through [`Store::sql`], which numbers the placeholders (`$1`, `$2`, …) for PostgreSQL;
+//! the three migration folders hold the same schema in each dialect. Integers are BIGINT and
+//! timestamps Unix milliseconds so the `Any` driver decodes the same Rust types from every
+//! engine.
 //!
 //! Architecture Invariant: no SQL exists outside this crate, and no write here ever leaves the
 //! tables inconsistent on its own (one statement or one transaction); it never decides policy
@@ -27,6 +29,7 @@ mod uploads;
 mod users;
 mod videos;
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -67,7 +70,7 @@ pub enum MetadataError {
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// The URL names an engine Spool does not support.
-    #[error("unsupported database URL `{0}` (use sqlite:// or mysql://)")]
+    #[error("unsupported database URL `{0}` (use sqlite://, mysql:// or postgres://)")]
     UnsupportedUrl(String),
     /// A unique value is already taken (e.g. a user name).
     #[error("{0} already exists")]
@@ -114,6 +117,8 @@ pub enum Backend {
     Sqlite,
     /// MySQL or MariaDB.
     MySql,
+    /// PostgreSQL.
+    Postgres,
 }
 
 /// Handle to the metadata database; cheap to clone.
@@ -131,6 +136,7 @@ pub struct Store {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MYSQL_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/mysql");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Store {
     /// Resolves when a job is queued through this store (or a clone) after the call; idle job
@@ -143,13 +149,16 @@ impl Store {
         self.job_queued.notify_waiters();
     }
 
-    /// Connects and applies pending migrations. `url` is `sqlite://…` or `mysql://…`.
+    /// Connects and applies pending migrations. `url` is `sqlite://…`, `mysql://…` (or
+    /// `mariadb://…`) or `postgres://…` (or `postgresql://…`).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
             Backend::MySql
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
         } else {
             return Err(MetadataError::UnsupportedUrl(redact(url)));
         };
@@ -177,6 +186,7 @@ impl Store {
         match backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::MySql => MYSQL_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
         Ok(Self {
             pool,
@@ -190,6 +200,17 @@ impl Store {
     /// The engine behind this store.
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// `sql` in this store's dialect. Queries are written once with `?` placeholders (SQLite and
+    /// MySQL take them as they are); PostgreSQL numbers its placeholders, so each `?` outside a
+    /// quoted literal or identifier becomes `$1`, `$2`, … A rewrite in one place keeps one text
+    /// per query for three engines; per-dialect SQL would triple every query for one detail.
+    pub(crate) fn sql<'a>(&self, sql: &'a str) -> Cow<'a, str> {
+        match self.backend {
+            Backend::Postgres => Cow::Owned(number_placeholders(sql)),
+            Backend::Sqlite | Backend::MySql => Cow::Borrowed(sql),
+        }
     }
 
     /// Succeeds when the database answers a trivial query.
@@ -226,7 +247,7 @@ impl Store {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::MySql => self.pool.begin().await?,
+            Backend::MySql | Backend::Postgres => self.pool.begin().await?,
         })
     }
 }
@@ -255,14 +276,16 @@ where
 }
 
 /// SQLite BUSY (5), LOCKED (6), BUSY_SNAPSHOT (517); MySQL deadlock (SQLSTATE 40001) and lock
-/// wait timeout (1205).
+/// wait timeout (1205); PostgreSQL serialization failure (40001) and deadlock (40P01).
 fn is_transient(err: &sqlx::Error) -> bool {
     let sqlx::Error::Database(db) = err else {
         return false;
     };
     let code = db.code();
-    matches!(code.as_deref(), Some("5" | "6" | "517" | "261" | "40001"))
-        || db.message().contains("Lock wait timeout")
+    matches!(
+        code.as_deref(),
+        Some("5" | "6" | "517" | "261" | "40001" | "40P01")
+    ) || db.message().contains("Lock wait timeout")
         || db.message().contains("database is locked")
 }
 
@@ -285,9 +308,8 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// True when the error is a unique-constraint violation.
 /// The id the connection's last INSERT generated (sqlx's `Any` driver reports none for
-/// SQLite), asked on the same connection or transaction.
+/// SQLite and PostgreSQL), asked on the same connection or transaction.
 pub(crate) async fn last_insert_id(
     backend: Backend,
     conn: &mut sqlx::AnyConnection,
@@ -295,18 +317,59 @@ pub(crate) async fn last_insert_id(
     let sql = match backend {
         Backend::Sqlite => "SELECT last_insert_rowid() AS id",
         Backend::MySql => "SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS id",
+        Backend::Postgres => "SELECT lastval() AS id",
     };
     use sqlx::Row;
     Ok(sqlx::query(sql).fetch_one(conn).await?.try_get("id")?)
 }
 
+/// True when the error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// `sql` with each `?` outside quotes replaced by `$1`, `$2`, … in order.
+pub(crate) fn number_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut quote = None;
+    let mut n = 0;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '?') => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+                continue;
+            }
+            _ => {}
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{number_placeholders, redact};
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes_only() {
+        for (sql, expect) in [
+            ("SELECT 1", "SELECT 1"),
+            ("a = ? AND b = ?", "a = $1 AND b = $2"),
+            ("x LIKE '%?%' AND y = ?", "x LIKE '%?%' AND y = $1"),
+            ("'it''s ?' || ?", "'it''s ?' || $1"),
+            ("\"we?ird\" = ?", "\"we?ird\" = $1"),
+            (
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
+            ),
+        ] {
+            assert_eq!(number_placeholders(sql), expect, "{sql}");
+        }
+    }
 
     fn check(input: &str, expect: &str) {
         assert_eq!(redact(input), expect);

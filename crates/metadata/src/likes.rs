@@ -36,11 +36,11 @@ impl Store {
         let mut tx = self.begin_write().await?;
         // Takes the video's row lock first (MySQL), so two likes by one user serialize here
         // instead of racing to the primary key; SQLite's BEGIN IMMEDIATE already serializes.
-        sqlx::query("UPDATE videos SET likes = likes WHERE id = ?")
+        sqlx::query(&self.sql("UPDATE videos SET likes = likes WHERE id = ?"))
             .bind(video.as_str())
             .execute(&mut *tx)
             .await?;
-        let exists = sqlx::query("SELECT id FROM videos WHERE id = ?")
+        let exists = sqlx::query(&self.sql("SELECT id FROM videos WHERE id = ?"))
             .bind(video.as_str())
             .fetch_optional(&mut *tx)
             .await?;
@@ -48,34 +48,37 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        let had = sqlx::query("SELECT user_id FROM likes WHERE user_id = ? AND video_id = ?")
-            .bind(user)
-            .bind(video.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
+        let had =
+            sqlx::query(&self.sql("SELECT user_id FROM likes WHERE user_id = ? AND video_id = ?"))
+                .bind(user)
+                .bind(video.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
         if had != liked {
             if liked {
-                sqlx::query("INSERT INTO likes (user_id, video_id, created_at) VALUES (?, ?, ?)")
-                    .bind(user)
-                    .bind(video.as_str())
-                    .bind(now_millis())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self.sql("INSERT INTO likes (user_id, video_id, created_at) VALUES (?, ?, ?)"),
+                )
+                .bind(user)
+                .bind(video.as_str())
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
             } else {
-                sqlx::query("DELETE FROM likes WHERE user_id = ? AND video_id = ?")
+                sqlx::query(&self.sql("DELETE FROM likes WHERE user_id = ? AND video_id = ?"))
                     .bind(user)
                     .bind(video.as_str())
                     .execute(&mut *tx)
                     .await?;
             }
-            sqlx::query("UPDATE videos SET likes = likes + ? WHERE id = ?")
+            sqlx::query(&self.sql("UPDATE videos SET likes = likes + ? WHERE id = ?"))
                 .bind(if liked { 1i64 } else { -1 })
                 .bind(video.as_str())
                 .execute(&mut *tx)
                 .await?;
         }
-        let likes: i64 = sqlx::query("SELECT likes FROM videos WHERE id = ?")
+        let likes: i64 = sqlx::query(&self.sql("SELECT likes FROM videos WHERE id = ?"))
             .bind(video.as_str())
             .fetch_one(&mut *tx)
             .await?
@@ -86,11 +89,12 @@ impl Store {
 
     /// True when `user` likes `video`.
     pub async fn likes_video(&self, user: UserId, video: &VideoId) -> Result<bool> {
-        let row = sqlx::query("SELECT user_id FROM likes WHERE user_id = ? AND video_id = ?")
-            .bind(user)
-            .bind(video.as_str())
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query(&self.sql("SELECT user_id FROM likes WHERE user_id = ? AND video_id = ?"))
+                .bind(user)
+                .bind(video.as_str())
+                .fetch_optional(self.pool())
+                .await?;
         Ok(row.is_some())
     }
 }

@@ -85,10 +85,10 @@ impl Store {
         for _ in 0..2 {
             let id = RoomId::random();
             let key = random_token();
-            let done = sqlx::query(
+            let done = sqlx::query(&self.sql(
                 "INSERT INTO live_rooms (id, owner_id, title, description, visibility, status, \
                  key_hash, created_at) VALUES (?, ?, ?, ?, ?, 'idle', ?, ?)",
-            )
+            ))
             .bind(id.as_str())
             .bind(new.owner_id)
             .bind(new.title)
@@ -115,7 +115,7 @@ impl Store {
 
     /// One room.
     pub async fn room(&self, id: &RoomId) -> Result<Option<RoomRow>> {
-        sqlx::query(&format!("{ROOM_SELECT} WHERE r.id = ?"))
+        sqlx::query(&self.sql(&format!("{ROOM_SELECT} WHERE r.id = ?")))
             .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?
@@ -125,7 +125,7 @@ impl Store {
 
     /// The room a stream key opens, if any (the key is compared by its hash).
     pub async fn room_by_key(&self, key: &str) -> Result<Option<RoomRow>> {
-        sqlx::query(&format!("{ROOM_SELECT} WHERE r.key_hash = ?"))
+        sqlx::query(&self.sql(&format!("{ROOM_SELECT} WHERE r.key_hash = ?")))
             .bind(secret_hash(key))
             .fetch_optional(self.pool())
             .await?
@@ -135,10 +135,10 @@ impl Store {
 
     /// Rooms in `status`, most recently started (or created) first, at most `limit`.
     pub async fn rooms_with_status(&self, status: LiveStatus, limit: u32) -> Result<Vec<RoomRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "{ROOM_SELECT} WHERE r.status = ? ORDER BY COALESCE(r.started_at, r.created_at) DESC, \
              r.id LIMIT ?"
-        ))
+        )))
         .bind(status.as_str())
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -148,9 +148,9 @@ impl Store {
 
     /// A user's rooms, newest first.
     pub async fn rooms_of(&self, owner: UserId) -> Result<Vec<RoomRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "{ROOM_SELECT} WHERE r.owner_id = ? ORDER BY r.created_at DESC, r.id"
-        ))
+        )))
         .bind(owner)
         .fetch_all(self.pool())
         .await?;
@@ -160,7 +160,7 @@ impl Store {
     /// Replaces a room's stream key; the new key, or None when the room does not exist.
     pub async fn rotate_room_key(&self, id: &RoomId) -> Result<Option<String>> {
         let key = random_token();
-        let done = sqlx::query("UPDATE live_rooms SET key_hash = ? WHERE id = ?")
+        let done = sqlx::query(&self.sql("UPDATE live_rooms SET key_hash = ? WHERE id = ?"))
             .bind(secret_hash(&key))
             .bind(id.as_str())
             .execute(self.pool())
@@ -180,10 +180,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let now = now_millis();
         let video = VideoId::random();
-        let started = sqlx::query(
+        let started = sqlx::query(&self.sql(
             "UPDATE live_rooms SET status = 'live', started_at = ?, ended_at = NULL, \
              recording_id = ? WHERE id = ? AND status <> 'live'",
-        )
+        ))
         .bind(now)
         .bind(video.as_str())
         .bind(id.as_str())
@@ -193,12 +193,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(None);
         }
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO videos (id, owner_id, title, description, tags, category, visibility, \
              status, created_at, updated_at) \
              SELECT ?, owner_id, title, description, '[]', '', visibility, 'processing', ?, ? \
              FROM live_rooms WHERE id = ?",
-        )
+        ))
         .bind(video.as_str())
         .bind(now)
         .bind(now)
@@ -212,10 +212,10 @@ impl Store {
     /// Ends a live room; `recording` is the video its broadcast became, or None when the
     /// broadcast recorded nothing (its video is gone). False when it was not live.
     pub async fn end_room(&self, id: &RoomId, recording: Option<&VideoId>) -> Result<bool> {
-        let done = sqlx::query(
+        let done = sqlx::query(&self.sql(
             "UPDATE live_rooms SET status = 'ended', ended_at = ?, recording_id = ? \
              WHERE id = ? AND status = 'live'",
-        )
+        ))
         .bind(now_millis())
         .bind(recording.map(VideoId::as_str))
         .bind(id.as_str())
@@ -226,7 +226,7 @@ impl Store {
 
     /// Deletes a room. False when it did not exist.
     pub async fn delete_room(&self, id: &RoomId) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM live_rooms WHERE id = ?")
+        let done = sqlx::query(&self.sql("DELETE FROM live_rooms WHERE id = ?"))
             .bind(id.as_str())
             .execute(self.pool())
             .await?;

@@ -33,10 +33,10 @@ impl Store {
         hash: &spool_model::ContentHash,
         except: &VideoId,
     ) -> Result<Vec<VideoRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "{VIDEO_SELECT} WHERE v.blake3 = ? AND v.status = 'ready' AND v.id <> ? \
              ORDER BY v.created_at DESC LIMIT 16"
-        ))
+        )))
         .bind(hash.to_hex())
         .bind(except.as_str())
         .fetch_all(self.pool())
@@ -47,10 +47,10 @@ impl Store {
     /// Marks an uploaded video `processing` (idempotent; a video already published keeps
     /// `ready`). False when the video is gone or not in a pipeline state.
     pub async fn start_processing(&self, id: &VideoId) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(&self.sql(&format!(
             "UPDATE videos SET status = CASE WHEN status IN ('ready', 'held') THEN status ELSE 'processing' END, \
              error = NULL, updated_at = ? WHERE id = ? AND status IN {PIPELINE_STATUSES}"
-        ))
+        )))
         .bind(now_millis())
         .bind(id.as_str())
         .execute(self.pool())
@@ -65,10 +65,10 @@ impl Store {
         duration_ms: i64,
         size: Option<(u32, u32)>,
     ) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(&self.sql(&format!(
             "UPDATE videos SET duration_ms = ?, width = ?, height = ?, updated_at = ? \
              WHERE id = ? AND status IN {PIPELINE_STATUSES}"
-        ))
+        )))
         .bind(duration_ms)
         .bind(size.map(|s| i64::from(s.0)))
         .bind(size.map(|s| i64::from(s.1)))
@@ -81,10 +81,10 @@ impl Store {
 
     /// Raises the progress (percent, 0-100); never lowers it.
     pub async fn set_progress(&self, id: &VideoId, percent: i64) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(&self.sql(&format!(
             "UPDATE videos SET progress = ?, updated_at = ? \
              WHERE id = ? AND progress < ? AND status IN {PIPELINE_STATUSES}"
-        ))
+        )))
         .bind(percent.clamp(0, 100))
         .bind(now_millis())
         .bind(id.as_str())
@@ -102,11 +102,11 @@ impl Store {
         media_json: &str,
         percent: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(&self.sql(&format!(
             "UPDATE videos SET status = {KEEP_HELD}'ready' END, media = ?, \
              progress = CASE WHEN progress > ? THEN progress ELSE ? END, error = NULL, \
              updated_at = ? WHERE id = ? AND status IN {PIPELINE_STATUSES}"
-        ))
+        )))
         .bind(media_json)
         .bind(percent)
         .bind(percent)
@@ -121,10 +121,10 @@ impl Store {
     /// [`MAX_VIDEO_ERROR_LEN`] characters).
     pub async fn fail_video(&self, id: &VideoId, reason: &str) -> Result<bool> {
         let reason: String = reason.chars().take(MAX_VIDEO_ERROR_LEN).collect();
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(&self.sql(&format!(
             "UPDATE videos SET status = {KEEP_HELD}'failed' END, error = ?, updated_at = ? \
              WHERE id = ? AND status IN {PIPELINE_STATUSES}"
-        ))
+        )))
         .bind(reason)
         .bind(now_millis())
         .bind(id.as_str())
@@ -143,10 +143,10 @@ impl Store {
     async fn try_retry_processing(&self, id: &VideoId) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let now = now_millis();
-        let reset = sqlx::query(
+        let reset = sqlx::query(&self.sql(
             "UPDATE videos SET status = 'uploaded', error = NULL, progress = 0, updated_at = ? \
              WHERE id = ? AND status = 'failed' AND blake3 IS NOT NULL",
-        )
+        ))
         .bind(now)
         .bind(id.as_str())
         .execute(&mut *tx)
@@ -155,11 +155,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        sqlx::query("DELETE FROM jobs WHERE video_id = ?")
+        sqlx::query(&self.sql("DELETE FROM jobs WHERE video_id = ?"))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        crate::jobs::insert_job(&mut *tx, crate::PROCESS_JOB, id, now).await?;
+        self.insert_job(&mut *tx, crate::PROCESS_JOB, id, now)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -175,7 +176,7 @@ impl Store {
     ) -> Result<CoverChange> {
         let mut tx = self.begin_write().await?;
         let previous: Option<(Option<String>, i64)> =
-            sqlx::query_as("SELECT cover_gen, cover_custom FROM videos WHERE id = ?")
+            sqlx::query_as(&self.sql("SELECT cover_gen, cover_custom FROM videos WHERE id = ?"))
                 .bind(id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -190,7 +191,9 @@ impl Store {
             return Ok(CoverChange::Unchanged);
         }
         sqlx::query(
-            "UPDATE videos SET cover_gen = ?, cover_custom = ?, updated_at = ? WHERE id = ?",
+            &self.sql(
+                "UPDATE videos SET cover_gen = ?, cover_custom = ?, updated_at = ? WHERE id = ?",
+            ),
         )
         .bind(cover_gen)
         .bind(i64::from(custom))

@@ -173,35 +173,38 @@ fn report_from_row(row: &sqlx::any::AnyRow) -> Result<ReportRow> {
     })
 }
 
-async fn insert_decision(
-    conn: &mut sqlx::AnyConnection,
-    video: &VideoRow,
-    actor: Actor<'_>,
-    action: &str,
-    reason: &str,
-    now: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO moderation_decisions (video_id, video_title, owner_id, actor_id, \
-         actor_name, action, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(video.id.as_str())
-    .bind(&video.title)
-    .bind(video.owner_id)
-    .bind(actor.map(|a| a.0))
-    .bind(actor.map(|a| a.1.to_owned()))
-    .bind(action)
-    .bind(reason)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+impl Store {
+    async fn insert_decision(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        video: &VideoRow,
+        actor: Actor<'_>,
+        action: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(&self.sql(
+            "INSERT INTO moderation_decisions (video_id, video_title, owner_id, actor_id, \
+             actor_name, action, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(video.id.as_str())
+        .bind(&video.title)
+        .bind(video.owner_id)
+        .bind(actor.map(|a| a.0))
+        .bind(actor.map(|a| a.1.to_owned()))
+        .bind(action)
+        .bind(reason)
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
 }
 
 impl Store {
     /// Every list, by name.
     pub async fn hash_lists(&self) -> Result<Vec<HashListRow>> {
-        let rows = sqlx::query(&format!("{LIST_SELECT} ORDER BY l.name"))
+        let rows = sqlx::query(&self.sql(&format!("{LIST_SELECT} ORDER BY l.name")))
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(list_from_row).collect()
@@ -209,7 +212,7 @@ impl Store {
 
     /// The list named `name`.
     pub async fn hash_list(&self, name: &str) -> Result<Option<HashListRow>> {
-        let row = sqlx::query(&format!("{LIST_SELECT} WHERE l.name = ?"))
+        let row = sqlx::query(&self.sql(&format!("{LIST_SELECT} WHERE l.name = ?")))
             .bind(name)
             .fetch_optional(self.pool())
             .await?;
@@ -239,7 +242,7 @@ impl Store {
     ) -> Result<ImportedList> {
         let mut tx = self.begin_write().await?;
         let now = now_millis();
-        let existing = sqlx::query("SELECT id, kind FROM hash_lists WHERE name = ?")
+        let existing = sqlx::query(&self.sql("SELECT id, kind FROM hash_lists WHERE name = ?"))
             .bind(name)
             .fetch_optional(&mut *tx)
             .await?;
@@ -254,17 +257,17 @@ impl Store {
                 row.try_get("id")?
             }
             None => {
-                sqlx::query(
+                sqlx::query(&self.sql(
                     "INSERT INTO hash_lists (name, kind, created_by, created_at) \
                      VALUES (?, ?, ?, ?)",
-                )
+                ))
                 .bind(name)
                 .bind(kind)
                 .bind(created_by)
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("SELECT id FROM hash_lists WHERE name = ?")
+                sqlx::query(&self.sql("SELECT id FROM hash_lists WHERE name = ?"))
                     .bind(name)
                     .fetch_one(&mut *tx)
                     .await?
@@ -272,7 +275,7 @@ impl Store {
             }
         };
         let mut seen: std::collections::HashSet<String> =
-            sqlx::query("SELECT hash FROM hash_list_entries WHERE list_id = ?")
+            sqlx::query(&self.sql("SELECT hash FROM hash_list_entries WHERE list_id = ?"))
                 .bind(list_id)
                 .fetch_all(&mut *tx)
                 .await?
@@ -283,15 +286,17 @@ impl Store {
             .iter()
             .filter(|e| seen.insert(e.hash.clone()))
             .collect();
-        let before: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) AS top FROM hash_list_entries")
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("top")?;
+        let before: i64 =
+            sqlx::query(&self.sql("SELECT COALESCE(MAX(id), 0) AS top FROM hash_list_entries"))
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("top")?;
         for chunk in fresh.chunks(INSERT_BATCH) {
             let values = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
             let sql = format!(
                 "INSERT INTO hash_list_entries (list_id, hash, quality, label) VALUES {values}"
             );
+            let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql);
             for entry in chunk {
                 query = query
@@ -305,7 +310,7 @@ impl Store {
         // The rows this transaction wrote: ids above the largest before it (writers are
         // serialized by the unique index on (list_id, hash) and the engines' id allocation).
         let new_ids = sqlx::query(
-            "SELECT id FROM hash_list_entries WHERE list_id = ? AND id > ? ORDER BY id",
+            &self.sql("SELECT id FROM hash_list_entries WHERE list_id = ? AND id > ? ORDER BY id"),
         )
         .bind(list_id)
         .bind(before)
@@ -315,7 +320,7 @@ impl Store {
         .map(|row| row.try_get("id"))
         .collect::<std::result::Result<Vec<i64>, _>>()?;
         let list = list_from_row(
-            &sqlx::query(&format!("{LIST_SELECT} WHERE l.id = ?"))
+            &sqlx::query(&self.sql(&format!("{LIST_SELECT} WHERE l.id = ?")))
                 .bind(list_id)
                 .fetch_one(&mut *tx)
                 .await?,
@@ -333,7 +338,7 @@ impl Store {
     pub async fn delete_hash_list(&self, name: &str) -> Result<bool> {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
-            let Some(row) = sqlx::query("SELECT id FROM hash_lists WHERE name = ?")
+            let Some(row) = sqlx::query(&self.sql("SELECT id FROM hash_lists WHERE name = ?"))
                 .bind(name)
                 .fetch_optional(&mut *tx)
                 .await?
@@ -342,11 +347,11 @@ impl Store {
             };
             let id: i64 = row.try_get("id")?;
             // Explicitly: SQLite enforces ON DELETE CASCADE only with foreign keys on.
-            sqlx::query("DELETE FROM hash_list_entries WHERE list_id = ?")
+            sqlx::query(&self.sql("DELETE FROM hash_list_entries WHERE list_id = ?"))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM hash_lists WHERE id = ?")
+            sqlx::query(&self.sql("DELETE FROM hash_lists WHERE id = ?"))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
@@ -359,10 +364,10 @@ impl Store {
     /// Entries with ids above `after`, in id order, at most `limit` (to build the index in
     /// pages).
     pub async fn list_entries_after(&self, after: i64, limit: u32) -> Result<Vec<ListEntryRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT e.id, l.name, l.kind, e.hash, e.label FROM hash_list_entries e \
              JOIN hash_lists l ON l.id = e.list_id WHERE e.id > ? ORDER BY e.id LIMIT ?",
-        )
+        ))
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -383,11 +388,11 @@ impl Store {
     /// A value that changes whenever a list or an entry is added or removed (cheap: three
     /// index lookups), so a node can tell its in-memory lists are stale.
     pub async fn hash_lists_version(&self) -> Result<(i64, i64, i64)> {
-        let row = sqlx::query(
+        let row = sqlx::query(&self.sql(
             "SELECT (SELECT COUNT(*) FROM hash_lists) AS lists, \
              (SELECT COALESCE(MAX(id), 0) FROM hash_lists) AS top_list, \
              (SELECT COALESCE(MAX(id), 0) FROM hash_list_entries) AS top_entry",
-        )
+        ))
         .fetch_one(self.pool())
         .await?;
         Ok((
@@ -405,7 +410,7 @@ impl Store {
     ) -> Result<()> {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
-            sqlx::query("DELETE FROM video_frame_hashes WHERE video_id = ?")
+            sqlx::query(&self.sql("DELETE FROM video_frame_hashes WHERE video_id = ?"))
                 .bind(video.as_str())
                 .execute(&mut *tx)
                 .await?;
@@ -414,6 +419,7 @@ impl Store {
                 let sql = format!(
                     "INSERT INTO video_frame_hashes (video_id, at_ms, hash, quality) VALUES {values}"
                 );
+                let sql = self.sql(&sql);
                 let mut query = sqlx::query(&sql);
                 for frame in chunk {
                     query = query
@@ -432,9 +438,9 @@ impl Store {
 
     /// The frame hashes of `video`, by offset.
     pub async fn frame_hashes(&self, video: &VideoId) -> Result<Vec<FrameHashRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT at_ms, hash, quality FROM video_frame_hashes WHERE video_id = ? ORDER BY at_ms",
-        )
+        ))
         .bind(video.as_str())
         .fetch_all(self.pool())
         .await?;
@@ -451,10 +457,10 @@ impl Store {
 
     /// Ids of videos with frame hashes, above `after` in id order, at most `limit`.
     pub async fn hashed_videos_after(&self, after: &str, limit: u32) -> Result<Vec<VideoId>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT DISTINCT video_id FROM video_frame_hashes WHERE video_id > ? \
              ORDER BY video_id LIMIT ?",
-        )
+        ))
         .bind(after)
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -469,7 +475,7 @@ impl Store {
 
     /// Videos whose source digest is `hash` (64 hex digits), any status.
     pub async fn videos_with_source(&self, hash: &str) -> Result<Vec<VideoId>> {
-        let rows = sqlx::query("SELECT id FROM videos WHERE blake3 = ?")
+        let rows = sqlx::query(&self.sql("SELECT id FROM videos WHERE blake3 = ?"))
             .bind(hash)
             .fetch_all(self.pool())
             .await?;
@@ -493,7 +499,7 @@ impl Store {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
             let now = now_millis();
-            let Some(row) = sqlx::query(&format!("{VIDEO_SELECT} WHERE v.id = ?"))
+            let Some(row) = sqlx::query(&self.sql(&format!("{VIDEO_SELECT} WHERE v.id = ?")))
                 .bind(video.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
@@ -501,10 +507,10 @@ impl Store {
                 return Ok(false);
             };
             let row = video_from_row(&row)?;
-            let held = sqlx::query(
+            let held = sqlx::query(&self.sql(
                 "UPDATE videos SET status = 'held', hold_reason = ?, held_at = ?, updated_at = ? \
                  WHERE id = ? AND status IN ('uploaded', 'processing', 'ready', 'failed')",
-            )
+            ))
             .bind(reason)
             .bind(now)
             .bind(now)
@@ -515,15 +521,15 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(false);
             }
-            sqlx::query("DELETE FROM video_matches WHERE video_id = ?")
+            sqlx::query(&self.sql("DELETE FROM video_matches WHERE video_id = ?"))
                 .bind(video.as_str())
                 .execute(&mut *tx)
                 .await?;
             for m in matches {
-                sqlx::query(
+                sqlx::query(&self.sql(
                     "INSERT INTO video_matches (video_id, list_name, item, query_share, \
                      compared_share, pairs, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
+                ))
                 .bind(video.as_str())
                 .bind(&m.list)
                 .bind(&m.item)
@@ -534,7 +540,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
-            insert_decision(&mut tx, &row, actor, "hold", reason, now).await?;
+            self.insert_decision(&mut tx, &row, actor, "hold", reason, now)
+                .await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -553,7 +560,7 @@ impl Store {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
             let now = now_millis();
-            let Some(row) = sqlx::query(&format!("{VIDEO_SELECT} WHERE v.id = ?"))
+            let Some(row) = sqlx::query(&self.sql(&format!("{VIDEO_SELECT} WHERE v.id = ?")))
                 .bind(video.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
@@ -561,12 +568,12 @@ impl Store {
                 return Ok(false);
             };
             let row = video_from_row(&row)?;
-            let released = sqlx::query(
+            let released = sqlx::query(&self.sql(
                 "UPDATE videos SET status = CASE WHEN error IS NOT NULL THEN 'failed' \
                  WHEN media IS NOT NULL THEN 'ready' ELSE 'processing' END, \
                  hold_reason = NULL, held_at = NULL, updated_at = ? \
                  WHERE id = ? AND status = 'held'",
-            )
+            ))
             .bind(now)
             .bind(video.as_str())
             .execute(&mut *tx)
@@ -576,13 +583,16 @@ impl Store {
                 return Ok(false);
             }
             sqlx::query(
-                "UPDATE reports SET closed_at = ? WHERE video_id = ? AND closed_at IS NULL",
+                &self.sql(
+                    "UPDATE reports SET closed_at = ? WHERE video_id = ? AND closed_at IS NULL",
+                ),
             )
             .bind(now)
             .bind(video.as_str())
             .execute(&mut *tx)
             .await?;
-            insert_decision(&mut tx, &row, actor, "approve", reason, now).await?;
+            self.insert_decision(&mut tx, &row, actor, "approve", reason, now)
+                .await?;
             tx.commit().await?;
             Ok(true)
         })
@@ -602,13 +612,16 @@ impl Store {
             let mut tx = self.begin_write().await?;
             let now = now_millis();
             sqlx::query(
-                "UPDATE reports SET closed_at = ? WHERE video_id = ? AND closed_at IS NULL",
+                &self.sql(
+                    "UPDATE reports SET closed_at = ? WHERE video_id = ? AND closed_at IS NULL",
+                ),
             )
             .bind(now)
             .bind(video.id.as_str())
             .execute(&mut *tx)
             .await?;
-            insert_decision(&mut tx, video, actor, action, reason, now).await?;
+            self.insert_decision(&mut tx, video, actor, action, reason, now)
+                .await?;
             tx.commit().await?;
             Ok(())
         })
@@ -617,10 +630,10 @@ impl Store {
 
     /// What matched `video` when it was held.
     pub async fn video_matches(&self, video: &VideoId) -> Result<Vec<MatchRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT list_name, item, query_share, compared_share, pairs FROM video_matches \
              WHERE video_id = ? ORDER BY query_share DESC, list_name, item",
-        )
+        ))
         .bind(video.as_str())
         .fetch_all(self.pool())
         .await?;
@@ -644,10 +657,10 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<VideoRow>> {
         let (at, id) = after.unwrap_or((i64::MIN, ""));
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "{VIDEO_SELECT} WHERE v.status = 'held' AND (v.held_at > ? OR (v.held_at = ? AND v.id > ?)) \
              ORDER BY v.held_at, v.id LIMIT ?"
-        ))
+        )))
         .bind(at)
         .bind(at)
         .bind(id)
@@ -666,10 +679,10 @@ impl Store {
         reporter: UserId,
         reason: &str,
     ) -> Result<bool> {
-        let result = sqlx::query(
+        let result = sqlx::query(&self.sql(
             "INSERT INTO reports (kind, target_id, video_id, reporter_id, reason, created_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
-        )
+        ))
         .bind(kind)
         .bind(target_id)
         .bind(video.map(VideoId::as_str))
@@ -687,10 +700,10 @@ impl Store {
 
     /// How many distinct users reported `video` itself since its last decision.
     pub async fn open_video_reports(&self, video: &VideoId) -> Result<i64> {
-        Ok(sqlx::query(
+        Ok(sqlx::query(&self.sql(
             "SELECT COUNT(*) AS n FROM reports WHERE kind = 'video' AND target_id = ? \
              AND closed_at IS NULL",
-        )
+        ))
         .bind(video.as_str())
         .fetch_one(self.pool())
         .await?
@@ -705,12 +718,12 @@ impl Store {
         before: Option<i64>,
         limit: u32,
     ) -> Result<Vec<ReportRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT r.id, r.kind, r.target_id, r.video_id, u.name AS reporter, r.reason, \
              r.created_at FROM reports r JOIN users u ON u.id = r.reporter_id \
              WHERE r.closed_at IS NULL AND r.id < ? AND (? = '' OR r.video_id = ?) \
              ORDER BY r.id DESC LIMIT ?",
-        )
+        ))
         .bind(before.unwrap_or(i64::MAX))
         .bind(video.map_or("", VideoId::as_str))
         .bind(video.map_or("", VideoId::as_str))
@@ -722,10 +735,10 @@ impl Store {
 
     /// Decisions on `video`, oldest first.
     pub async fn video_decisions(&self, video: &VideoId) -> Result<Vec<DecisionRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT id, video_id, video_title, actor_name, action, reason, created_at \
              FROM moderation_decisions WHERE video_id = ? ORDER BY id",
-        )
+        ))
         .bind(video.as_str())
         .fetch_all(self.pool())
         .await?;
@@ -734,10 +747,10 @@ impl Store {
 
     /// The audit trail, newest first, ids below `before`, at most `limit`.
     pub async fn decisions(&self, before: Option<i64>, limit: u32) -> Result<Vec<DecisionRow>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT id, video_id, video_title, actor_name, action, reason, created_at \
              FROM moderation_decisions WHERE id < ? ORDER BY id DESC LIMIT ?",
-        )
+        ))
         .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
@@ -750,18 +763,19 @@ impl Store {
     pub async fn ban_user(&self, user: UserId) -> Result<bool> {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
-            let done =
-                sqlx::query("UPDATE users SET banned_at = COALESCE(banned_at, ?) WHERE id = ?")
-                    .bind(now_millis())
-                    .bind(user)
-                    .execute(&mut *tx)
-                    .await?;
+            let done = sqlx::query(
+                &self.sql("UPDATE users SET banned_at = COALESCE(banned_at, ?) WHERE id = ?"),
+            )
+            .bind(now_millis())
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
             if done.rows_affected() == 0 {
                 tx.rollback().await?;
                 return Ok(false);
             }
             for table in ["sessions", "api_tokens"] {
-                sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+                sqlx::query(&self.sql(&format!("DELETE FROM {table} WHERE user_id = ?")))
                     .bind(user)
                     .execute(&mut *tx)
                     .await?;
@@ -774,10 +788,10 @@ impl Store {
 
     /// Ids of `owner`'s videos that could be held (not uploading, not held already).
     pub async fn holdable_videos_of(&self, owner: UserId) -> Result<Vec<VideoId>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&self.sql(
             "SELECT id FROM videos WHERE owner_id = ? \
              AND status IN ('uploaded', 'processing', 'ready', 'failed')",
-        )
+        ))
         .bind(owner)
         .fetch_all(self.pool())
         .await?;

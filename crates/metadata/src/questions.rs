@@ -64,10 +64,10 @@ impl Store {
         text: &str,
     ) -> Result<QuestionRow> {
         let mut conn = self.pool().acquire().await?;
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO questions (room_id, author_id, text, votes, pinned, created_at) \
              VALUES (?, ?, ?, 0, 0, ?)",
-        )
+        ))
         .bind(room.as_str())
         .bind(author)
         .bind(text)
@@ -83,7 +83,7 @@ impl Store {
 
     /// One question (deleted ones too).
     pub async fn question(&self, id: i64) -> Result<Option<QuestionRow>> {
-        let row = sqlx::query(&format!("{QUESTION_SELECT} WHERE q.id = ?"))
+        let row = sqlx::query(&self.sql(&format!("{QUESTION_SELECT} WHERE q.id = ?")))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -93,11 +93,11 @@ impl Store {
     /// A room's questions, not deleted: the pinned one first, then unanswered by votes, then
     /// answered; at most `limit`.
     pub async fn questions(&self, room: &RoomId, limit: i64) -> Result<Vec<QuestionRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "{QUESTION_SELECT} WHERE q.room_id = ? AND q.deleted_at IS NULL \
              ORDER BY q.pinned DESC, CASE WHEN q.answered_at IS NULL THEN 0 ELSE 1 END, \
              q.votes DESC, q.id LIMIT ?"
-        ))
+        )))
         .bind(room.as_str())
         .bind(limit)
         .fetch_all(self.pool())
@@ -114,6 +114,7 @@ impl Store {
             "SELECT question_id FROM question_votes WHERE user_id = ? AND question_id IN ({})",
             vec!["?"; ids.len()].join(", ")
         );
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql).bind(user);
         for id in ids {
             query = query.bind(*id);
@@ -133,11 +134,11 @@ impl Store {
         let found = with_retry(|| async {
             let mut tx = self.begin_write().await?;
             // The question's row lock first (MySQL), so one user's two votes serialize.
-            sqlx::query("UPDATE questions SET votes = votes WHERE id = ?")
+            sqlx::query(&self.sql("UPDATE questions SET votes = votes WHERE id = ?"))
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let exists = sqlx::query("SELECT id FROM questions WHERE id = ? AND deleted_at IS NULL")
+            let exists = sqlx::query(&self.sql("SELECT id FROM questions WHERE id = ? AND deleted_at IS NULL"))
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -145,7 +146,7 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(None);
             }
-            let had = sqlx::query("SELECT user_id FROM question_votes WHERE question_id = ? AND user_id = ?")
+            let had = sqlx::query(&self.sql("SELECT user_id FROM question_votes WHERE question_id = ? AND user_id = ?"))
                 .bind(id)
                 .bind(user)
                 .fetch_optional(&mut *tx)
@@ -154,7 +155,7 @@ impl Store {
             if had != on {
                 if on {
                     sqlx::query(
-                        "INSERT INTO question_votes (question_id, user_id, created_at) VALUES (?, ?, ?)",
+                        &self.sql("INSERT INTO question_votes (question_id, user_id, created_at) VALUES (?, ?, ?)"),
                     )
                     .bind(id)
                     .bind(user)
@@ -162,13 +163,13 @@ impl Store {
                     .execute(&mut *tx)
                     .await?;
                 } else {
-                    sqlx::query("DELETE FROM question_votes WHERE question_id = ? AND user_id = ?")
+                    sqlx::query(&self.sql("DELETE FROM question_votes WHERE question_id = ? AND user_id = ?"))
                         .bind(id)
                         .bind(user)
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query("UPDATE questions SET votes = votes + ? WHERE id = ?")
+                sqlx::query(&self.sql("UPDATE questions SET votes = votes + ? WHERE id = ?"))
                     .bind(if on { 1i64 } else { -1 })
                     .bind(id)
                     .execute(&mut *tx)
@@ -192,12 +193,14 @@ impl Store {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
             if pinned {
-                sqlx::query("UPDATE questions SET pinned = 0 WHERE room_id = ? AND pinned = 1")
-                    .bind(question.room_id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    &self.sql("UPDATE questions SET pinned = 0 WHERE room_id = ? AND pinned = 1"),
+                )
+                .bind(question.room_id.as_str())
+                .execute(&mut *tx)
+                .await?;
             }
-            sqlx::query("UPDATE questions SET pinned = ? WHERE id = ?")
+            sqlx::query(&self.sql("UPDATE questions SET pinned = ? WHERE id = ?"))
                 .bind(i64::from(pinned))
                 .bind(id)
                 .execute(&mut *tx)
@@ -211,9 +214,9 @@ impl Store {
 
     /// Marks a question answered (it also leaves the pin).
     pub async fn answer_question(&self, id: i64) -> Result<Option<QuestionRow>> {
-        sqlx::query(
+        sqlx::query(&self.sql(
             "UPDATE questions SET answered_at = ?, pinned = 0 WHERE id = ? AND answered_at IS NULL",
-        )
+        ))
         .bind(now_millis())
         .bind(id)
         .execute(self.pool())
@@ -223,9 +226,9 @@ impl Store {
 
     /// Takes a question down.
     pub async fn delete_question(&self, id: i64) -> Result<bool> {
-        let done = sqlx::query(
+        let done = sqlx::query(&self.sql(
             "UPDATE questions SET deleted_at = ?, pinned = 0 WHERE id = ? AND deleted_at IS NULL",
-        )
+        ))
         .bind(now_millis())
         .bind(id)
         .execute(self.pool())

@@ -52,7 +52,7 @@ impl Store {
 
     /// Sets (or replaces) a user's password hash. False when the user does not exist.
     pub async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        let done = sqlx::query(&self.sql("UPDATE users SET password_hash = ? WHERE id = ?"))
             .bind(password_hash)
             .bind(user)
             .execute(self.pool())
@@ -62,9 +62,9 @@ impl Store {
 
     /// A user and their password hash (None for token-only accounts), by name.
     pub async fn user_with_password(&self, name: &str) -> Result<Option<(User, Option<String>)>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "SELECT {USER_COLUMNS}, password_hash FROM users WHERE name = ? AND banned_at IS NULL"
-        ))
+        )))
         .bind(name)
         .fetch_optional(self.pool())
         .await?;
@@ -79,10 +79,10 @@ impl Store {
             csrf_token: random_token(),
         };
         let now = now_millis();
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, expires_at) \
              VALUES (?, ?, ?, ?, ?)",
-        )
+        ))
         .bind(secret_hash(&session.secret))
         .bind(user)
         .bind(&session.csrf_token)
@@ -98,11 +98,11 @@ impl Store {
         if secret.is_empty() || secret.len() > MAX_SECRET_LEN {
             return Ok(None);
         }
-        let row = sqlx::query(
+        let row = sqlx::query(&self.sql(
             "SELECT u.id, u.name, u.is_admin, u.used_bytes, s.csrf_token FROM sessions s \
              JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? \
              AND u.banned_at IS NULL",
-        )
+        ))
         .bind(secret_hash(secret))
         .bind(now_millis())
         .fetch_optional(self.pool())
@@ -118,7 +118,7 @@ impl Store {
 
     /// Ends a session (signing out). Idempotent.
     pub async fn delete_session(&self, secret: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
+        sqlx::query(&self.sql("DELETE FROM sessions WHERE id_hash = ?"))
             .bind(secret_hash(secret))
             .execute(self.pool())
             .await?;
@@ -127,7 +127,7 @@ impl Store {
 
     /// Removes sessions that expired before `now`; returns how many.
     pub async fn delete_expired_sessions(&self, now: i64) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+        let done = sqlx::query(&self.sql("DELETE FROM sessions WHERE expires_at <= ?"))
             .bind(now)
             .execute(self.pool())
             .await?;

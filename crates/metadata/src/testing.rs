@@ -1,7 +1,8 @@
-//! Throwaway databases for tests: a SQLite file in a temp dir, or a fresh MariaDB/MySQL
-//! database (`spool_test_<random>`) created on the server named by `SPOOL_TEST_MYSQL`
-//! (default `mysql://root@127.0.0.1:3306`) and dropped when the handle drops.
-//! A MariaDB that is down makes the test fail; it is never skipped.
+//! Throwaway databases for tests: a SQLite file in a temp dir, or a fresh database
+//! (`spool_test_<random>`) created on the MariaDB/MySQL server named by `SPOOL_TEST_MYSQL`
+//! (default `mysql://root@127.0.0.1:3306`) or the PostgreSQL server named by
+//! `SPOOL_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432`), dropped when the handle
+//! drops. A server that is down makes the test fail; it is never skipped.
 
 use rand::Rng;
 use spool_model::{ContentHash, UploadId, UserId, VideoId, Visibility, now_millis};
@@ -15,21 +16,48 @@ pub enum Engine {
     Sqlite,
     /// A fresh database on the local MariaDB.
     MySql,
+    /// A fresh database on the local PostgreSQL.
+    Postgres,
 }
 
-/// Both engines, for data-driven tests.
-pub const ENGINES: [Engine; 2] = [Engine::Sqlite, Engine::MySql];
+/// Every engine, for data-driven tests.
+pub const ENGINES: [Engine; 3] = [Engine::Sqlite, Engine::MySql, Engine::Postgres];
+
+/// `sql`, written with `?` placeholders, in the dialect of the database at `url` (for tests
+/// that change rows behind the store's back).
+pub fn dialect(url: &str, sql: &str) -> String {
+    if url.starts_with("postgres") {
+        crate::number_placeholders(sql)
+    } else {
+        sql.to_owned()
+    }
+}
 
 /// A database that exists for one test.
 pub struct TestDb {
     /// URL to hand to `Store::connect` or `spool --database`.
     pub url: String,
-    mysql_name: Option<String>,
+    /// The server engine and the database's name on it, dropped with the handle.
+    server_db: Option<(Engine, String)>,
     _dir: Option<tempfile::TempDir>,
 }
 
-fn mysql_server() -> String {
-    std::env::var("SPOOL_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+/// The server URL (without a database) tests use for `engine`.
+fn server(engine: Engine) -> String {
+    let (var, default) = match engine {
+        Engine::Postgres => ("SPOOL_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"),
+        Engine::MySql | Engine::Sqlite => ("SPOOL_TEST_MYSQL", "mysql://root@127.0.0.1:3306"),
+    };
+    std::env::var(var).unwrap_or_else(|_| default.into())
+}
+
+/// The URL of the database that administrative statements run in on `engine`'s server.
+fn admin_url(engine: Engine) -> String {
+    match engine {
+        // PostgreSQL has no connection without a database.
+        Engine::Postgres => format!("{}/postgres", server(engine)),
+        Engine::MySql | Engine::Sqlite => server(engine),
+    }
 }
 
 impl TestDb {
@@ -44,20 +72,28 @@ impl TestDb {
                 );
                 Self {
                     url,
-                    mysql_name: None,
+                    server_db: None,
                     _dir: Some(dir),
                 }
             }
-            Engine::MySql => {
+            Engine::MySql | Engine::Postgres => {
                 let name = format!("spool_test_{:016x}", rand::rng().random::<u64>());
-                let server = mysql_server();
-                run_admin(&server, &format!("CREATE DATABASE {name}")).await;
+                run_admin(&admin_url(engine), &format!("CREATE DATABASE {name}")).await;
                 Self {
-                    url: format!("{server}/{name}"),
-                    mysql_name: Some(name),
+                    url: format!("{}/{name}", server(engine)),
+                    server_db: Some((engine, name)),
                     _dir: None,
                 }
             }
+        }
+    }
+
+    /// A fresh database for a server test on `engine`: none for SQLite (the server keeps its
+    /// own file in its data dir).
+    pub async fn for_server(engine: Engine) -> Option<Self> {
+        match engine {
+            Engine::Sqlite => None,
+            Engine::MySql | Engine::Postgres => Some(Self::new(engine).await),
         }
     }
 
@@ -173,25 +209,30 @@ async fn run_admin(server: &str, sql: &str) {
     sqlx::any::install_default_drivers();
     let mut conn = sqlx::AnyConnection::connect(server)
         .await
-        .unwrap_or_else(|e| panic!("MariaDB at {server} must be running for tests: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("the database server at {server} must be running for tests: {e}")
+        });
     sqlx::query(sql).execute(&mut conn).await.expect(sql);
     let _ = conn.close().await;
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some(name) = self.mysql_name.take() {
-            let server = mysql_server();
+        if let Some((engine, name)) = self.server_db.take() {
+            let server = admin_url(engine);
+            // A server or pool of the test may still hold connections: PostgreSQL refuses to
+            // drop a database in use unless forced.
+            let drop = match engine {
+                Engine::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                Engine::MySql | Engine::Sqlite => format!("DROP DATABASE IF EXISTS {name}"),
+            };
             // Drop may run inside a runtime; a private runtime on its own thread is always safe.
             let _ = std::thread::spawn(move || {
                 tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("runtime")
-                    .block_on(run_admin(
-                        &server,
-                        &format!("DROP DATABASE IF EXISTS {name}"),
-                    ));
+                    .block_on(run_admin(&server, &drop));
             })
             .join();
         }

@@ -138,61 +138,74 @@ fn upload_from_row(row: &sqlx::any::AnyRow) -> Result<UploadRow> {
     })
 }
 
-/// Charges `bytes` to the user unless it would pass `quota` (0 = unlimited); atomic in SQL so
-/// concurrent uploads cannot overshoot together.
-async fn reserve(
-    tx: &mut Transaction<'static, Any>,
-    user: UserId,
-    bytes: i64,
-    quota: u64,
-) -> Result<()> {
-    let quota_i = i64::try_from(quota).unwrap_or(i64::MAX);
-    let done = sqlx::query(
-        "UPDATE users SET used_bytes = used_bytes + ? WHERE id = ? AND (? = 0 OR used_bytes + ? <= ?)",
-    )
-    .bind(bytes)
-    .bind(user)
-    .bind(quota_i)
-    .bind(bytes)
-    .bind(quota_i)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() == 1 {
-        return Ok(());
-    }
-    let used: i64 = sqlx::query("SELECT used_bytes FROM users WHERE id = ?")
-        .bind(user)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("used_bytes")?;
-    Err(MetadataError::QuotaExceeded {
-        used,
-        quota,
-        requested: bytes,
-    })
-}
-
-/// The upload if it is active, read inside the transaction.
-async fn active_upload(
-    tx: &mut Transaction<'static, Any>,
-    id: &UploadId,
-) -> Result<Option<UploadRow>> {
-    let row = sqlx::query(&format!(
-        "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND state = 'active'"
-    ))
-    .bind(id.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.as_ref().map(upload_from_row).transpose()
-}
-
-async fn release(tx: &mut Transaction<'static, Any>, user: UserId, bytes: i64) -> Result<()> {
-    sqlx::query("UPDATE users SET used_bytes = used_bytes - ? WHERE id = ?")
+impl Store {
+    /// Charges `bytes` to the user unless it would pass `quota` (0 = unlimited); atomic in SQL so
+    /// concurrent uploads cannot overshoot together.
+    async fn reserve(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        user: UserId,
+        bytes: i64,
+        quota: u64,
+    ) -> Result<()> {
+        let quota_i = i64::try_from(quota).unwrap_or(i64::MAX);
+        let done = sqlx::query(
+            &self.sql("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ? AND (? = 0 OR used_bytes + ? <= ?)"),
+        )
         .bind(bytes)
         .bind(user)
+        .bind(quota_i)
+        .bind(bytes)
+        .bind(quota_i)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let used: i64 = sqlx::query(&self.sql("SELECT used_bytes FROM users WHERE id = ?"))
+            .bind(user)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("used_bytes")?;
+        Err(MetadataError::QuotaExceeded {
+            used,
+            quota,
+            requested: bytes,
+        })
+    }
+}
+
+impl Store {
+    /// The upload if it is active, read inside the transaction.
+    async fn active_upload(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &UploadId,
+    ) -> Result<Option<UploadRow>> {
+        let row = sqlx::query(&self.sql(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ? AND state = 'active'"
+        )))
+        .bind(id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        row.as_ref().map(upload_from_row).transpose()
+    }
+}
+
+impl Store {
+    async fn release(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        user: UserId,
+        bytes: i64,
+    ) -> Result<()> {
+        sqlx::query(&self.sql("UPDATE users SET used_bytes = used_bytes - ? WHERE id = ?"))
+            .bind(bytes)
+            .bind(user)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
 }
 
 impl Store {
@@ -206,12 +219,12 @@ impl Store {
         let now = now_millis();
         let mut tx = self.begin_write().await?;
         if let Some(length) = new.length {
-            reserve(&mut tx, new.owner_id, length, quota).await?;
+            self.reserve(&mut tx, new.owner_id, length, quota).await?;
         }
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO videos (id, owner_id, title, description, tags, category, visibility, \
              status, created_at, updated_at) VALUES (?, ?, ?, '', '[]', '', ?, ?, ?, ?)",
-        )
+        ))
         .bind(new.video_id.as_str())
         .bind(new.owner_id)
         .bind(&new.title)
@@ -221,11 +234,11 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(
+        sqlx::query(&self.sql(
             "INSERT INTO uploads (id, owner_id, video_id, length, upload_offset, reserved_bytes, \
              metadata, announced_blake3, hash_state, state, created_at, updated_at, expires_at) \
              VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, 'active', ?, ?, ?)",
-        )
+        ))
         .bind(new.id.as_str())
         .bind(new.owner_id)
         .bind(new.video_id.as_str())
@@ -245,9 +258,9 @@ impl Store {
 
     /// One upload by id.
     pub async fn upload(&self, id: &UploadId) -> Result<Option<UploadRow>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = ?"
-        ))
+        )))
         .bind(id.as_str())
         .fetch_optional(self.pool())
         .await?;
@@ -262,9 +275,9 @@ impl Store {
 
     async fn try_declare_length(&self, id: &UploadId, length: i64, quota: u64) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
+        let row = sqlx::query(&self.sql(
             "SELECT owner_id FROM uploads WHERE id = ? AND state = 'active' AND length IS NULL",
-        )
+        ))
         .bind(id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
@@ -275,8 +288,8 @@ impl Store {
             return Ok(false);
         };
         let owner: i64 = row.try_get("owner_id")?;
-        reserve(&mut tx, owner, length, quota).await?;
-        sqlx::query("UPDATE uploads SET length = ?, reserved_bytes = ? WHERE id = ?")
+        self.reserve(&mut tx, owner, length, quota).await?;
+        sqlx::query(&self.sql("UPDATE uploads SET length = ?, reserved_bytes = ? WHERE id = ?"))
             .bind(length)
             .bind(length)
             .bind(id.as_str())
@@ -299,8 +312,8 @@ impl Store {
         expires_at: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE uploads SET upload_offset = ?, hash_state = ?, final_blake3 = ?, \
-             updated_at = ?, expires_at = ? WHERE id = ? AND upload_offset = ? AND state = 'active'",
+            &self.sql("UPDATE uploads SET upload_offset = ?, hash_state = ?, final_blake3 = ?, \
+             updated_at = ?, expires_at = ? WHERE id = ? AND upload_offset = ? AND state = 'active'"),
         )
         .bind(offset)
         .bind(hash_state.to_vec())
@@ -327,23 +340,23 @@ impl Store {
         with_retry(|| async {
             let now = now_millis();
             let mut tx = self.begin_write().await?;
-            let Some(upload) = active_upload(&mut tx, id).await? else {
+            let Some(upload) = self.active_upload(&mut tx, id).await? else {
                 tx.rollback().await?;
                 return Ok(false);
             };
             // One upsert statement: an UPDATE-then-INSERT takes a gap lock on MySQL and two
             // completions of new content deadlock on it.
             let upsert = match self.backend() {
-                Backend::Sqlite => {
+                Backend::Sqlite | Backend::Postgres => {
                     "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
-                     VALUES (?, ?, ?, 1, ?) ON CONFLICT(hash) DO UPDATE SET refcount = refcount + 1"
+                     VALUES (?, ?, ?, 1, ?) ON CONFLICT(hash) DO UPDATE SET refcount = blobs.refcount + 1"
                 }
                 Backend::MySql => {
                     "INSERT INTO blobs (hash, storage_key, size_bytes, refcount, created_at) \
                      VALUES (?, ?, ?, 1, ?) ON DUPLICATE KEY UPDATE refcount = refcount + 1"
                 }
             };
-            sqlx::query(upsert)
+            sqlx::query(&self.sql(upsert))
                 .bind(hash.to_hex())
                 .bind(storage_key)
                 .bind(size)
@@ -351,9 +364,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
-                "UPDATE uploads SET state = 'complete', upload_offset = ?, length = ?, \
+                &self.sql("UPDATE uploads SET state = 'complete', upload_offset = ?, length = ?, \
                  reserved_bytes = ?, final_blake3 = ?, proof_nonce = NULL, proof_ranges = NULL, \
-                 updated_at = ? WHERE id = ?",
+                 updated_at = ? WHERE id = ?"),
             )
             .bind(size)
             .bind(size)
@@ -365,10 +378,10 @@ impl Store {
             .await?;
             if upload.reserved_bytes != size {
                 // Deferred-length uploads are charged what actually arrived.
-                release(&mut tx, upload.owner_id, upload.reserved_bytes - size).await?;
+                self.release(&mut tx, upload.owner_id, upload.reserved_bytes - size).await?;
             }
             sqlx::query(
-                "UPDATE videos SET status = ?, blake3 = ?, size_bytes = ?, updated_at = ? WHERE id = ?",
+                &self.sql("UPDATE videos SET status = ?, blake3 = ?, size_bytes = ?, updated_at = ? WHERE id = ?"),
             )
             .bind(VideoStatus::Uploaded.as_str())
             .bind(hash.to_hex())
@@ -377,7 +390,7 @@ impl Store {
             .bind(upload.video_id.as_str())
             .execute(&mut *tx)
             .await?;
-            crate::jobs::insert_job(&mut *tx, PROCESS_JOB, &upload.video_id, now).await?;
+            self.insert_job(&mut *tx, PROCESS_JOB, &upload.video_id, now).await?;
             tx.commit().await?;
             self.notify_job_queued();
             Ok(true)
@@ -397,22 +410,23 @@ impl Store {
 
     async fn try_end_upload(&self, id: &UploadId, state: UploadState) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let Some(upload) = active_upload(&mut tx, id).await? else {
+        let Some(upload) = self.active_upload(&mut tx, id).await? else {
             tx.rollback().await?;
             return Ok(false);
         };
-        sqlx::query(
+        sqlx::query(&self.sql(
             "UPDATE uploads SET state = ?, reserved_bytes = 0, hash_state = ?, updated_at = ? \
              WHERE id = ?",
-        )
+        ))
         .bind(state.as_str())
         .bind(Vec::<u8>::new())
         .bind(now_millis())
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
-        release(&mut tx, upload.owner_id, upload.reserved_bytes).await?;
-        sqlx::query("DELETE FROM videos WHERE id = ? AND status = ?")
+        self.release(&mut tx, upload.owner_id, upload.reserved_bytes)
+            .await?;
+        sqlx::query(&self.sql("DELETE FROM videos WHERE id = ? AND status = ?"))
             .bind(upload.video_id.as_str())
             .bind(VideoStatus::Uploading.as_str())
             .execute(&mut *tx)
@@ -424,10 +438,10 @@ impl Store {
     /// Ends the record of a completed upload (tus termination after the last byte): the upload
     /// id stops answering, its video and blob stay. False when it was not complete.
     pub async fn close_completed_upload(&self, id: &UploadId) -> Result<bool> {
-        let done = sqlx::query(
+        let done = sqlx::query(&self.sql(
             "UPDATE uploads SET state = ?, hash_state = ?, updated_at = ? \
              WHERE id = ? AND state = ?",
-        )
+        ))
         .bind(UploadState::Terminated.as_str())
         .bind(Vec::<u8>::new())
         .bind(now_millis())
@@ -444,10 +458,10 @@ impl Store {
         owner: UserId,
         hash: &ContentHash,
     ) -> Result<Vec<UploadRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE owner_id = ? AND announced_blake3 = ? \
              AND state = 'active' AND expires_at > ? ORDER BY created_at DESC LIMIT 20"
-        ))
+        )))
         .bind(owner)
         .bind(hash.to_hex())
         .bind(now_millis())
@@ -458,10 +472,10 @@ impl Store {
 
     /// Active uploads whose expiry has passed.
     pub async fn expired_uploads(&self, now: i64, limit: i64) -> Result<Vec<UploadRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE state = 'active' AND expires_at <= ? \
              ORDER BY expires_at LIMIT ?"
-        ))
+        )))
         .bind(now)
         .bind(limit)
         .fetch_all(self.pool())
@@ -472,9 +486,9 @@ impl Store {
     /// Active uploads whose last byte landed but whose completion was interrupted (a crash
     /// between recording the final hash and the completion transaction).
     pub async fn interrupted_completions(&self) -> Result<Vec<UploadRow>> {
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&self.sql(&format!(
             "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE state = 'active' AND final_blake3 IS NOT NULL"
-        ))
+        )))
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(upload_from_row).collect()
@@ -487,7 +501,7 @@ impl Store {
         nonce: &str,
         ranges: &str,
     ) -> Result<()> {
-        sqlx::query("UPDATE uploads SET proof_nonce = ?, proof_ranges = ? WHERE id = ?")
+        sqlx::query(&self.sql("UPDATE uploads SET proof_nonce = ?, proof_ranges = ? WHERE id = ?"))
             .bind(nonce)
             .bind(ranges)
             .bind(id.as_str())
@@ -498,10 +512,10 @@ impl Store {
 
     /// Spends the challenge: true only for the one caller that cleared it.
     pub async fn spend_proof_challenge(&self, id: &UploadId, nonce: &str) -> Result<bool> {
-        let done = sqlx::query(
+        let done = sqlx::query(&self.sql(
             "UPDATE uploads SET proof_nonce = NULL, proof_ranges = NULL \
              WHERE id = ? AND proof_nonce = ? AND state = 'active'",
-        )
+        ))
         .bind(id.as_str())
         .bind(nonce)
         .execute(self.pool())

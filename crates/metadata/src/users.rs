@@ -72,10 +72,10 @@ impl Store {
         password_hash: Option<&str>,
     ) -> Result<User> {
         validate_user_name(name)?;
-        let result = sqlx::query(
+        let result = sqlx::query(&self.sql(
             "INSERT INTO users (name, is_admin, used_bytes, created_at, password_hash) \
              VALUES (?, ?, 0, ?, ?)",
-        )
+        ))
         .bind(name)
         .bind(i64::from(is_admin))
         .bind(now_millis())
@@ -94,18 +94,19 @@ impl Store {
 
     /// Looks a user up by name.
     pub async fn user_by_name(&self, name: &str) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query(&self.sql(&format!("SELECT {USER_COLUMNS} FROM users WHERE name = ?")))
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
         row.as_ref().map(user_from_row).transpose()
     }
 
     /// A user and when they signed up (Unix ms), by name.
     pub async fn user_created_at(&self, name: &str) -> Result<Option<(User, i64)>> {
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(&self.sql(&format!(
             "SELECT {USER_COLUMNS}, created_at FROM users WHERE name = ?"
-        ))
+        )))
         .bind(name)
         .fetch_optional(self.pool())
         .await?;
@@ -115,7 +116,7 @@ impl Store {
 
     /// Looks a user up by id.
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        let row = sqlx::query(&self.sql(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?")))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -130,12 +131,14 @@ impl Store {
             "{TOKEN_PREFIX}{}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
         );
-        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)")
-            .bind(user)
-            .bind(token_hash(&token))
-            .bind(now_millis())
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            &self.sql("INSERT INTO api_tokens (user_id, token_hash, created_at) VALUES (?, ?, ?)"),
+        )
+        .bind(user)
+        .bind(token_hash(&token))
+        .bind(now_millis())
+        .execute(self.pool())
+        .await?;
         Ok(token)
     }
 
@@ -144,10 +147,10 @@ impl Store {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Ok(None);
         }
-        let row = sqlx::query(
+        let row = sqlx::query(&self.sql(
             "SELECT u.id, u.name, u.is_admin, u.used_bytes FROM api_tokens t \
              JOIN users u ON u.id = t.user_id WHERE t.token_hash = ? AND u.banned_at IS NULL",
-        )
+        ))
         .bind(token_hash(token))
         .fetch_optional(self.pool())
         .await?;

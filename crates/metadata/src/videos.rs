@@ -110,7 +110,7 @@ pub(crate) fn video_from_row(row: &sqlx::any::AnyRow) -> Result<VideoRow> {
 impl Store {
     /// One video with its owner's name.
     pub async fn video(&self, id: &VideoId) -> Result<Option<VideoRow>> {
-        let row = sqlx::query(&format!("{VIDEO_SELECT} WHERE v.id = ?"))
+        let row = sqlx::query(&self.sql(&format!("{VIDEO_SELECT} WHERE v.id = ?")))
             .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
@@ -119,11 +119,13 @@ impl Store {
 
     /// True when the user owns a finished video with this content.
     pub async fn user_owns_content(&self, user: UserId, hash: &ContentHash) -> Result<bool> {
-        let row = sqlx::query("SELECT id FROM videos WHERE owner_id = ? AND blake3 = ? LIMIT 1")
-            .bind(user)
-            .bind(hash.to_hex())
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query(
+            &self.sql("SELECT id FROM videos WHERE owner_id = ? AND blake3 = ? LIMIT 1"),
+        )
+        .bind(user)
+        .bind(hash.to_hex())
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.is_some())
     }
 }
@@ -197,10 +199,10 @@ impl Store {
 
     /// How many public, ready videos `owner` has.
     pub async fn count_public_videos_by_owner(&self, owner: UserId) -> Result<i64> {
-        let row = sqlx::query(
+        let row = sqlx::query(&self.sql(
             "SELECT COUNT(*) AS n FROM videos \
              WHERE owner_id = ? AND visibility = 'public' AND status = 'ready'",
-        )
+        ))
         .bind(owner)
         .fetch_one(self.pool())
         .await?;
@@ -236,6 +238,7 @@ impl Store {
         let sql = format!(
             "{VIDEO_SELECT} WHERE v.updated_at >= ?{keyset} ORDER BY v.updated_at, v.id LIMIT ?"
         );
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql).bind(since);
         if let Some((updated_at, id)) = &after {
             query = query
@@ -263,6 +266,7 @@ impl Store {
         let sql = format!(
             "{VIDEO_SELECT} WHERE {filter}{keyset} ORDER BY v.created_at DESC, v.id DESC LIMIT ?"
         );
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
         if let Some(owner) = owner {
             query = query.bind(owner);
@@ -299,6 +303,7 @@ impl Store {
         }
         sets.push("updated_at = ?".to_owned());
         let sql = format!("UPDATE videos SET {} WHERE id = ?", sets.join(", "));
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
         for value in [
             checked.title,
@@ -332,10 +337,11 @@ impl Store {
 
     async fn try_delete_video(&self, id: &VideoId) -> Result<Option<DeletedVideo>> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query("SELECT owner_id, blake3, size_bytes FROM videos WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
+        let Some(row) =
+            sqlx::query(&self.sql("SELECT owner_id, blake3, size_bytes FROM videos WHERE id = ?"))
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
         else {
             // Ended explicitly: a dropped transaction leaves its connection in it until reused.
             tx.rollback().await?;
@@ -345,7 +351,7 @@ impl Store {
         let blake3: Option<String> = row.try_get("blake3")?;
         let size: Option<i64> = row.try_get("size_bytes")?;
         // The DELETE decides: of two concurrent deletions only one removes the row.
-        let gone = sqlx::query("DELETE FROM videos WHERE id = ?")
+        let gone = sqlx::query(&self.sql("DELETE FROM videos WHERE id = ?"))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -354,11 +360,12 @@ impl Store {
             return Ok(None);
         }
 
-        let uploads =
-            sqlx::query("SELECT id, state, reserved_bytes FROM uploads WHERE video_id = ?")
-                .bind(id.as_str())
-                .fetch_all(&mut *tx)
-                .await?;
+        let uploads = sqlx::query(
+            &self.sql("SELECT id, state, reserved_bytes FROM uploads WHERE video_id = ?"),
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
         let mut upload_ids = Vec::with_capacity(uploads.len());
         let mut reserved = 0i64;
         for upload in &uploads {
@@ -368,15 +375,15 @@ impl Store {
                 reserved += upload.try_get::<i64, _>("reserved_bytes")?;
             }
         }
-        sqlx::query("DELETE FROM uploads WHERE video_id = ?")
+        sqlx::query(&self.sql("DELETE FROM uploads WHERE video_id = ?"))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM jobs WHERE video_id = ?")
+        sqlx::query(&self.sql("DELETE FROM jobs WHERE video_id = ?"))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM likes WHERE video_id = ?")
+        sqlx::query(&self.sql("DELETE FROM likes WHERE video_id = ?"))
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
@@ -384,10 +391,10 @@ impl Store {
         // A finished video is charged its size; an unfinished one what its upload reserved.
         let charged = size.unwrap_or(reserved);
         if charged > 0 {
-            sqlx::query(
+            sqlx::query(&self.sql(
                 "UPDATE users SET used_bytes = CASE WHEN used_bytes > ? THEN used_bytes - ? \
                  ELSE 0 END WHERE id = ?",
-            )
+            ))
             .bind(charged)
             .bind(charged)
             .bind(owner)
@@ -398,18 +405,23 @@ impl Store {
         let mut blob_to_delete = None;
         let mut blob_hash = None;
         if let Some(hash) = blake3 {
-            sqlx::query("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ? AND refcount > 0")
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?;
-            let blob = sqlx::query("SELECT storage_key, refcount FROM blobs WHERE hash = ?")
-                .bind(&hash)
-                .fetch_optional(&mut *tx)
-                .await?;
+            sqlx::query(
+                &self.sql(
+                    "UPDATE blobs SET refcount = refcount - 1 WHERE hash = ? AND refcount > 0",
+                ),
+            )
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+            let blob =
+                sqlx::query(&self.sql("SELECT storage_key, refcount FROM blobs WHERE hash = ?"))
+                    .bind(&hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if let Some(blob) = blob
                 && blob.try_get::<i64, _>("refcount")? <= 0
             {
-                sqlx::query("DELETE FROM blobs WHERE hash = ? AND refcount <= 0")
+                sqlx::query(&self.sql("DELETE FROM blobs WHERE hash = ? AND refcount <= 0"))
                     .bind(&hash)
                     .execute(&mut *tx)
                     .await?;
@@ -432,6 +444,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(", ");
             let sql = format!("{VIDEO_SELECT} WHERE v.id IN ({marks})");
+            let sql = self.sql(&sql);
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(id.as_str().to_owned());
@@ -451,6 +464,7 @@ impl Store {
         }
         let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!("SELECT id, updated_at FROM videos WHERE id IN ({marks})");
+        let sql = self.sql(&sql);
         let mut query = sqlx::query(&sql);
         for id in ids {
             query = query.bind(id.as_str().to_owned());
@@ -477,7 +491,7 @@ impl Store {
         with_retry(|| async {
             let mut tx = self.begin_write().await?;
             for (id, n) in &totals {
-                sqlx::query("UPDATE videos SET views = ? WHERE id = ? AND views < ?")
+                sqlx::query(&self.sql("UPDATE videos SET views = ? WHERE id = ? AND views < ?"))
                     .bind(*n)
                     .bind(id.as_str())
                     .bind(*n)

@@ -27,24 +27,30 @@ async fn ready(store: &Store, owner: UserId, visibility: Visibility, content: &[
 async fn set_created_at(url: &str, id: &VideoId, at: i64) {
     use sqlx::Connection;
     let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
-    sqlx::query("UPDATE videos SET created_at = ? WHERE id = ?")
-        .bind(at)
-        .bind(id.as_str())
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(&testing::dialect(
+        url,
+        "UPDATE videos SET created_at = ? WHERE id = ?",
+    ))
+    .bind(at)
+    .bind(id.as_str())
+    .execute(&mut conn)
+    .await
+    .unwrap();
     conn.close().await.unwrap();
 }
 
 async fn set_used_bytes(url: &str, user: UserId, bytes: i64) {
     use sqlx::Connection;
     let mut conn = sqlx::AnyConnection::connect(url).await.unwrap();
-    sqlx::query("UPDATE users SET used_bytes = ? WHERE id = ?")
-        .bind(bytes)
-        .bind(user)
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(&testing::dialect(
+        url,
+        "UPDATE users SET used_bytes = ? WHERE id = ?",
+    ))
+    .bind(bytes)
+    .bind(user)
+    .execute(&mut conn)
+    .await
+    .unwrap();
     conn.close().await.unwrap();
 }
 

@@ -79,7 +79,8 @@ struct StoreArgs {
     /// Data directory (SQLite database, blobs, partial uploads).
     #[arg(long, global = true)]
     data: Option<PathBuf>,
-    /// Metadata database URL: sqlite://PATH or mysql://user:pass@host:port/db.
+    /// Metadata database URL: sqlite://PATH, mysql://user:pass@host:port/db or
+    /// postgres://user:pass@host:port/db.
     #[arg(long, global = true)]
     database: Option<String>,
     /// Log JSON lines instead of human-readable text.

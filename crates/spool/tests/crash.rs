@@ -257,10 +257,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn crash_test(engine: Engine) {
     let _turn = SERIAL.lock().await;
-    let db = match engine {
-        Engine::MySql => Some(TestDb::new(Engine::MySql).await),
-        Engine::Sqlite => None,
-    };
+    let db = TestDb::for_server(engine).await;
     let mut server = Server::start_with(db.as_ref().map(|d| d.url.as_str()), &[]).await;
     let token = server.user_add("crasher");
 
@@ -373,14 +370,16 @@ async fn uploads_survive_sigkill_mariadb() {
     crash_test(Engine::MySql).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_survive_sigkill_postgres() {
+    crash_test(Engine::Postgres).await;
+}
+
 /// Many uploads of one user completing at the same moment (no kills): every last PATCH must
 /// succeed and every video end up `uploaded`.
 async fn concurrent_completions(engine: Engine) {
     let _turn = SERIAL.lock().await;
-    let db = match engine {
-        Engine::MySql => Some(TestDb::new(Engine::MySql).await),
-        Engine::Sqlite => None,
-    };
+    let db = TestDb::for_server(engine).await;
     let server = Server::start_with(db.as_ref().map(|d| d.url.as_str()), &[]).await;
     let token = server.user_add("racer");
     let http = support::client();
@@ -479,4 +478,9 @@ async fn concurrent_completions_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_completions_mariadb() {
     concurrent_completions(Engine::MySql).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_completions_postgres() {
+    concurrent_completions(Engine::Postgres).await;
 }

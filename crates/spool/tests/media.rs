@@ -63,10 +63,7 @@ fn play(url: &str) {
 }
 
 async fn upload_and_process(engine: Engine) {
-    let db = match engine {
-        Engine::Sqlite => None,
-        Engine::MySql => Some(TestDb::new(Engine::MySql).await),
-    };
+    let db = TestDb::for_server(engine).await;
     let server = Server::start_with(db.as_ref().map(|d| d.url.as_str()), &[]).await;
     let token = server.user_add("alice");
     // 854x480: the quick pass publishes 360p and 240p, the second pass adds 480p.
@@ -226,6 +223,11 @@ async fn upload_process_and_play_sqlite() {
 #[tokio::test(flavor = "multi_thread")]
 async fn upload_process_and_play_mariadb() {
     upload_and_process(Engine::MySql).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_process_and_play_postgres() {
+    upload_and_process(Engine::Postgres).await;
 }
 
 /// Hostile and broken files end `failed` with a readable reason, make no network request and

@@ -37,10 +37,7 @@ fn uploaded_id(server: &Server, out: &std::process::Output) -> String {
 }
 
 async fn moderation(engine: Engine) {
-    let db = match engine {
-        Engine::Sqlite => None,
-        Engine::MySql => Some(TestDb::new(Engine::MySql).await),
-    };
+    let db = TestDb::for_server(engine).await;
     let server = Server::start_with(
         db.as_ref().map(|d| d.url.as_str()),
         &[
