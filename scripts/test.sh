@@ -4,14 +4,15 @@
 # the CLI end-to-end and crash tests, real tus clients (tus-js-client, tuspy), the media
 # pipeline with the real ffmpeg, playlists through a strict HLS parser, the OpenAPI document
 # against the server under schemathesis, and playback with
-# ffmpeg and hls.js in headless Chromium, and the web app driven in Chromium end to end.
+# ffmpeg and hls.js in headless Chromium, the web app driven in Chromium end to end, and a
+# cluster (two API nodes, two workers, PostgreSQL, NATS) behind an nginx edge.
 # Installs what the tests need and starts local services that are down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 apt_need gcc:cc pkg-config:pkg-config nodejs:node npm:npm python3:python3 \
     mariadb-server:mariadbd postgresql:pg_ctlcluster postgresql-client:psql curl:curl \
-    ffmpeg:ffmpeg ffmpeg:ffprobe chromium:chromium nats-server:nats-server
+    ffmpeg:ffmpeg ffmpeg:ffprobe chromium:chromium nats-server:nats-server nginx-light:nginx
 need_cargo
 
 # MariaDB for the metadata tests (127.0.0.1:3306, root without password).

@@ -65,6 +65,53 @@ pub struct Config {
     pub hub: HubConfig,
     /// Hash lists, frame hashing, reports.
     pub moderation: ModerationConfig,
+    /// Where blobs, partial uploads and published media live.
+    pub storage: StorageConfig,
+}
+
+/// What one `spool serve` process runs (`server.role`, `--role`). Several processes with
+/// different roles share one database, storage, event log and hub.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The HTTP API, the web app and playback; no job runners, no RTMP ingest.
+    Api,
+    /// Media-pipeline job runners only; no HTTP listener.
+    Worker,
+    /// RTMP ingest, live packaging and recording, and the HTTP API beside it (LL-HLS is
+    /// served by the node holding the room); no job runners.
+    Live,
+    /// Everything in one process (the default).
+    #[default]
+    All,
+}
+
+impl Role {
+    /// Serves HTTP.
+    pub fn serves_http(self) -> bool {
+        !matches!(self, Self::Worker)
+    }
+
+    /// Runs media-pipeline job runners.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Self::Worker | Self::All)
+    }
+
+    /// Takes RTMP publishers and owns the broadcasts on air.
+    pub fn runs_live(self) -> bool {
+        matches!(self, Self::Live | Self::All)
+    }
+}
+
+/// `[storage]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Where blobs, partial uploads and media live: empty for the data dir, or a directory
+    /// every node mounts (`file:///srv/spool-media` or a plain absolute path) when several
+    /// processes share the work. The node's own state (SQLite, event log, search index,
+    /// checkpoints) stays in the data dir.
+    pub url: String,
 }
 
 /// `[moderation]`
@@ -151,6 +198,8 @@ impl Default for HubConfig {
 pub struct ServerConfig {
     /// Address `spool serve` listens on.
     pub listen: SocketAddr,
+    /// What this process runs: `all` (default), `api`, `worker` or `live`.
+    pub role: Role,
     /// Data directory: SQLite database, blobs, partial uploads.
     pub data_dir: PathBuf,
     /// Public base URL (e.g. `https://video.example.com`) used in `Location` headers and
@@ -385,7 +434,7 @@ pub struct PlaybackConfig {
     /// `https://cdn.example.com`; empty means the server's own public URL.
     pub media_base_url: String,
     /// Key for signing private media URLs (HMAC-SHA256); empty means a random key generated
-    /// once and kept in `<data_dir>/url-signing.key`. Every node serving media needs the same.
+    /// once and kept in `<storage_dir>/url-signing.key`. Every node serving media needs the same.
     pub signing_key: String,
     /// A file holding the signing key, read when `signing_key` is empty.
     pub signing_key_file: Option<PathBuf>,
@@ -450,6 +499,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            role: Role::All,
             data_dir: PathBuf::from("./data"),
             public_url: String::new(),
             log_json: false,
@@ -502,6 +552,10 @@ pub struct Overrides {
     pub rtmp_listen: Option<SocketAddr>,
     /// `--hub URL`
     pub hub_nats_url: Option<String>,
+    /// `--role ROLE`
+    pub role: Option<Role>,
+    /// `--storage URL`
+    pub storage_url: Option<String>,
 }
 
 impl Config {
@@ -536,6 +590,12 @@ impl Config {
         if let Some(url) = &overrides.events_log_url {
             figment = figment.merge(Serialized::default("events.log_url", url));
         }
+        if let Some(role) = overrides.role {
+            figment = figment.merge(Serialized::default("server.role", role));
+        }
+        if let Some(url) = &overrides.storage_url {
+            figment = figment.merge(Serialized::default("storage.url", url));
+        }
         if let Some(json) = overrides.log_json {
             figment = figment.merge(Serialized::default("server.log_json", json));
         }
@@ -554,6 +614,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        storage_dir(&self.storage.url, &self.server.data_dir)?;
         let chat = &self.interact;
         if !(1..=2000).contains(&chat.danmaku_max_chars)
             || chat.user_burst == 0
@@ -684,6 +745,14 @@ impl Config {
         Ok(())
     }
 
+    /// The directory holding blobs, partial uploads and media: `storage.url`, or the data dir.
+    /// [`Config::load`] refuses a URL that names no directory; a configuration built by hand
+    /// with one falls back to the data dir.
+    pub fn storage_dir(&self) -> PathBuf {
+        storage_dir(&self.storage.url, &self.server.data_dir)
+            .unwrap_or_else(|_| self.server.data_dir.clone())
+    }
+
     /// The database URL to connect to: the configured one, or SQLite in the data dir.
     pub fn database_url(&self) -> String {
         if self.database.url.is_empty() {
@@ -695,6 +764,25 @@ impl Config {
             self.database.url.clone()
         }
     }
+}
+
+fn storage_dir(url: &str, data_dir: &Path) -> Result<PathBuf, ConfigError> {
+    if url.is_empty() {
+        return Ok(data_dir.to_owned());
+    }
+    let path = url.strip_prefix("file://").unwrap_or(url);
+    if path.contains("://") {
+        return Err(ConfigError::OutOfRange(format!(
+            "storage.url `{url}`: only a directory (file:///PATH or an absolute path) is \
+             supported; object stores are not yet"
+        )));
+    }
+    if !Path::new(path).is_absolute() {
+        return Err(ConfigError::OutOfRange(format!(
+            "storage.url `{url}` must be an absolute path"
+        )));
+    }
+    Ok(PathBuf::from(path))
 }
 
 /// A secret given as a file (`*_file`): read into `value`, trimmed, unless `value` is set.
@@ -714,6 +802,51 @@ fn resolve_secret(value: &mut String, file: Option<&std::path::Path>) -> Result<
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests {
+    #[test]
+    fn storage_is_the_data_dir_or_an_absolute_directory() {
+        let data = Path::new("/var/lib/spool");
+        for (url, expect) in [
+            ("", Some("/var/lib/spool")),
+            ("/mnt/shared", Some("/mnt/shared")),
+            ("file:///mnt/shared", Some("/mnt/shared")),
+            ("relative/dir", None),
+            ("file://relative", None),
+            ("s3://bucket/prefix", None),
+        ] {
+            let got = super::storage_dir(url, data).ok();
+            assert_eq!(got.as_deref(), expect.map(Path::new), "{url}");
+        }
+    }
+
+    #[test]
+    fn roles_parse_from_config_and_say_what_runs() {
+        for (role, http, jobs, live) in [
+            (Role::All, true, true, true),
+            (Role::Api, true, false, false),
+            (Role::Worker, false, true, false),
+            (Role::Live, true, false, true),
+        ] {
+            assert_eq!(
+                (role.serves_http(), role.runs_jobs(), role.runs_live()),
+                (http, jobs, live),
+                "{role:?}"
+            );
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("spool.toml", "[server]\nrole = \"worker\"\n")?;
+            assert_eq!(
+                Config::load(None, &Overrides::default())
+                    .unwrap()
+                    .server
+                    .role,
+                Role::Worker
+            );
+            jail.create_file("spool.toml", "[server]\nrole = \"janitor\"\n")?;
+            assert!(Config::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+
     use super::*;
 
     #[test]

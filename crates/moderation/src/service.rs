@@ -283,12 +283,12 @@ pub fn checked_reason(reason: &str) -> Result<String> {
 
 impl Moderation {
     /// The service, with every list loaded from `store`. Kept frames go under
-    /// `<data_dir>/moderation`.
+    /// `<storage_dir>/moderation`, where every node finds them.
     pub async fn load(
         store: Store,
         catalog: Catalog,
         config: ModerationConfig,
-        data_dir: &Path,
+        storage_dir: &Path,
     ) -> Result<Self> {
         let this = Self {
             inner: Arc::new(Inner {
@@ -296,7 +296,7 @@ impl Moderation {
                 catalog,
                 config,
                 lists: Arc::default(),
-                frames_dir: data_dir.join("moderation"),
+                frames_dir: storage_dir.join("moderation"),
                 loading: tokio::sync::Mutex::new(()),
             }),
         };

@@ -124,15 +124,15 @@ fn frame_jpeg(frame: &Frame) -> Vec<u8> {
 }
 
 impl Pipeline {
-    /// A pipeline over the data dir of `config`: sources are fetched to `<data>/scratch`,
-    /// media is published under `<data>/media`.
+    /// A pipeline over `config`: sources are fetched to the node's own `<data>/scratch`,
+    /// media is published under `<storage>/media`, where every node serves it.
     pub fn new(store: Store, blobs: LocalStore, config: Arc<Config>) -> Self {
         let data = &config.server.data_dir;
         Self {
             inner: Arc::new(Inner {
                 sources: SourceCache::new(data.join("scratch"), blobs),
                 processes: ProcessRunner::new(&config.media),
-                layout: MediaLayout::new(data),
+                layout: MediaLayout::new(&config.storage_dir()),
                 hub: Hub::local(),
                 moderation: None,
                 store,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use spool_config::{Config, Overrides};
+use spool_config::{Config, Overrides, Role};
 use spool_metadata::Store;
 use spool_storage::LocalStore;
 use spool_upload::UploadService;
@@ -83,17 +83,47 @@ struct StoreArgs {
     /// postgres://user:pass@host:port/db.
     #[arg(long, global = true)]
     database: Option<String>,
+    /// Where blobs, partial uploads and media live when several processes share them: a
+    /// directory every node mounts (`file:///srv/spool-media`); default: the data dir
+    /// (`storage.url`).
+    #[arg(long, global = true, value_name = "URL")]
+    storage: Option<String>,
     /// Log JSON lines instead of human-readable text.
     #[arg(long, global = true)]
     log_json: bool,
 }
 
+/// `--role`, as clap parses it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RoleArg {
+    All,
+    Api,
+    Worker,
+    Live,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::All => Role::All,
+            RoleArg::Api => Role::Api,
+            RoleArg::Worker => Role::Worker,
+            RoleArg::Live => Role::Live,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole platform in one process.
+    /// Run the platform: everything in one process, or one role of a cluster.
     Serve {
         #[command(flatten)]
         store: StoreArgs,
+        /// What this process runs: `all`, `api` (HTTP, no job runners, no RTMP), `worker`
+        /// (job runners, no HTTP) or `live` (RTMP ingest and HTTP, no job runners);
+        /// `server.role`, default all.
+        #[arg(long, value_enum)]
+        role: Option<RoleArg>,
         /// Address to listen on.
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -227,6 +257,7 @@ fn load_config_with(args: &StoreArgs, serve_flags: Overrides) -> anyhow::Result<
     let overrides = Overrides {
         data_dir: args.data.clone(),
         database_url: args.database.clone(),
+        storage_url: args.storage.clone(),
         log_json: args.log_json.then_some(true),
         ..serve_flags
     };
@@ -279,6 +310,7 @@ async fn run() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Serve {
             store,
+            role,
             listen,
             events,
             rtmp_listen,
@@ -289,11 +321,18 @@ async fn run() -> std::process::ExitCode {
                 events_log_url: events,
                 rtmp_listen,
                 hub_nats_url: hub,
+                role: role.map(Role::from),
                 ..Overrides::default()
             };
             serve(store, flags).await
         }
-        Command::Worker { store, workers } => worker(store, workers).await,
+        Command::Worker { store, workers } => {
+            let config = load_config(&store, None);
+            match config {
+                Ok(config) => worker(config, workers).await,
+                Err(e) => Err(e),
+            }
+        }
         Command::User {
             command: UserCommand::Add { name, admin, store },
         } => user_add(store, &name, admin).await,
@@ -374,7 +413,7 @@ async fn moderation_import(
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read {} as text", file.display()))?;
     let store = open_store(&config).await?;
-    let blobs = LocalStore::open(&config.server.data_dir)?;
+    let blobs = LocalStore::open(&config.storage_dir())?;
     let moderation = build_moderation(&store, &blobs, &config, &spool_hub::Hub::local()).await;
     let imported = match moderation {
         Ok(moderation) => moderation
@@ -474,13 +513,13 @@ async fn build_moderation(
         store.clone(),
         hub.clone(),
         blobs.clone(),
-        spool_storage::MediaLayout::new(&config.server.data_dir),
+        spool_storage::MediaLayout::new(&config.storage_dir()),
     );
     spool_moderation::Moderation::load(
         store.clone(),
         catalog,
         config.moderation.clone(),
-        &config.server.data_dir,
+        &config.storage_dir(),
     )
     .await
     .context("cannot load the moderation lists")
@@ -520,12 +559,16 @@ async fn wallet_grant(
 
 async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
     let config = load_config_with(&args, flags)?;
+    let role = config.server.role;
+    if !role.serves_http() {
+        return worker(config, None).await;
+    }
     init_logging(config.server.log_json);
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
     let store = open_store(&config).await?;
-    let blobs = LocalStore::open(&config.server.data_dir)?;
+    let blobs = LocalStore::open(&config.storage_dir())?;
     let uploads = UploadService::new(store.clone(), blobs.clone(), config.upload.clone());
     uploads
         .recover()
@@ -550,7 +593,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         store.clone(),
         hub.clone(),
         blobs.clone(),
-        spool_storage::MediaLayout::new(&config.server.data_dir),
+        spool_storage::MediaLayout::new(&config.storage_dir()),
     );
     let tracking = Arc::new(spool_events::Tracking::new(
         spool_events::TrackingConfig::from_settings(
@@ -559,14 +602,24 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         ),
         catalog.event_access(),
     ));
-    let rtmp_listener = tokio::net::TcpListener::bind(config.live.rtmp_listen)
-        .await
-        .with_context(|| format!("cannot listen for RTMP on {}", config.live.rtmp_listen))?;
+    // Only a live node takes publishers; the others still answer the live API from the rows.
+    let rtmp_listener = if role.runs_live() {
+        Some(
+            tokio::net::TcpListener::bind(config.live.rtmp_listen)
+                .await
+                .with_context(|| {
+                    format!("cannot listen for RTMP on {}", config.live.rtmp_listen)
+                })?,
+        )
+    } else {
+        None
+    };
+    let rtmp_addr = rtmp_listener.as_ref().map(|l| l.local_addr()).transpose()?;
     let live = spool_live::Live::new(
         store.clone(),
-        spool_storage::MediaLayout::new(&config.server.data_dir),
+        spool_storage::MediaLayout::new(&config.storage_dir()),
         spool_media::process::ProcessRunner::new(&config.media),
-        spool_live::LiveSettings::from_config(&config.live, Some(rtmp_listener.local_addr()?)),
+        spool_live::LiveSettings::from_config(&config.live, rtmp_addr),
     );
     // Live viewing's tracking events count a room's viewers.
     let counted = live.clone();
@@ -578,9 +631,13 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
             }
         },
     ));
-    live.recover()
-        .await
-        .context("finishing the broadcasts the last run left on air failed")?;
+    // Broadcasts left on air belong to the live node: an API node must not end another
+    // node's broadcasts when it starts.
+    if role.runs_live() {
+        live.recover()
+            .await
+            .context("finishing the broadcasts the last run left on air failed")?;
+    }
     let recommender = spool_recommend::Recommender::new(
         store.clone(),
         hub.clone(),
@@ -613,7 +670,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
         store.clone(),
         catalog.clone(),
         config.moderation.clone(),
-        &config.server.data_dir,
+        &config.storage_dir(),
     )
     .await
     .context("cannot load the moderation lists")?;
@@ -645,12 +702,17 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
     )
     .context("cannot set up playback (URL-signing key)")?;
     // In-process workers tell the catalog's hub about progress directly.
+    let in_process_workers = if role.runs_jobs() {
+        config.jobs.workers
+    } else {
+        0
+    };
     spawn_workers(
         &mut tasks,
         &store,
         &blobs,
         &config,
-        config.jobs.workers,
+        in_process_workers,
         &hub,
         &moderation,
     )?;
@@ -663,7 +725,7 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
     );
     // Without in-process workers, the work is done by `spool worker` processes, which cannot
     // reach this process's hub: one watcher feeds it from the rows they change.
-    if config.jobs.workers == 0 {
+    if in_process_workers == 0 {
         tasks.spawn("change watcher", catalog.change_watcher().run(stop.clone()));
     }
     // The stats projection's checkpoint is written once more when it stops.
@@ -712,18 +774,21 @@ async fn serve(args: StoreArgs, flags: Overrides) -> anyhow::Result<()> {
             stop.clone(),
         ),
     );
-    let rtmp = spool_live::RtmpIngest::new(live.clone(), rtmp_listener);
-    tracing::info!("rtmp ingest on rtmp://{}/live", rtmp.local_addr()?);
-    tasks.spawn("rtmp ingest", rtmp.run(stop.clone()));
-    // Broadcasts whose publisher did not come back end; at shutdown, all of them end.
-    tasks.spawn("live broadcasts", live.run(stop.clone()));
+    if let Some(rtmp_listener) = rtmp_listener {
+        let rtmp = spool_live::RtmpIngest::new(live.clone(), rtmp_listener);
+        tracing::info!("rtmp ingest on rtmp://{}/live", rtmp.local_addr()?);
+        tasks.spawn("rtmp ingest", rtmp.run(stop.clone()));
+        // Broadcasts whose publisher did not come back end; at shutdown, all of them end.
+        tasks.spawn("live broadcasts", live.run(stop.clone()));
+    }
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     tracing::info!(
-        "spool serving on http://{} (data in {})",
+        "spool serving on http://{} (role {role:?}, data in {}, storage in {})",
         listener.local_addr()?,
-        config.server.data_dir.display()
+        config.server.data_dir.display(),
+        config.storage_dir().display()
     );
     // Peer addresses reach the handlers; slow clients are timed out (see spool_api::server).
     let server = spool_api::server::serve(listener, state, stop.clone().cancelled_owned());
@@ -792,11 +857,11 @@ fn spawn_workers(
     Ok(())
 }
 
-async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
-    let config = load_config(&args, None)?;
+/// `spool worker` and `spool serve --role worker`: job runners only, no HTTP.
+async fn worker(config: Config, workers: Option<usize>) -> anyhow::Result<()> {
     init_logging(config.server.log_json);
     let store = open_store(&config).await?;
-    let blobs = LocalStore::open(&config.server.data_dir)?;
+    let blobs = LocalStore::open(&config.storage_dir())?;
     let mut tasks = Tasks::new(CancellationToken::new());
     tasks.spawn("signals", watch_signals(tasks.stop()));
     let count = workers.unwrap_or(config.jobs.workers).max(1);
@@ -814,8 +879,9 @@ async fn worker(args: StoreArgs, workers: Option<usize>) -> anyhow::Result<()> {
         &moderation,
     )?;
     tracing::info!(
-        "{count} media worker(s) running (data in {})",
-        config.server.data_dir.display()
+        "{count} media worker(s) running (data in {}, storage in {})",
+        config.server.data_dir.display(),
+        config.storage_dir().display()
     );
     tasks.supervise().await;
     tracing::info!("shutting down: letting running jobs finish");

@@ -46,17 +46,18 @@ pub struct Playback {
 }
 
 impl Playback {
-    /// From the configuration: the key is `playback.signing_key`, else the one kept in the data
-    /// dir (generated on first start).
+    /// From the configuration: the key is `playback.signing_key`, else the one kept in the
+    /// storage dir (generated on first start; nodes sharing the storage share the key).
     pub fn new(config: &Config) -> std::io::Result<Self> {
+        let storage = config.storage_dir();
         let key = if config.playback.signing_key.is_empty() {
-            spool_storage::secret::load_or_create_secret(&config.server.data_dir.join(KEY_FILE))
+            spool_storage::secret::load_or_create_secret(&storage.join(KEY_FILE))
                 .map_err(std::io::Error::other)?
         } else {
             config.playback.signing_key.as_bytes().to_vec()
         };
         Ok(Self {
-            layout: MediaLayout::new(&config.server.data_dir),
+            layout: MediaLayout::new(&storage),
             key,
             caches: ServingCaches::new(config.playback.file_cache_bytes),
         })

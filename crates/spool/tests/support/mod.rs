@@ -693,3 +693,59 @@ pub fn play_in_chromium(url: &str, start: f64, seconds: f64) -> serde_json::Valu
     );
     report
 }
+
+/// A real clip (ThreatExchange, 720x1280 with audio) looped to about 28 s: a quick pass
+/// (360p, 240p, audio, storyboard, covers) and a main pass (720p, 480p) long enough to kill.
+pub fn looped_clip(dir: &Path) -> PathBuf {
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/threatexchange/tmk/pattern-hd-no-bar.mp4");
+    let clip = if clip.exists() {
+        clip
+    } else {
+        PathBuf::from("/work/shared/testdata/threatexchange/tmk/pattern-hd-no-bar.mp4")
+    };
+    let out = dir.join("looped.mp4");
+    let status = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-stream_loop", "3", "-i"])
+        .arg(&clip)
+        .args(["-c", "copy"])
+        .arg(&out)
+        .status()
+        .expect("run ffmpeg");
+    assert!(
+        status.success(),
+        "could not prepare the source from {clip:?}"
+    );
+    out
+}
+
+/// Pids of live ffmpeg processes whose command line mentions `needle` (the data dir).
+pub fn ffmpegs_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for pid in spool_media::testing::pids() {
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_ffmpeg = args
+            .first()
+            .is_some_and(|a| Path::new(a).file_name().is_some_and(|n| n == "ffmpeg"));
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true);
+        let line = args.join(" ");
+        if is_ffmpeg && !zombie && line.contains(needle) {
+            found.push((pid, line));
+        }
+    }
+    found
+}
