@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use spool_metadata::testing::{Engine, TestDb};
-use support::{BIN, Server, blake3_hex, ffmpegs_with, looped_clip, random_bytes, tus_metadata};
+use support::{
+    BIN, Server, blake3_hex, ffmpegs_with, looped_clip, random_bytes, tus_metadata, wait_for,
+};
 
 /// A `spool serve --role worker` process; SIGKILLed on drop.
 struct Worker {
@@ -167,31 +169,6 @@ fn runs_as_root() -> bool {
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Waits for `check` to answer `Some` within `within`, else panics with `what` and `context`.
-async fn until<T, F, Fut>(
-    what: &str,
-    within: Duration,
-    context: impl Fn() -> String,
-    mut check: F,
-) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            context()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_api_nodes_and_two_workers_behind_an_nginx_edge() {
     let db = TestDb::new(Engine::Postgres).await;
@@ -267,7 +244,7 @@ async fn two_api_nodes_and_two_workers_behind_an_nginx_edge() {
     let video = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
     // The worker whose ffmpeg transcodes it (its scratch copy is in its own data dir) dies.
-    let victim = until(
+    let victim = wait_for(
         "a worker's ffmpeg",
         Duration::from_secs(120),
         &logs,
@@ -281,7 +258,7 @@ async fn two_api_nodes_and_two_workers_behind_an_nginx_edge() {
     workers[victim].kill9();
     let survivor = 1 - victim;
     let victim_data = workers[victim].data.display().to_string();
-    until(
+    wait_for(
         "the killed worker's ffmpeg to die",
         Duration::from_secs(10),
         &logs,
@@ -291,7 +268,7 @@ async fn two_api_nodes_and_two_workers_behind_an_nginx_edge() {
 
     // The other worker claims the job once the lease lapses and finishes it; the API nodes
     // learn of it through the shared hub or the rows, and answer the same through the edge.
-    let ready = until(
+    let ready = wait_for(
         "the video to be ready",
         Duration::from_secs(300),
         &logs,
@@ -417,7 +394,7 @@ async fn two_api_nodes_and_two_workers_behind_an_nginx_edge() {
             support::header(&r, "upload-offset")?.parse::<usize>().ok()
         }
     };
-    let committed = until(
+    let committed = wait_for(
         "an acknowledged offset on the other node",
         Duration::from_secs(30),
         &logs,

@@ -749,3 +749,29 @@ pub fn ffmpegs_with(needle: &str) -> Vec<(u32, String)> {
     }
     found
 }
+
+/// Waits for `check` to answer `Some`, polling every 100 ms, for at most `within`; then panics
+/// with `what` and `context()` (the logs worth reading).
+pub async fn wait_for<T, F, Fut>(
+    what: &str,
+    within: Duration,
+    context: impl Fn() -> String,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            context()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
