@@ -76,7 +76,8 @@ struct StoreArgs {
     /// Config file (default: ./spool.toml when present).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
-    /// Data directory (SQLite database, blobs, partial uploads).
+    /// Data directory: this node's own state (SQLite database, event log, search index), and
+    /// blobs, partial uploads and media unless --storage names another place.
     #[arg(long, global = true)]
     data: Option<PathBuf>,
     /// Metadata database URL: sqlite://PATH, mysql://user:pass@host:port/db or
@@ -326,13 +327,10 @@ async fn run() -> std::process::ExitCode {
             };
             serve(store, flags).await
         }
-        Command::Worker { store, workers } => {
-            let config = load_config(&store, None);
-            match config {
-                Ok(config) => worker(config, workers).await,
-                Err(e) => Err(e),
-            }
-        }
+        Command::Worker { store, workers } => match load_config(&store, None) {
+            Ok(config) => worker(config, workers).await,
+            Err(e) => Err(e),
+        },
         Command::User {
             command: UserCommand::Add { name, admin, store },
         } => user_add(store, &name, admin).await,
